@@ -1,0 +1,317 @@
+"""Self-attention in pure numpy: numpy in, numpy out. No I/O, no printing, no gensim.
+
+The three stages of the notes, all computed by `self_attention`:
+
+1. parameter-free:  new_i = sum_j a_ij x_j,  a_i = softmax_j(sim(x_i, x_j))
+2. query/key/value: Q = X W_q + b_q,  K = X W_k + b_k,  V = X W_v + b_v  (row vectors; the
+   same matrices for every word)
+3. scaled dot-product, per head h:  softmax(Q_h K_h^T / sqrt(d_k)) V_h; heads concatenated,
+   then @ W_o + b_o when given.
+
+Every function accepts leading batch dimensions: x is (..., n, d). Compute is float32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SIMILARITIES = ("dot", "cosine")
+
+
+# ---------------------------------------------------------------- softmax and masks
+
+
+def softmax(logits: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Numerically stable softmax over the last axis.
+
+    `mask` (broadcastable to logits, True = may attend) zeroes the masked weights. A row with
+    nothing to attend to becomes all zeros, never NaN.
+    """
+    if mask is not None:
+        logits = np.where(mask, logits, -np.inf)
+    top = logits.max(axis=-1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0)  # fully masked row: exp(-inf - 0) = 0
+    e = np.exp(logits - top)
+    total = e.sum(axis=-1, keepdims=True)
+    return e / np.where(total == 0, 1, total)
+
+
+def causal_mask(n_q: int, n_k: int | None = None, offset: int = 0) -> np.ndarray:
+    """(n_q, n_k) True where query i (at position offset + i) may see key j: j <= i."""
+    n_k = n_q if n_k is None else n_k
+    return np.arange(n_k)[None, :] <= (offset + np.arange(n_q))[:, None]
+
+
+def self_mask(n_q: int, n_k: int | None = None, offset: int = 0) -> np.ndarray:
+    """(n_q, n_k) True everywhere but the diagonal: a word is built from its context alone."""
+    n_k = n_q if n_k is None else n_k
+    return np.arange(n_k)[None, :] != (offset + np.arange(n_q))[:, None]
+
+
+def padding_mask(lengths: np.ndarray, n: int) -> np.ndarray:
+    """(B, 1, n) True for real keys, False for padding, for sequences of `lengths` padded to n."""
+    return (np.arange(n)[None, :] < np.asarray(lengths)[:, None])[:, None, :]
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def sinusoidal_positions(n: int, d: int) -> np.ndarray:
+    """(n, d) positional encoding of Vaswani et al. 2017:
+    PE[p, 2i] = sin(p / 10000^(2i/d)),  PE[p, 2i+1] = cos(p / 10000^(2i/d))."""
+    pos = np.arange(n, dtype=np.float64)[:, None]  # (n, 1)
+    freq = 10000.0 ** (-np.arange(0, d, 2, dtype=np.float64) / d)  # (ceil(d/2),)
+    angles = pos * freq  # (n, ceil(d/2))
+    pe = np.empty((n, d), dtype=np.float64)
+    pe[:, 0::2] = np.sin(angles)
+    pe[:, 1::2] = np.cos(angles[:, : d // 2])
+    return pe.astype(np.float32)
+
+
+def zipf_prior(ranks: np.ndarray, vocab_size: int, a: float = 1e-3) -> np.ndarray:
+    """Log SIF weight log(a / (a + p(w))) per word, p(w) from its 0-based frequency rank by
+    Zipf's law: p(rank r) = 1 / ((r + 1) * H_N), H_N the N-th harmonic number. Added to the
+    attention logits of a key, it lowers very common words ("the", ",") and leaves rare ones."""
+    harmonic = np.log(vocab_size) + 0.5772156649 + 1.0 / (2 * vocab_size)
+    p = 1.0 / ((np.asarray(ranks, dtype=np.float64) + 1.0) * harmonic)
+    return np.log(a / (a + p)).astype(np.float32)
+
+
+# ---------------------------------------------------------------- attention
+
+
+def attention(
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
+    similarity: str = "dot",
+    scale: bool = True,
+    temperature: float = 1.0,
+    key_bias: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """softmax(sim(Q, K) / sqrt(d_k) / T + key_bias) V  ->  (output, weights).
+
+    query (..., n_q, d_k), key (..., n_k, d_k), value (..., n_k, d_v); mask broadcastable to
+    (..., n_q, n_k), True = may attend; key_bias broadcastable to (..., 1, n_k), added to every
+    query's logits (a prior over keys). sim is the dot product, or the cosine when
+    similarity="cosine". Returns output (..., n_q, d_v) and weights (..., n_q, n_k).
+    """
+    d_k = query.shape[-1]
+    if similarity == "cosine":
+        query, key = _unit(query), _unit(key)
+    elif similarity != "dot":
+        raise ValueError(f"similarity must be one of {SIMILARITIES}, not {similarity!r}")
+    logits = query @ np.swapaxes(key, -1, -2)  # (..., n_q, n_k)
+    divisor = (np.sqrt(d_k) if scale else 1.0) * temperature
+    if divisor != 1.0:
+        logits = logits / np.float32(divisor)
+    if key_bias is not None:
+        logits = logits + key_bias
+    weights = softmax(logits, mask)  # (..., n_q, n_k)
+    return weights @ value, weights  # (..., n_q, d_v)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(norm == 0, 1, norm)
+
+
+# ---------------------------------------------------------------- projections
+
+
+@dataclass(frozen=True)
+class Projections:
+    """Learned maps of stage 2 and 3, row-vector convention: y = x @ W + b.
+
+    W_q, W_k: (d, H*d_k); W_v: (d, H*d_v); W_o: (H*d_v, d_out) or None; head h uses columns
+    h*d_k:(h+1)*d_k. `trained` is False for random weights, so every display can say so.
+    """
+
+    W_q: np.ndarray
+    W_k: np.ndarray
+    W_v: np.ndarray
+    W_o: np.ndarray | None = None
+    b_q: np.ndarray | None = None
+    b_k: np.ndarray | None = None
+    b_v: np.ndarray | None = None
+    b_o: np.ndarray | None = None
+    heads: int = 1
+    trained: bool = True
+    source: str = "file"  # "identity", "random(seed=N)" or the weights file's path
+
+    @property
+    def d_in(self) -> int:
+        return self.W_q.shape[0]
+
+    @property
+    def d_out(self) -> int:
+        return self.W_o.shape[1] if self.W_o is not None else self.W_v.shape[1]
+
+    @classmethod
+    def identity(cls, d: int, heads: int = 1) -> "Projections":
+        """W = I: stage 2 with these weights is stage 1 (split into heads when heads > 1)."""
+        check_heads(d, heads)
+        eye = np.eye(d, dtype=np.float32)
+        return cls(eye, eye, eye, heads=heads, trained=True, source="identity")
+
+    @classmethod
+    def glorot(cls, d: int, heads: int = 1, seed: int = 0) -> "Projections":
+        """Untrained Glorot-uniform weights, U(-l, l) with l = sqrt(6 / (fan_in + fan_out))."""
+        check_heads(d, heads)
+        rng = np.random.default_rng(seed)
+        limit = np.sqrt(6.0 / (d + d))
+        W_q, W_k, W_v = (rng.uniform(-limit, limit, (d, d)).astype(np.float32) for _ in range(3))
+        return cls(W_q, W_k, W_v, heads=heads, trained=False, source=f"random(seed={seed})")
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], d: int, heads: int, source: str) -> "Projections":
+        """Validate a weights file's arrays against the contract; ValueError names the key,
+        the expected and the found shape."""
+        for name in ("W_q", "W_k", "W_v"):
+            if name not in arrays:
+                raise ValueError(f"missing key {name!r} (found: {', '.join(sorted(arrays)) or 'none'})")
+        unknown = set(arrays) - {"W_q", "W_k", "W_v", "W_o", "b_q", "b_k", "b_v", "b_o"}
+        if unknown:
+            raise ValueError(f"unknown key {sorted(unknown)[0]!r}")
+        a = {k: np.asarray(v) for k, v in arrays.items()}
+        for name, v in a.items():
+            if not np.issubdtype(v.dtype, np.number) or np.issubdtype(v.dtype, np.complexfloating):
+                raise ValueError(f"{name}: expected real numbers, found dtype {v.dtype}")
+            if not np.isfinite(v).all():
+                raise ValueError(f"{name}: holds NaN or infinite values")
+        hk, hv = a["W_q"].shape[-1], a["W_v"].shape[-1]
+        expect = {"W_q": (d, hk), "W_k": (d, hk), "W_v": (d, hv)}
+        if "W_o" in a:
+            expect["W_o"] = (hv, a["W_o"].shape[-1] if a["W_o"].ndim == 2 else -1)
+        for b, w in (("b_q", "W_q"), ("b_k", "W_k"), ("b_v", "W_v"), ("b_o", "W_o")):
+            if b in a:
+                if w not in expect:
+                    raise ValueError(f"{b} given without {w}")
+                expect[b] = (expect[w][1],)
+        for name, shape in expect.items():
+            if a[name].shape != shape:
+                raise ValueError(f"{name}: expected shape {_shape(shape)}, found {_shape(a[name].shape)}")
+        if hk % heads or hv % heads:
+            raise ValueError(
+                f"W_q has {hk} and W_v {hv} columns: not divisible into {heads} heads"
+            )
+        f32 = {k: v.astype(np.float32) for k, v in a.items()}
+        return cls(**f32, heads=heads, trained=True, source=source)
+
+
+def check_heads(d: int, heads: int) -> None:
+    if heads < 1 or d % heads:
+        raise ValueError(f"{d} dimensions cannot be split into {heads} heads")
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join("?" if s == -1 else str(s) for s in shape) + ")"
+
+
+def _split_heads(x: np.ndarray, heads: int) -> np.ndarray:
+    *lead, n, hd = x.shape
+    return np.swapaxes(x.reshape(*lead, n, heads, hd // heads), -2, -3)  # (..., H, n, d_h)
+
+
+def _merge_heads(x: np.ndarray) -> np.ndarray:
+    *lead, heads, n, dh = x.shape
+    return np.swapaxes(x, -2, -3).reshape(*lead, n, heads * dh)  # (..., n, H*d_h)
+
+
+def multi_head(
+    x: np.ndarray,
+    proj: Projections,
+    mask: np.ndarray | None = None,
+    **kw,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 2 and 3 over x (..., n, d) -> (output (..., n, d_out), weights (..., H, n, n))."""
+    H = proj.heads
+    q = x @ proj.W_q if proj.b_q is None else x @ proj.W_q + proj.b_q  # (..., n, H*d_k)
+    k = x @ proj.W_k if proj.b_k is None else x @ proj.W_k + proj.b_k  # (..., n, H*d_k)
+    v = x @ proj.W_v if proj.b_v is None else x @ proj.W_v + proj.b_v  # (..., n, H*d_v)
+    if mask is not None:
+        mask = np.expand_dims(mask, -3)  # broadcast over heads
+    kb = kw.pop("key_bias", None)
+    if kb is not None:
+        kb = np.expand_dims(kb, -3)
+    out, weights = attention(
+        _split_heads(q, H), _split_heads(k, H), _split_heads(v, H), mask, key_bias=kb, **kw
+    )  # (..., H, n, d_v), (..., H, n, n)
+    out = _merge_heads(out)  # (..., n, H*d_v)
+    if proj.W_o is not None:
+        out = out @ proj.W_o if proj.b_o is None else out @ proj.W_o + proj.b_o  # (..., n, d_out)
+    return out, weights
+
+
+# ---------------------------------------------------------------- the whole layer stack
+
+
+@dataclass(frozen=True)
+class AttentionSettings:
+    """How attention is computed; pipeline.Config holds these plus where inputs come from."""
+
+    similarity: str = "dot"  # "dot" | "cosine": cosine ignores vector length (GloVe norms ~ frequency)
+    scale: bool = True  # divide logits by sqrt(d_k): keeps softmax out of saturation as d grows
+    temperature: float = 1.0  # logits / T; T < 1 sharpens, T > 1 flattens
+    exclude_self: bool = False  # mask the diagonal: a word is built from its context alone
+    causal: bool = False  # token i sees tokens j <= i only
+    residual: float = 0.0  # out = residual * x + (1 - residual) * attended
+    layers: int = 1  # apply the same attention this many times
+
+    def __post_init__(self):
+        if self.similarity not in SIMILARITIES:
+            raise ValueError(f"similarity must be one of {SIMILARITIES}, not {self.similarity!r}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, not {self.temperature}")
+        if not 0.0 <= self.residual <= 1.0:
+            raise ValueError(f"residual must be in [0, 1], not {self.residual}")
+        if self.layers < 1:
+            raise ValueError(f"layers must be >= 1, not {self.layers}")
+
+
+def build_mask(n: int, settings: AttentionSettings, lengths: np.ndarray | None = None) -> np.ndarray | None:
+    """The (n, n) or (B, n, n) boolean mask for these settings, None when nothing is masked."""
+    mask = None
+    if settings.causal:
+        mask = causal_mask(n)
+    if settings.exclude_self:
+        mask = self_mask(n) if mask is None else mask & self_mask(n)
+    if lengths is not None:
+        pad = padding_mask(lengths, n)  # (B, 1, n)
+        mask = pad if mask is None else mask & pad
+    return mask
+
+
+def self_attention(
+    x: np.ndarray,
+    settings: AttentionSettings,
+    proj: Projections,
+    key_bias: np.ndarray | None = None,
+    lengths: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run `settings.layers` layers of attention over x (..., n, d).
+
+    Returns the contextual vectors (..., n, d_out) and the last layer's weights (..., H, n, n).
+    `lengths` (B,) marks padded batches: keys past a sequence's length are masked.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    n, d = x.shape[-2:]  # tokens, dims
+    if settings.layers > 1 or settings.residual > 0:
+        if proj.d_out != d:
+            raise ValueError(f"residual mixing and stacked layers need d_out == d, found {proj.d_out} != {d}")
+    mask = build_mask(n, settings, lengths)
+    if key_bias is not None:
+        key_bias = np.expand_dims(np.asarray(key_bias, dtype=np.float32), -2)  # (..., 1, n)
+    kw = dict(similarity=settings.similarity, scale=settings.scale, temperature=settings.temperature)
+    h = x
+    for _ in range(settings.layers):
+        attended, weights = multi_head(h, proj, mask, key_bias=key_bias, **kw)
+        if settings.residual > 0:
+            lam = np.float32(settings.residual)
+            attended = lam * h + (np.float32(1) - lam) * attended
+        h = attended
+    return h.astype(np.float32, copy=False), weights
