@@ -1,0 +1,86 @@
+"""Text -> tokens, the way GloVe's vocabulary was tokenized (Stanford/PTB style, lowercased).
+
+"Bank's" -> "bank" "'s";  "don't" -> "do" "n't";  "can't" -> "ca" "n't";  "U.S." -> "u.s.";
+"well-known" stays whole;  "3.5" and "1,000" stay whole;  punctuation splits off.
+Each token keeps its surface form (the original characters) and where it starts, for display
+and for mapping a whitespace-token index (WiC) onto our tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, NamedTuple
+
+_CLITICS = r"(?:s|re|ve|ll|d|m)\b"
+_WORD = r"[^\W_]+"
+_TOKEN = re.compile(
+    rf"""
+      {_WORD}(?=n't\b)                              # do|n't, ca|n't, wo|n't
+    | n't\b
+    | '{_CLITICS}                                   # 's 're 've 'll 'd 'm
+    | (?:[^\W\d_]\.){{2,}}                           # u.s.  a.m.  e.g.
+    | \d+(?:[.,:]\d+)+                              # 3.5  1,000  10:30
+    | {_WORD}(?:-{_WORD})*(?:'(?!{_CLITICS}){_WORD}(?:-{_WORD})*)*   # words, well-known, o'neill
+    | \.{{2,}} | -{{2,}} | `` | ''                  # ...  --  PTB quotes
+    | \S                                            # any other single character
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+
+
+class Token(NamedTuple):
+    text: str  # normalized: lowercase, typographic quotes made plain; what the vocabulary holds
+    surface: str  # as written
+    start: int  # character offset in the input
+
+
+def tokenize(text: str, known: Callable[[str], bool] | None = None) -> list[Token]:
+    """Split `text` into tokens. With `known` (is this word in the vocabulary?), two repairs
+    follow the vocabulary: "mr" "." becomes "mr." when "mr." is known and the period does not
+    end the text, and an unknown hyphenated word is split at its hyphens ("money-bank" ->
+    "money" "-" "bank")."""
+    plain = text.translate(_QUOTES)  # same length: offsets stay valid
+    tokens = [Token(m.group().lower(), text[m.start() : m.end()], m.start()) for m in _TOKEN.finditer(plain)]
+    if known is None:
+        return tokens
+    out: list[Token] = []
+    last = len(tokens) - 1
+    for i, tok in enumerate(tokens):
+        if (
+            tok.text == "."
+            and out
+            and i != last
+            and out[-1].start + len(out[-1].surface) == tok.start
+            and known(out[-1].text + ".")
+        ):
+            prev = out.pop()
+            out.append(Token(prev.text + ".", prev.surface + ".", prev.start))
+        elif "-" in tok.text and len(tok.text) > 1 and not known(tok.text):
+            out.extend(_split_hyphens(tok))
+        else:
+            out.append(tok)
+    return out
+
+
+def _split_hyphens(tok: Token) -> list[Token]:
+    parts, pos = [], 0
+    for piece in re.split(r"(-)", tok.text):
+        if piece:
+            parts.append(Token(piece, tok.surface[pos : pos + len(piece)], tok.start + pos))
+        pos += len(piece)
+    return parts
+
+
+def word_spans(text: str, tokens: list[Token]) -> list[list[int]]:
+    """For each whitespace-separated word of `text`, the indices of the tokens inside it.
+    WiC gives a target as the index of a whitespace word; this maps it onto our tokens."""
+    spans, t = [], 0
+    for m in re.finditer(r"\S+", text):
+        inside = []
+        while t < len(tokens) and tokens[t].start < m.end():
+            if tokens[t].start >= m.start():
+                inside.append(t)
+            t += 1
+        spans.append(inside)
+    return spans
