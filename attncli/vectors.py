@@ -44,6 +44,7 @@ class Vectors:
     counts: np.ndarray | None = None  # occurrence counts, when the source carries them
     frequency_ordered: bool = True  # row order is frequency rank (GloVe, word2vec, fastText files)
     _index: dict[str, int] | None = field(default=None, repr=False)
+    _unit: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def dim(self) -> int:
@@ -65,6 +66,30 @@ class Vectors:
     def rows(self, ids) -> np.ndarray:
         """float32 copy of the given rows, (len(ids), dim)."""
         return np.asarray(self.matrix[np.asarray(ids, dtype=np.int64)], dtype=np.float32)
+
+    @property
+    def unit(self) -> np.ndarray:
+        """(vocab_size, dim) float32 rows scaled to length 1 (zero rows stay zero), for cosines."""
+        if self._unit is None:
+            m = np.asarray(self.matrix, dtype=np.float32)
+            norm = np.linalg.norm(m, axis=1, keepdims=True)
+            self._unit = m / np.where(norm == 0, 1, norm)
+        return self._unit
+
+    def nearest(self, queries: np.ndarray, k: int = 10, exclude: list[set[str]] | None = None) -> list[list[tuple[str, float]]]:
+        """The k vocabulary words of highest cosine to each query vector (m, dim), best first.
+        `exclude[i]` names words to leave out of query i's list (e.g. the word itself)."""
+        q = np.atleast_2d(np.asarray(queries, dtype=np.float32))  # (m, d)
+        norm = np.linalg.norm(q, axis=1, keepdims=True)
+        sims = self.unit @ (q / np.where(norm == 0, 1, norm)).T  # (V, m)
+        out = []
+        for i in range(q.shape[0]):
+            skip = exclude[i] if exclude else set()
+            take = min(k + len(skip), self.vocab_size)
+            top = np.argpartition(-sims[:, i], take - 1)[:take]
+            top = top[np.argsort(-sims[top, i], kind="stable")]
+            out.append([(self.words[j], float(sims[j, i])) for j in top if self.words[j] not in skip][:k])
+        return out
 
     def info(self) -> dict:
         return {"name": self.name, "dim": self.dim, "vocab_size": self.vocab_size}
