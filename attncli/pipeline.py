@@ -341,7 +341,8 @@ def compare(
 ) -> CompareResult:
     """Embed each sentence and follow `word` through them: its static and contextual cosines
     between sentences, what it attended to, and its nearest vocabulary words in each.
-    `occurrence` picks the K-th appearance (1-based) in sentences holding it more than once."""
+    `occurrence` picks the K-th appearance (1-based) in sentences holding the word more than
+    once; a sentence holding it once uses that one."""
     cfg = (config or Config()).replace(**options) if options else (config or Config())
     if len(sentences) < 2:
         raise UsageError(f"compare needs at least 2 sentences, got {len(sentences)}")
@@ -356,9 +357,9 @@ def compare(
         if not rows:
             missing = "out of the vocabulary and skipped (try --oov zero)" if any(o["token"] == target for o in result.oov) else "absent"
             raise DataError(f"{target!r} is {missing} in sentence {i + 1}: {_clip(text)!r}")
-        if occurrence > len(rows):
-            raise DataError(f"sentence {i + 1} holds {target!r} {len(rows)} time(s), not {occurrence}: {_clip(text)!r}")
-        row = rows[occurrence - 1]
+        if occurrence > len(rows) > 1:
+            raise DataError(f"sentence {i + 1} holds {target!r} {len(rows)} times, not {occurrence}: {_clip(text)!r}")
+        row = rows[occurrence - 1] if len(rows) > 1 else rows[0]
         occurrences.append(Occurrence(i, row, result, []))
     ctx = np.stack([o.result.contextual[o.index] for o in occurrences])  # (m, d_out)
     static = np.stack([o.result.static[o.index] for o in occurrences])  # (m, d)
