@@ -80,7 +80,10 @@ def embed_renderables(result, *, dims: int = 8, show_static: bool = False) -> li
             parts.append(attention_table(result, w, title=f"Head {h + 1} of {result.heads.shape[0]}"))
     if show_static:
         parts.append(vectors_table(result.surfaces, result.static, dims, f"Static vectors ({result.static.shape[1]} dims)"))
-    note = "new_i = sum_j a_ij v_j"
+    r = result.config.residual
+    note = "new_i = sum_j a_ij v_j" if not r else f"new_i = {r:g} x_i + {1 - r:g} sum_j a_ij v_j"
+    if result.config.center:
+        note += f" (vectors centered on the mean of the top {result.config.center:,} words)"
     if result.untrained:
         note += " · weights are random and untrained: they show the mechanism, not meaning"
     parts.append(vectors_table(result.surfaces, result.contextual, dims, f"Contextual vectors ({d_out} dims)", note))
