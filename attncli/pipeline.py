@@ -154,7 +154,10 @@ def _load_weights_file(path: Path, d: int, heads: int) -> att.Projections:
     if not path.is_file():
         raise DataError(f"{path}: no such weights file")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy array has no keys
+            raise DataError(f"{path}: not an .npz archive (save W_q, W_k, W_v with numpy.savez)")
+        with loaded as npz:
             arrays = {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
         reason = "holds pickled objects, which attncli never loads" if "pickle" in str(e) else f"not a readable .npz ({e})"
