@@ -201,7 +201,7 @@ def prepare(text: str, vec: Vectors, cfg: Config) -> Prepared:
     if oov and cfg.oov == "error":
         words = ", ".join(repr(o["token"]) for o in oov)
         raise DataError(f"not in the vocabulary of {vec.name}: {words} (--oov skip or zero to go on)")
-    if not kept:
+    if len(oov) == len(tokens):  # also under --oov zero: all-zero vectors embed nothing
         raise DataError(f"no word of {_clip(text)!r} is in the vocabulary of {vec.name}")
     return Prepared(text, tokens, kept, np.asarray(ids, dtype=np.int64), oov)
 
