@@ -247,6 +247,8 @@ def embed(text: str, config: Config | None = None, vectors: Vectors | None = Non
 
     `options` override fields of `config` (see Config). `vectors` defaults to config.vectors,
     loaded once per process."""
+    if isinstance(vectors, (str, os.PathLike)):  # a source, as in Config.vectors: embed(text, vectors="v.txt")
+        options["vectors"], vectors = str(vectors), None
     cfg = (config or Config()).replace(**options) if options else (config or Config())
     vec = vectors if vectors is not None else get_vectors(cfg.vectors)
     proj = load_projections(cfg, vec.dim)
