@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-D = 50  # dimension of the embedded default vectors (GloVe 6B 50d)
+from .helpers import SMALL_VECTORS, SMALL_WORDS, random_weights
 
 
 @pytest.fixture
@@ -26,39 +26,6 @@ def weights_file(tmp_path):
         return path
 
     return make
-
-
-def random_weights(d: int = D, hk: int = 8, hv: int = 6, d_out: int | None = 4, seed: int = 7, biases: bool = True) -> dict:
-    rng = np.random.default_rng(seed)
-    a = {
-        "W_q": rng.normal(0, 0.3, (d, hk)).astype(np.float32),
-        "W_k": rng.normal(0, 0.3, (d, hk)).astype(np.float32),
-        "W_v": rng.normal(0, 0.3, (d, hv)).astype(np.float32),
-    }
-    if d_out is not None:
-        a["W_o"] = rng.normal(0, 0.3, (hv, d_out)).astype(np.float32)
-    if biases:
-        a["b_q"] = rng.normal(0, 0.1, hk).astype(np.float32)
-        a["b_k"] = rng.normal(0, 0.1, hk).astype(np.float32)
-        a["b_v"] = rng.normal(0, 0.1, hv).astype(np.float32)
-        if d_out is not None:
-            a["b_o"] = rng.normal(0, 0.1, d_out).astype(np.float32)
-    return a
-
-
-# A tiny vocabulary with hand-picked 4-d vectors, written by gensim in both text formats.
-SMALL_WORDS = ["money", "bank", "grows", "river", "the", "'s"]
-SMALL_VECTORS = np.array(
-    [
-        [1.0, 0.0, 0.5, 0.0],
-        [0.5, 0.5, 0.0, 1.0],
-        [0.0, 1.0, 0.0, -0.5],
-        [0.0, 0.0, 1.0, 1.0],
-        [0.25, 0.25, 0.25, 0.25],
-        [-1.0, 0.5, 0.0, 0.0],
-    ],
-    dtype=np.float32,
-)
 
 
 def _small_kv():

@@ -10,42 +10,9 @@ import pytest
 from attncli import attention as att
 from attncli.attention import AttentionSettings, Projections
 
+from .helpers import ref_heads, ref_softmax
+
 SEEDS = range(5)
-
-
-# ---------------------------------------------------------------- float64 references
-
-
-def ref_softmax(logits, mask=None):
-    logits = np.asarray(logits, dtype=np.float64)
-    if mask is not None:
-        logits = np.where(mask, logits, -np.inf)
-    out = np.zeros_like(logits)
-    for idx in np.ndindex(logits.shape[:-1]):
-        row = logits[idx]
-        if np.isfinite(row).any():
-            e = np.exp(row - row[np.isfinite(row)].max())
-            out[idx] = e / e.sum()
-    return out
-
-
-def ref_heads(x, W_q, W_k, W_v, H, b_q=None, b_k=None, b_v=None, W_o=None, b_o=None, mask=None, scale=True, T=1.0):
-    """Multi-head attention as a loop over heads, float64, written from the formula."""
-    x = np.asarray(x, dtype=np.float64)
-    dk, dv = W_q.shape[1] // H, W_v.shape[1] // H
-    outs, weights = [], []
-    for h in range(H):
-        cq, cv = slice(h * dk, (h + 1) * dk), slice(h * dv, (h + 1) * dv)
-        q = x @ W_q[:, cq] + (0 if b_q is None else b_q[cq])
-        k = x @ W_k[:, cq] + (0 if b_k is None else b_k[cq])
-        v = x @ W_v[:, cv] + (0 if b_v is None else b_v[cv])
-        w = ref_softmax(q @ k.T / ((math.sqrt(dk) if scale else 1.0) * T), mask)
-        outs.append(w @ v)
-        weights.append(w)
-    out = np.concatenate(outs, axis=-1)
-    if W_o is not None:
-        out = out @ W_o + (0 if b_o is None else b_o)
-    return out, np.stack(weights)
 
 
 def rand_x(seed, n=5, d=8, scale=1.0):

@@ -16,8 +16,7 @@ from attncli import pipeline, vectors
 from attncli.errors import DataError, UsageError
 from attncli.pipeline import Config, embed, get_vectors
 
-from .conftest import SMALL_VECTORS, SMALL_WORDS, random_weights
-from .test_attention import ref_heads, ref_softmax
+from .helpers import SMALL_VECTORS, SMALL_WORDS, random_weights, ref_heads, ref_softmax
 
 TEXT = "money bank grows"
 
@@ -107,6 +106,15 @@ def test_embed_default_is_stage_one(vec):
     np.testing.assert_allclose(r.contextual, w @ x, atol=1e-5)
     # each word attends most to itself (dot products with itself are largest here)
     assert list(r.attention.argmax(1)) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("kw", [{}, dict(heads=5, prior="zipf"), dict(similarity="cosine", temperature=0.05), dict(scale=False, causal=True)])
+def test_rows_sum_to_one_on_a_long_sentence(kw):
+    text = " ".join(["The money in the bank grows, while the river bank floods."] * 12)
+    r = embed(text, **kw)
+    assert len(r.tokens) == 156 and r.attention.dtype == np.float32
+    np.testing.assert_allclose(r.heads.sum(-1), 1.0, atol=1e-6)
+    assert np.isfinite(r.contextual).all()
 
 
 def test_surfaces_keep_case_and_positions_count_every_token():
