@@ -38,6 +38,8 @@ class _Group(TyperGroup):
             _fail("interrupted", 130)
         except Exception as e:  # click's usage errors (vendored by typer) carry these two
             if hasattr(e, "format_message") and hasattr(e, "exit_code"):
+                if not e.format_message():  # bare `attncli`: the help is already shown
+                    sys.exit(e.exit_code)
                 _fail(_one_line(e.format_message()), e.exit_code)
             raise
         sys.exit(rv if isinstance(rv, int) else 0)

@@ -172,7 +172,10 @@ def _load_weights_file(path: Path, d: int, heads: int) -> att.Projections:
     if not path.is_file():
         raise DataError(f"{path}: no such weights file")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy array has no keys
+            raise DataError(f"{path}: not an .npz archive (save W_q, W_k, W_v with numpy.savez)")
+        with loaded as npz:
             arrays = {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
         reason = "holds pickled objects, which attncli never loads" if "pickle" in str(e) else f"not a readable .npz ({e})"
@@ -216,7 +219,7 @@ def prepare(text: str, vec: Vectors, cfg: Config) -> Prepared:
     if oov and cfg.oov == "error":
         words = ", ".join(repr(o["token"]) for o in oov)
         raise DataError(f"not in the vocabulary of {vec.name}: {words} (--oov skip or zero to go on)")
-    if not kept:
+    if len(oov) == len(tokens):  # also under --oov zero: all-zero vectors embed nothing
         raise DataError(f"no word of {_clip(text)!r} is in the vocabulary of {vec.name}")
     return Prepared(text, tokens, kept, np.asarray(ids, dtype=np.int64), oov)
 
@@ -270,6 +273,8 @@ def embed(text: str, config: Config | None = None, vectors: Vectors | None = Non
 
     `options` override fields of `config` (see Config). `vectors` defaults to config.vectors,
     loaded once per process."""
+    if isinstance(vectors, (str, os.PathLike)):  # a source, as in Config.vectors: embed(text, vectors="v.txt")
+        options["vectors"], vectors = str(vectors), None
     cfg = (config or Config()).replace(**options) if options else (config or Config())
     vec = vectors if vectors is not None else get_vectors(cfg.vectors)
     proj = load_projections(cfg, vec.dim)

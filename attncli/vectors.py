@@ -139,6 +139,8 @@ def load_file(path: Path) -> Vectors:
         raise DataError(f"{path}: no such file")
     if path.is_dir():
         raise DataError(f"{path}: is a directory, not a vector file")
+    if path.stat().st_size == 0:  # gensim fails on it with a TypeError
+        raise DataError(f"{path}: is empty, holds no vectors")
     from gensim.models import KeyedVectors  # slow import: only here
 
     no_header = not _has_header(path)

@@ -1,0 +1,77 @@
+"""Test data shared by several test files (fixtures that write files are in conftest.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+D = 50  # dimension of the embedded default vectors (GloVe 6B 50d)
+
+
+def random_weights(d: int = D, hk: int = 8, hv: int = 6, d_out: int | None = 4, seed: int = 7, biases: bool = True) -> dict:
+    rng = np.random.default_rng(seed)
+    a = {
+        "W_q": rng.normal(0, 0.3, (d, hk)).astype(np.float32),
+        "W_k": rng.normal(0, 0.3, (d, hk)).astype(np.float32),
+        "W_v": rng.normal(0, 0.3, (d, hv)).astype(np.float32),
+    }
+    if d_out is not None:
+        a["W_o"] = rng.normal(0, 0.3, (hv, d_out)).astype(np.float32)
+    if biases:
+        a["b_q"] = rng.normal(0, 0.1, hk).astype(np.float32)
+        a["b_k"] = rng.normal(0, 0.1, hk).astype(np.float32)
+        a["b_v"] = rng.normal(0, 0.1, hv).astype(np.float32)
+        if d_out is not None:
+            a["b_o"] = rng.normal(0, 0.1, d_out).astype(np.float32)
+    return a
+
+
+# A tiny vocabulary with hand-picked 4-d vectors, written by gensim in both text formats.
+SMALL_WORDS = ["money", "bank", "grows", "river", "the", "'s"]
+SMALL_VECTORS = np.array(
+    [
+        [1.0, 0.0, 0.5, 0.0],
+        [0.5, 0.5, 0.0, 1.0],
+        [0.0, 1.0, 0.0, -0.5],
+        [0.0, 0.0, 1.0, 1.0],
+        [0.25, 0.25, 0.25, 0.25],
+        [-1.0, 0.5, 0.0, 0.0],
+    ],
+    dtype=np.float32,
+)
+
+
+# ---------------------------------------------------------------- float64 references
+
+
+def ref_softmax(logits, mask=None):
+    logits = np.asarray(logits, dtype=np.float64)
+    if mask is not None:
+        logits = np.where(mask, logits, -np.inf)
+    out = np.zeros_like(logits)
+    for idx in np.ndindex(logits.shape[:-1]):
+        row = logits[idx]
+        if np.isfinite(row).any():
+            e = np.exp(row - row[np.isfinite(row)].max())
+            out[idx] = e / e.sum()
+    return out
+
+
+def ref_heads(x, W_q, W_k, W_v, H, b_q=None, b_k=None, b_v=None, W_o=None, b_o=None, mask=None, scale=True, T=1.0):
+    """Multi-head attention as a loop over heads, float64, written from the formula."""
+    x = np.asarray(x, dtype=np.float64)
+    dk, dv = W_q.shape[1] // H, W_v.shape[1] // H
+    outs, weights = [], []
+    for h in range(H):
+        cq, cv = slice(h * dk, (h + 1) * dk), slice(h * dv, (h + 1) * dv)
+        q = x @ W_q[:, cq] + (0 if b_q is None else b_q[cq])
+        k = x @ W_k[:, cq] + (0 if b_k is None else b_k[cq])
+        v = x @ W_v[:, cv] + (0 if b_v is None else b_v[cv])
+        w = ref_softmax(q @ k.T / ((math.sqrt(dk) if scale else 1.0) * T), mask)
+        outs.append(w @ v)
+        weights.append(w)
+    out = np.concatenate(outs, axis=-1)
+    if W_o is not None:
+        out = out @ W_o + (0 if b_o is None else b_o)
+    return out, np.stack(weights)

@@ -1,0 +1,96 @@
+"""Tokenizing the way GloVe's vocabulary was tokenized (PTB style, lowercased)."""
+
+from __future__ import annotations
+
+import pytest
+
+from attncli.tokens import tokenize, word_spans
+from attncli.vectors import load_default
+
+
+@pytest.fixture(scope="module")
+def known():
+    return load_default().index.__contains__
+
+
+def texts(text, known=None):
+    return [t.text for t in tokenize(text, known)]
+
+
+@pytest.mark.parametrize(
+    "text, want",
+    [
+        ("bank's", ["bank", "'s"]),
+        ("The Bank's money", ["the", "bank", "'s", "money"]),
+        ("don't", ["do", "n't"]),
+        ("I can't, won't", ["i", "ca", "n't", ",", "wo", "n't"]),
+        ("they're we've you'll he'd I'm", ["they", "'re", "we", "'ve", "you", "'ll", "he", "'d", "i", "'m"]),
+        ("The U.S. bank", ["the", "u.s.", "bank"]),
+        ("e.g. this", ["e.g.", "this"]),
+        ("3.5 and 1,000 at 10:30", ["3.5", "and", "1,000", "at", "10:30"]),
+        ("money, bank; grows!", ["money", ",", "bank", ";", "grows", "!"]),
+        ("(bank)", ["(", "bank", ")"]),
+        ("wait... what -- no", ["wait", "...", "what", "--", "no"]),
+        ("o'neill", ["o'neill"]),
+        ("well-known", ["well-known"]),
+        ("snake_case", ["snake", "_", "case"]),
+        ("Bank\u2019s \u201cmoney\u201d", ["bank", "'s", '"', "money", '"']),  # typographic quotes made plain
+        ("", []),
+        ("   \t\n ", []),
+    ],
+)
+def test_tokenize_without_vocabulary(text, want):
+    assert texts(text) == want
+
+
+def test_surface_forms_keep_case_and_offsets():
+    text = "The BANK\u2019s Money-Bank grows"
+    toks = tokenize(text)
+    for t in toks:
+        assert text[t.start : t.start + len(t.surface)] == t.surface
+        assert t.text == t.surface.lower().replace("\u2019", "'")
+    assert [t.surface for t in toks] == ["The", "BANK", "\u2019s", "Money-Bank", "grows"]
+
+
+def test_mr_merged_when_known_and_not_sentence_final(known):
+    assert known("mr.")
+    assert texts("Mr. Smith went to the bank.", known) == ["mr.", "smith", "went", "to", "the", "bank", "."]
+    assert texts("Mr. Smith", None) == ["mr", ".", "smith"]  # without a vocabulary, no merge
+    # sentence-final period: split, even after a known abbreviation
+    assert texts("I met Mr.", known) == ["i", "met", "mr", "."]
+    assert texts("money grows.", known) == ["money", "grows", "."]
+    # "bank." is not a vocabulary word: the period stays apart mid-text too
+    assert not known("bank.")
+    assert texts("the bank. money", known) == ["the", "bank", ".", "money"]
+    # not adjacent: no merge
+    assert texts("Mr . Smith", known) == ["mr", ".", "smith"]
+
+
+def test_merged_token_keeps_surface(known):
+    toks = tokenize("Dr. Who", known)
+    assert (toks[0].text, toks[0].surface, toks[0].start) == ("dr.", "Dr.", 0)
+
+
+def test_unknown_hyphenated_words_are_split(known):
+    assert known("well-known") and not known("money-bank")
+    assert texts("a well-known money-bank", known) == ["a", "well-known", "money", "-", "bank"]
+    toks = tokenize("Big Money-Bank", known)
+    assert [(t.text, t.surface, t.start) for t in toks] == [
+        ("big", "Big", 0), ("money", "Money", 4), ("-", "-", 9), ("bank", "Bank", 10)
+    ]
+    # without a vocabulary nothing is split
+    assert texts("money-bank") == ["money-bank"]
+
+
+def test_clitics_are_in_the_glove_vocabulary(known):
+    """The split follows the vocabulary: every piece of these cases is a GloVe word."""
+    for text in ("bank's", "don't", "can't", "U.S.", "Mr. Smith"):
+        for tok in texts(text, known):
+            assert known(tok), tok
+
+
+def test_word_spans_map_whitespace_words_to_tokens():
+    text = "The bank's  money-grows, U.S."
+    toks = tokenize(text)
+    assert [t.text for t in toks] == ["the", "bank", "'s", "money-grows", ",", "u.s."]
+    assert word_spans(text, toks) == [[0], [1, 2], [3, 4], [5]]
