@@ -186,13 +186,15 @@ def load_projections(cfg: Config, d: int) -> att.Projections:
             return att.Projections.glorot(d, cfg.heads, cfg.seed)
     except ValueError as e:
         raise UsageError(f"--heads {cfg.heads}: {e}") from None
-    return _load_weights_file(Path(cfg.weights), d, cfg.heads)
+    path = Path(cfg.weights)
+    if not path.is_file():
+        raise DataError(f"{path}: no such weights file")
+    stat = path.stat()  # in the cache key: a rewritten file is read again
+    return _load_weights_file(path, stat.st_size, stat.st_mtime_ns, d, cfg.heads)
 
 
 @functools.lru_cache(maxsize=4)
-def _load_weights_file(path: Path, d: int, heads: int) -> att.Projections:
-    if not path.is_file():
-        raise DataError(f"{path}: no such weights file")
+def _load_weights_file(path: Path, size: int, mtime_ns: int, d: int, heads: int) -> att.Projections:
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy array has no keys
@@ -241,7 +243,8 @@ def prepare(text: str, vec: Vectors, cfg: Config) -> Prepared:
     if oov and cfg.oov == "error":
         words = ", ".join(repr(o["token"]) for o in oov)
         raise DataError(f"not in the vocabulary of {vec.name}: {words} (--oov skip or zero to go on)")
-    if len(oov) == len(tokens):  # also under --oov zero: all-zero vectors embed nothing
+    known = [tokens[i].text for i, row in zip(kept, ids) if row >= 0]
+    if not any(ch.isalnum() for t in known for ch in t):  # all-zero vectors embed nothing either
         raise DataError(f"no word of {_clip(text)!r} is in the vocabulary of {vec.name}")
     return Prepared(text, tokens, kept, np.asarray(ids, dtype=np.int64), oov)
 

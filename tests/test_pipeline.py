@@ -432,3 +432,20 @@ def test_user_vector_files(request, fixture):
 def test_missing_vector_file(tmp_path):
     with pytest.raises(DataError, match="no such file"):
         embed(TEXT, vectors=str(tmp_path / "none.txt"))
+
+
+@pytest.mark.parametrize("text", ["qqzzxx, blorfq!", "Qqzzxx-blorfq", "qqzzxx ... ?"])
+def test_only_punctuation_left_after_skipping_is_a_data_error(text):
+    with pytest.raises(DataError, match="no word of"):
+        embed(text)
+
+
+def test_rewritten_weights_file_is_read_again(weights_file):
+    a = random_weights(seed=1)
+    path = weights_file(**a)
+    first = embed(TEXT, mode="qkv", weights=str(path), heads=2).contextual
+    b = {k: v * 2 for k, v in a.items()}
+    np.savez(path, **b)
+    os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))
+    second = embed(TEXT, mode="qkv", weights=str(path), heads=2).contextual
+    assert not np.allclose(first, second)
