@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -146,6 +147,17 @@ PriorOpt = Annotated[Prior, typer.Option(help="zipf: lower the scores of frequen
 PriorAOpt = Annotated[float, typer.Option(min=1e-12, help="The a of the frequency prior.", rich_help_panel=_ATT)]
 ResidualOpt = Annotated[float, typer.Option(min=0.0, max=1.0, help="Output = r * input + (1 - r) * attended.", rich_help_panel=_ATT)]
 LayersOpt = Annotated[int, typer.Option(min=1, max=64, help="Apply the same attention this many times.", rich_help_panel=_ATT)]
+_OUT = "Files"
+HtmlOpt = Annotated[
+    Optional[Path],
+    typer.Option("--html", dir_okay=False, metavar="FILE", rich_help_panel=_OUT,
+                 help="Also write a self-contained HTML view (works offline; open it in a browser)."),
+]
+SvgOpt = Annotated[
+    Optional[Path],
+    typer.Option("--svg", dir_okay=False, metavar="FILE", rich_help_panel=_OUT,
+                 help="Also write the terminal tables as an SVG image, for slides and papers."),
+]
 
 
 def make_config(**options):
@@ -180,6 +192,8 @@ def embed(
     prior_a: PriorAOpt = 1e-3,
     residual: ResidualOpt = 0.0,
     layers: LayersOpt = 1,
+    html_file: HtmlOpt = None,
+    svg_file: SvgOpt = None,
 ):
     """Embed one sentence: the attention matrix and the new contextual vectors.
 
@@ -194,19 +208,52 @@ def embed(
     )
     result = pipeline.embed(text, cfg)
     _report_oov(result)
+    if html_file is not None:
+        from .html import embed_page
+
+        _write_file(html_file, embed_page(result).encode("utf-8"))
     if json_out:
         from .export import dumps, embed_record
 
+        if svg_file is not None:
+            _print_renderables(_embed_parts(result, dims, show_static), svg_file, show=False, title="attncli embed")
         sys.stdout.buffer.write(dumps(embed_record(result)) + b"\n")
         sys.stdout.flush()
         return
-    from rich.console import Console
+    _print_renderables(_embed_parts(result, dims, show_static), svg_file, title="attncli embed")
 
+
+def _embed_parts(result, dims: int, show_static: bool) -> list:
     from .render import embed_renderables
 
-    out = Console()
-    for part in embed_renderables(result, dims=dims, show_static=show_static):
-        out.print(part)
+    return embed_renderables(result, dims=dims, show_static=show_static)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """An output file the user asked for, written atomically; a failure is one line, exit 1."""
+    from .errors import DataError
+    from .export import write_atomic
+
+    try:
+        write_atomic(path, data)
+    except OSError as e:
+        raise DataError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _print_renderables(parts: list, svg: Optional[Path] = None, *, show: bool = True, title: str = "attncli") -> None:
+    """Print rich renderables on stdout (when `show`) and, when `svg` is given, record the same
+    renderables into an SVG image (rich's recording console) written atomically to `svg`.
+    The SVG is written first, so a failure to write it prints nothing."""
+    from rich.console import Console
+
+    from .render import svg_image
+
+    if svg is not None:
+        _write_file(svg, svg_image(parts, title=title).encode("utf-8"))
+    if show:
+        out = Console()
+        for part in parts:
+            out.print(part)
 
 
 def _report_oov(result) -> None:
