@@ -225,14 +225,15 @@ def _sentence_of(data: dict, occ: dict) -> str:
     return str(s) if isinstance(s, str) else ""
 
 
-def _bars(word: str, attention: dict) -> str:
+def _bars(word: str, attention: dict, top: float = 1.0) -> str:
+    """One row per token: a bar as long as its weight (the longest bar on the page is `top`)."""
     rows = []
     for tok, w in attention.items():
         w = float(w)
         cls = ' class="self"' if str(tok).lower() == word.lower() else ""
         rows.append(
             f"<tr{cls}><th scope=\"row\">{_e(tok)}</th>"
-            f'<td class="barcell"><span class="bar" style="width:{100 * min(max(w, 0.0), 1.0):.1f}%"></span></td>'
+            f'<td class="barcell"><span class="bar" style="width:{100 * min(max(w / top, 0.0), 1.0):.1f}%"></span></td>'
             f'<td class="num">{w:.2f}</td></tr>'
         )
     return f'<table class="bars">{"".join(rows)}</table>'
@@ -253,11 +254,14 @@ def compare_page(data: dict) -> str:
     word = str(data.get("word", ""))
     occ = data.get("occurrences") or []
     labels = _occurrence_labels(data)
+    # One scale for every card, so bars compare across sentences.
+    top = max((float(w) for o in occ for w in (o.get("attention") or {}).values()), default=1.0)
+    top = top if top > 0 else 1.0
     cards = []
     for label, o in zip(labels, occ):
         cards.append(
             f'<article class="card"><h3><span class="tag">{_e(label)}</span> {_e(_sentence_of(data, o))}</h3>'
-            f"<h4>Attention of “{_e(word)}”</h4>{_bars(word, o.get('attention') or {})}"
+            f"<h4>Attention of “{_e(word)}”</h4>{_bars(word, o.get('attention') or {}, top)}"
             f"<h4>Nearest words</h4>{_neighbors(o.get('neighbors') or [])}</article>"
         )
     mats = []
@@ -309,7 +313,7 @@ padding-bottom:.25rem}h3{font-size:1rem;margin:.8rem 0 .4rem}h4{font-size:.85rem
 select{font:inherit;padding:.15rem .3rem;background:var(--panel);color:var(--fg);border:1px solid var(--rule);border-radius:4px}
 #headview{display:block;max-width:100%;height:auto;font-size:14px;user-select:none}
 #headview .tok{fill:var(--fg);cursor:pointer}#headview .tok:focus{outline:none}
-#headview .tok.sel{fill:var(--sel);font-weight:700}#headview .tok:focus-visible{text-decoration:underline}
+#headview .tok.sel{fill:var(--sel);text-decoration:underline}#headview .tok:focus-visible{text-decoration:underline}
 #headview .colname{fill:var(--muted);font-size:12px}
 #headview .edge{stroke:var(--edge);stroke-linecap:round}#headview .edge.off{display:none}
 #headview .wlabel{fill:var(--sel);font-size:12px;font-variant-numeric:tabular-nums}
@@ -336,6 +340,8 @@ background:color-mix(in srgb,var(--heat-hi) calc(var(--w)*100%),var(--heat-lo))}
 .matrices{display:flex;flex-wrap:wrap;gap:2rem}
 .panes{display:flex;flex-wrap:wrap;gap:0 3rem;align-items:flex-start}.panes>section{flex:0 1 auto;min-width:0;max-width:100%}
 .scroll{overflow-x:auto;max-width:100%}.panes .hint{max-width:26em}
+#head-section{min-width:min(22rem,100%)}
+#focus-note{width:0;min-width:100%;height:2.9em;overflow:hidden}
 footer{margin-top:2.5rem;font-size:.8rem;color:var(--muted)}
 code{font-size:.85em}
 @media print{:root{--bg:#fff;--fg:#000;--muted:#444;--rule:#bbb;--panel:#fff;--edge:#1864ab;--heat-lo:#f4f5f8;
@@ -351,10 +357,10 @@ _EMBED_JS = r"""
 "use strict";
 (function () {
   var data = JSON.parse(document.getElementById("attncli-data").textContent);
-  var NS = "http://www.w3.org/2000/svg";
+  var svg = document.getElementById("headview");
+  var NS = svg.namespaceURI;  // the SVG namespace, without writing a URL into the page
   var toks = data.surfaces, n = toks.length;
   var views = [data.attention].concat(data.heads.length > 1 ? data.heads : []);
-  var svg = document.getElementById("headview");
   var select = document.getElementById("head-select");
   var note = document.getElementById("focus-note");
   var hint = note.textContent;
