@@ -101,9 +101,10 @@ def svg_image(parts: list, *, title: str = "attncli", width: int | None = None) 
     if width is None:
         probe = Console(width=200, file=io.StringIO())
         widest = max((probe.measure(p).maximum for p in parts), default=80)
-        width = min(max(widest, 60), 200)
+        width = min(max(widest + 1, 60), 200)
     rec = Console(record=True, file=io.StringIO(), width=width, force_terminal=True, color_system="truecolor")
     for part in parts:
         rec.print(part)
+    rec.print()  # room below the last line: the image is clipped at its last baseline
     offline = re.sub(r',\s*url\("https?://[^"]*"\)\s*format\("[^"]*"\)', "", CONSOLE_SVG_FORMAT)
     return rec.export_svg(title=title, code_format=offline)

@@ -241,3 +241,13 @@ def test_compare_page_in_the_browser(tmp_path, visit, compare_data):
     assert page.evaluate("document.querySelectorAll('#contextual_cosine td.cell').length") == 9
     v.screenshot("compare")
     v.assert_clean()
+
+
+def test_svg_image_loads_offline(tmp_path, visit):
+    out = tmp_path / "t.svg"
+    res = CliRunner().invoke(app, ["embed", "money bank grows", "--svg", str(out)])
+    assert res.exit_code == 0, res.stderr
+    v = visit(out)
+    texts = v.page.evaluate("Array.from(document.querySelectorAll('text')).map(t => t.textContent).join(' ')")
+    assert "money" in texts and "grows" in texts
+    v.assert_clean()

@@ -313,3 +313,16 @@ def test_unwritable_output_is_one_line_exit_1(tmp_path, flag):
     assert res.stderr.count("\n") == 1 and res.stderr.startswith("attncli: error: cannot write")
     assert res.stdout == ""
     assert not target.parent.exists()
+
+
+def test_svg_leaves_room_below_the_last_line(tmp_path):
+    """rich clips the image at its last line: underscores on it would vanish without a spare line."""
+    out = tmp_path / "t.svg"
+    assert run("embed", "money bank grows", "--svg", str(out)).exit_code == 0
+    root = ET.parse(out).getroot()
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    (clip,) = [c for c in root.iterfind(".//s:clipPath", ns) if c.get("id", "").endswith("-clip-terminal")]
+    height = float(clip.find("s:rect", ns).get("height"))
+    last = max(float(t.get("y")) for t in root.iterfind(".//s:text", ns) if (t.text or "").strip("\xa0 ")
+               and "_" in (t.text or ""))
+    assert last + 6 <= height
