@@ -240,7 +240,7 @@ def _write_file(path: Path, data: bytes) -> None:
         raise DataError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-def _print_renderables(parts: list, svg: Optional[Path] = None, *, show: bool = True, title: str = "attncli") -> None:
+def _print_renderables(parts: list, svg: Path | None = None, *, show: bool = True, title: str = "attncli") -> None:
     """Print rich renderables on stdout (when `show`) and, when `svg` is given, record the same
     renderables into an SVG image (rich's recording console) written atomically to `svg`.
     The SVG is written first, so a failure to write it prints nothing."""

@@ -13,7 +13,6 @@ No rich, no typer here.
 
 from __future__ import annotations
 
-import dataclasses
 from html import escape as _escape
 
 import numpy as np
@@ -147,32 +146,30 @@ def _page(title: str, body: str, data, script: str = "") -> str:
 
 def embed_page(result) -> str:
     """The page for one embedded sentence: head view, attention matrix, options."""
-    cfg = dataclasses.asdict(result.config)
-    if result.untrained:
-        cfg["untrained"] = True
     n_heads = int(result.heads.shape[0])
     layers = result.config.layers
-    data = embed_record(result)
+    data = embed_record(result)  # what --json prints, and a few things for the page
     data.update(text=result.text, surfaces=result.surfaces, positions=result.positions,
                 describe=result.config.describe())
     if "heads" not in data:
         data["heads"] = result.heads  # the head view always has them, even for one head
 
-    views = [("mean", f"Mean of {n_heads} heads" if n_heads > 1 else "Attention")]
-    views += [(str(h), f"Head {h + 1} of {n_heads}") for h in range(n_heads)] if n_heads > 1 else []
+    # View 0 is the mean over heads (the only head when there is one); view h + 1 is head h.
+    views = [f"Mean of {n_heads} heads" if n_heads > 1 else "Attention"]
+    views += [f"Head {h + 1} of {n_heads}" for h in range(n_heads)] if n_heads > 1 else []
     matrices = [result.attention] + (list(result.heads) if n_heads > 1 else [])
     toks = result.surfaces
 
     selector = ""
     if n_heads > 1:
-        opts = "".join(f'<option value="{i}">{_e(label)}</option>' for i, (_, label) in enumerate(views))
+        opts = "".join(f'<option value="{i}">{_e(label)}</option>' for i, label in enumerate(views))
         selector = f'<label class="control">Head <select id="head-select">{opts}</select></label>'
     tables = "".join(
         f'<div class="view" data-view="{i}"{"" if i == 0 else " hidden"}>'
         + (f"<h3>{_e(label)}</h3>" if n_heads > 1 else "")
         + '<div class="scroll">' + heat_table(toks, toks, m, corner="query \\ key", attrs=f' data-view="{i}"')
         + "</div></div>"
-        for i, ((_, label), m) in enumerate(zip(views, matrices))
+        for i, (label, m) in enumerate(zip(views, matrices))
     )
     notes = []
     if layers > 1:
@@ -198,7 +195,7 @@ def embed_page(result) -> str:
         '<section id="matrix-section"><h2>Attention matrix</h2>'
         '<p class="hint">Rows are queries, columns keys: row i is how token i spreads a weight of 1 over the tokens.</p>'
         f"{tables}</section></div>"
-        f'<section id="options-section"><h2>Options</h2>{options_table(cfg, result.vectors)}</section>'
+        f'<section id="options-section"><h2>Options</h2>{options_table(data["config"], result.vectors)}</section>'
     )
     return _page(f"attncli · {result.text}", body, data, _EMBED_JS)
 

@@ -205,7 +205,7 @@ def test_markup_in_tokens_renders_as_text_and_runs_nothing(tmp_path, visit, host
 
 def test_real_sentence_with_script_tag(tmp_path, visit):
     text = 'the bank said <script>alert("x")</script> & \'ok\''
-    path, record = _embed(tmp_path, text)
+    path, _ = _embed(tmp_path, text)
     v = visit(path)
     assert v.page.text_content("#sentence") == text
     surfaces = v.page.evaluate("JSON.parse(document.getElementById('attncli-data').textContent).surfaces")
