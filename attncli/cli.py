@@ -7,8 +7,13 @@ Heavy modules (numpy, rich tables, orjson) are imported inside the commands, so 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import functools
+import inspect
 import os
 import sys
+import typing
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -16,7 +21,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from .errors import AttncliError
+from .errors import AttncliError, DataError, UsageError
 
 
 class _Group(TyperGroup):
@@ -33,6 +38,8 @@ class _Group(TyperGroup):
             _fail("interrupted", 130)
         except Exception as e:  # click's usage errors (vendored by typer) carry these two
             if hasattr(e, "format_message") and hasattr(e, "exit_code"):
+                if not e.format_message():  # bare `attncli`: the help is already shown
+                    sys.exit(e.exit_code)
                 _fail(_one_line(e.format_message()), e.exit_code)
             raise
         sys.exit(rv if isinstance(rv, int) else 0)
@@ -121,32 +128,9 @@ class Oov(str, Enum):
     error = "error"
 
 
-_ATT = "Attention"
+_ATT = "Attention (defaults tuned on WiC train; --textbook for the plain formula)"
 _SRC = "Vectors and tokens"
-
-VectorsOpt = Annotated[
-    str,
-    typer.Option("--vectors", envvar="ATTNCLI_VECTORS", rich_help_panel=_SRC,
-                 help="'default' (embedded GloVe 6B 50d, 100k words) or a path to a vector file."),
-]
-OovOpt = Annotated[Oov, typer.Option(help="Words not in the vocabulary: skip them, use a zero vector, or stop.", rich_help_panel=_SRC)]
-ModeOpt = Annotated[Mode, typer.Option(help="simple: parameter-free attention on the static vectors; qkv: Q, K, V projections.", rich_help_panel=_ATT)]
-WeightsOpt = Annotated[
-    str,
-    typer.Option(help="qkv projections: 'identity', 'random' (Glorot, untrained) or an .npz file (W_q, W_k, W_v[, W_o, b_*]).", rich_help_panel=_ATT),
-]
-SeedOpt = Annotated[int, typer.Option(help="Seed for --weights random.", rich_help_panel=_ATT)]
-HeadsOpt = Annotated[int, typer.Option(min=1, help="Attention heads; each takes an equal slice of the projected columns.", rich_help_panel=_ATT)]
-SimilarityOpt = Annotated[Similarity, typer.Option(help="Score of query i against key j: dot product or cosine.", rich_help_panel=_ATT)]
-ScaleOpt = Annotated[bool, typer.Option("--scale/--no-scale", help="Divide scores by sqrt(d_k).", rich_help_panel=_ATT)]
-TemperatureOpt = Annotated[float, typer.Option(min=1e-6, help="Divide scores by T: below 1 sharpens, above 1 flattens.", rich_help_panel=_ATT)]
-ExcludeSelfOpt = Annotated[bool, typer.Option("--exclude-self", help="Mask the diagonal: build each word from its context alone.", rich_help_panel=_ATT)]
-CausalOpt = Annotated[bool, typer.Option("--causal", help="Mask later tokens: token i sees tokens 0..i.", rich_help_panel=_ATT)]
-PositionsOpt = Annotated[Positions, typer.Option(help="Add sinusoidal position encodings (attention alone ignores word order).", rich_help_panel=_ATT)]
-PriorOpt = Annotated[Prior, typer.Option(help="zipf: lower the scores of frequent words by log(a/(a+p(w))).", rich_help_panel=_ATT)]
-PriorAOpt = Annotated[float, typer.Option(min=1e-12, help="The a of the frequency prior.", rich_help_panel=_ATT)]
-ResidualOpt = Annotated[float, typer.Option(min=0.0, max=1.0, help="Output = r * input + (1 - r) * attended.", rich_help_panel=_ATT)]
-LayersOpt = Annotated[int, typer.Option(min=1, max=64, help="Apply the same attention this many times.", rich_help_panel=_ATT)]
+_CFG = "Saved settings"
 _OUT = "Files"
 HtmlOpt = Annotated[
     Optional[Path],
@@ -160,40 +144,109 @@ SvgOpt = Annotated[
 ]
 
 
-def make_config(**options):
-    """Config from the shared options (enums to their values)."""
+def _shared_options() -> list[inspect.Parameter]:
+    """The options every embedding command takes, one per Config field, with Config's
+    defaults. Added to each command's signature by @config_options."""
     from .pipeline import Config
 
-    return Config(**{k: (v.value if isinstance(v, Enum) else v) for k, v in options.items()})
+    D = Config()
+    spec = {
+        "vectors": (str, typer.Option("--vectors", envvar="ATTNCLI_VECTORS", rich_help_panel=_SRC,
+                    help="'default' (embedded GloVe 6B 50d, 100k words) or a path to a vector file.")),
+        "oov": (Oov, typer.Option(rich_help_panel=_SRC, help="Words not in the vocabulary: skip them, use a zero vector, or stop.")),
+        "mode": (Mode, typer.Option(rich_help_panel=_ATT, help="simple: parameter-free attention over the static vectors; qkv: Q, K, V projections.")),
+        "weights": (str, typer.Option(rich_help_panel=_ATT, help="qkv projections: 'identity', 'random' (Glorot, untrained) or an .npz file (W_q, W_k, W_v[, W_o, b_*]).")),
+        "seed": (int, typer.Option(rich_help_panel=_ATT, help="Seed for --weights random.")),
+        "heads": (int, typer.Option(min=1, rich_help_panel=_ATT, help="Attention heads; each takes an equal slice of the projected columns.")),
+        "similarity": (Similarity, typer.Option(rich_help_panel=_ATT, help="Score of query i against key j: dot product or cosine.")),
+        "scale": (bool, typer.Option("--scale/--no-scale", rich_help_panel=_ATT, help="Divide scores by sqrt(d_k).")),
+        "temperature": (float, typer.Option(min=1e-6, rich_help_panel=_ATT, help="Divide scores by T: below 1 sharpens, above 1 flattens.")),
+        "exclude_self": (bool, typer.Option("--exclude-self/--include-self", rich_help_panel=_ATT, help="Mask the diagonal: build each word from its context alone.")),
+        "causal": (bool, typer.Option("--causal/--no-causal", rich_help_panel=_ATT, help="Mask later tokens: token i sees tokens 0..i.")),
+        "positions": (Positions, typer.Option(rich_help_panel=_ATT, help="Add sinusoidal position encodings (attention alone ignores word order).")),
+        "prior": (Prior, typer.Option(rich_help_panel=_ATT, help="zipf: lower the scores of frequent words by log(a/(a+p(w))), p(w) by Zipf's law from the frequency rank.")),
+        "prior_a": (float, typer.Option(min=1e-12, rich_help_panel=_ATT, help="The a of the frequency prior: smaller damps frequent words more.")),
+        "residual": (float, typer.Option(min=0.0, max=1.0, rich_help_panel=_ATT, help="Output = r * word + (1 - r) * attended.")),
+        "layers": (int, typer.Option(min=1, max=64, rich_help_panel=_ATT, help="Apply the same attention this many times.")),
+        "center": (int, typer.Option(min=0, rich_help_panel=_ATT, help="Subtract the mean of the N most frequent vectors first (0: off).")),
+    }
+    params = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
+    for name, (kind, option) in spec.items():
+        default = getattr(D, name)
+        if isinstance(kind, type) and issubclass(kind, Enum):
+            default = kind(default)
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, option]))
+    params += [
+        inspect.Parameter("textbook", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Annotated[bool, typer.Option(
+            "--textbook", rich_help_panel=_CFG, help="Start from the notes' plain formula softmax(x_i . x_j / sqrt(d)): dot, scaled, T=1, no masks, prior, centering or residual.")]),
+        inspect.Parameter("config_file", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[Optional[Path], typer.Option(
+            "--config", rich_help_panel=_CFG, help="Read settings from this JSON file (e.g. from eval wic --save-config). Options given on the command line win.")]),
+    ]
+    return params
+
+
+def config_options(func):
+    """Give a command every shared option; it receives them as one `config: Config`.
+
+    Precedence, lowest first: built-in defaults, the user config file, --config FILE,
+    --textbook, options given on the command line (or by environment variable)."""
+    params = _shared_options()
+    names = [p.name for p in params]
+    hints = typing.get_type_hints(func, include_extras=True)  # resolve string annotations
+    own = [p.replace(annotation=hints.get(name, p.annotation))
+           for name, p in inspect.signature(func).parameters.items() if name != "config"]
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        shared = {name: kwargs.pop(name) for name in names}
+        kwargs["config"] = _resolve_config(shared)
+        return func(*args, **kwargs)
+
+    wrapper.__signature__ = inspect.Signature(own + params)
+    return wrapper
+
+
+def _resolve_config(shared: dict):
+    from .configfile import read_settings, user_config_path
+    from .pipeline import Config
+
+    ctx = shared.pop("ctx")
+    textbook, config_file = shared.pop("textbook"), shared.pop("config_file")
+    fields = {f.name for f in dataclasses.fields(Config)}
+    settings: dict = {}
+    user = user_config_path()
+    if user.is_file():
+        settings.update(read_settings(user, fields))
+    if config_file is not None:
+        settings.update(read_settings(config_file, fields))
+    if textbook:
+        settings.update(dataclasses.asdict(Config.textbook()))
+        settings.pop("vectors"), settings.pop("oov")
+    for name, value in shared.items():
+        source = ctx.get_parameter_source(name)
+        if name not in settings or (source is not None and source.name != "DEFAULT"):
+            settings[name] = value.value if isinstance(value, Enum) else value
+    try:
+        return Config(**settings)
+    except TypeError as e:
+        raise UsageError(f"bad setting: {e}") from None
 
 
 # ---------------------------------------------------------------- embed
 
 
 @app.command()
+@config_options
 def embed(
     text: Annotated[str, typer.Argument(help="The sentence to embed.", show_default=False)],
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
     dims: Annotated[int, typer.Option(min=1, help="Vector dimensions shown in tables.")] = 8,
     show_static: Annotated[bool, typer.Option("--show-static", help="Also show the static vectors.")] = False,
-    vectors: VectorsOpt = "default",
-    oov: OovOpt = Oov.skip,
-    mode: ModeOpt = Mode.simple,
-    weights: WeightsOpt = "identity",
-    seed: SeedOpt = 0,
-    heads: HeadsOpt = 1,
-    similarity: SimilarityOpt = Similarity.dot,
-    scale: ScaleOpt = True,
-    temperature: TemperatureOpt = 1.0,
-    exclude_self: ExcludeSelfOpt = False,
-    causal: CausalOpt = False,
-    positions: PositionsOpt = Positions.none,
-    prior: PriorOpt = Prior.none,
-    prior_a: PriorAOpt = 1e-3,
-    residual: ResidualOpt = 0.0,
-    layers: LayersOpt = 1,
+    neighbors: Annotated[int, typer.Option("--neighbors", min=0, help="Also show each token's K nearest vocabulary words (cosine to its contextual vector).")] = 0,
     html_file: HtmlOpt = None,
     svg_file: SvgOpt = None,
+    *,
+    config,
 ):
     """Embed one sentence: the attention matrix and the new contextual vectors.
 
@@ -201,37 +254,164 @@ def embed(
     """
     from . import pipeline
 
-    cfg = make_config(
-        vectors=vectors, oov=oov, mode=mode, weights=weights, seed=seed, heads=heads,
-        similarity=similarity, scale=scale, temperature=temperature, exclude_self=exclude_self,
-        causal=causal, positions=positions, prior=prior, prior_a=prior_a, residual=residual, layers=layers,
-    )
-    result = pipeline.embed(text, cfg)
-    _report_oov(result)
+    result = pipeline.embed(text, config)
+    _report(result)
+    near = pipeline.neighbors(result, neighbors) if neighbors else None
     if html_file is not None:
         from .html import embed_page
 
         _write_file(html_file, embed_page(result).encode("utf-8"))
+
+    def parts():
+        from .render import embed_renderables, neighbors_table
+
+        out = embed_renderables(result, dims=dims, show_static=show_static)
+        if near is not None:
+            out.append(neighbors_table(result.surfaces, near))
+        return out
+
     if json_out:
-        from .export import dumps, embed_record
+        from .export import embed_record
 
         if svg_file is not None:
-            _print_renderables(_embed_parts(result, dims, show_static), svg_file, show=False, title="attncli embed")
-        sys.stdout.buffer.write(dumps(embed_record(result)) + b"\n")
-        sys.stdout.flush()
+            _print_renderables(parts(), svg_file, show=False, title="attncli embed")
+        record = embed_record(result)
+        if near is not None:
+            record["neighbors"] = near
+        _print_json(record)
         return
-    _print_renderables(_embed_parts(result, dims, show_static), svg_file, title="attncli embed")
+    _print_renderables(parts(), svg_file, title="attncli embed")
 
 
-def _embed_parts(result, dims: int, show_static: bool) -> list:
-    from .render import embed_renderables
+# ---------------------------------------------------------------- compare
 
-    return embed_renderables(result, dims=dims, show_static=show_static)
+
+@app.command()
+@config_options
+def compare(
+    sentences: Annotated[Optional[list[str]], typer.Argument(help="Two or more sentences holding the word.", show_default=False)] = None,
+    word: Annotated[str, typer.Option("--word", "-w", help="The word to follow across the sentences.", show_default=False)] = ...,
+    input_file: Annotated[Optional[str], typer.Option("--input", "-i", help="Read sentences from FILE, one per line ('-': stdin).")] = None,
+    occurrence: Annotated[int, typer.Option(min=1, help="Which appearance of the word (1-based) in a sentence holding it more than once.")] = 1,
+    top: Annotated[int, typer.Option("-n", "--top", min=0, help="Nearest vocabulary words shown per occurrence.")] = 5,
+    include_word: Annotated[bool, typer.Option("--include-word", help="Let the word itself appear among its neighbours.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
+    html_file: HtmlOpt = None,
+    svg_file: SvgOpt = None,
+    *,
+    config,
+):
+    """Follow a word across sentences: how far its contextual vector moves, and towards which words.
+
+    Example: attncli compare "money bank grows" "bank river flows" --word bank
+    """
+    from . import pipeline
+
+    texts = list(sentences or [])
+    if input_file is not None:
+        texts += _read_lines(input_file)
+    result = pipeline.compare(texts, word, config, occurrence=occurrence, k=top, exclude_word=not include_word)
+    for o in result.occurrences:
+        _report(o.result, prefix=f"sentence {o.sentence + 1}: ")
+    from .export import compare_record
+
+    record = compare_record(result)
+    if html_file is not None:
+        from .html import compare_page
+
+        _write_file(html_file, compare_page(record).encode("utf-8"))
+    if svg_file is not None or not json_out:
+        from .render import compare_renderables
+
+        _print_renderables(compare_renderables(result), svg_file, show=not json_out, title="attncli compare")
+    if json_out:
+        _print_json(record)
+
+
+# ---------------------------------------------------------------- eval
+
+eval_app = typer.Typer(help="Measure contextual vectors on benchmarks.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("wic")
+@config_options
+def eval_wic(
+    eval_data: Annotated[Path, typer.Argument(help="WiC data file to score (e.g. dev.data.txt).", show_default=False)],
+    eval_gold: Annotated[Path, typer.Argument(help="Its gold labels (T/F per line).", show_default=False)],
+    fit_data: Annotated[Path, typer.Option("--fit-data", help="WiC data file the threshold (and --tune) is fitted on.", show_default=False)] = ...,
+    fit_gold: Annotated[Path, typer.Option("--fit-gold", help="Its gold labels.", show_default=False)] = ...,
+    tune: Annotated[bool, typer.Option("--tune", help="Also choose temperature, prior a, centering and exclude-self on the fit split (grid search).")] = False,
+    save_config: Annotated[Optional[Path], typer.Option("--save-config", help="Write the chosen settings to this JSON file (read back with --config).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help='Print {"accuracy", "threshold", "n", "config"} on stdout.')] = False,
+    *,
+    config,
+):
+    """Word-in-Context accuracy: cosine of the target's contextual vectors in its two sentences, threshold fitted on the fit split.
+
+    Example: attncli eval wic dev.data.txt dev.gold.txt --fit-data train.data.txt --fit-gold train.gold.txt
+    """
+    from . import pipeline, wic
+
+    eval_pairs = wic.read_pairs(eval_data)
+    eval_labels = wic.read_gold(eval_gold, len(eval_pairs))
+    fit_pairs = wic.read_pairs(fit_data)
+    fit_labels = wic.read_gold(fit_gold, len(fit_pairs))
+    vec = pipeline.get_vectors(config.vectors)
+    trials = len(list(wic.grid(config))) if tune else 1
+    total = trials * len(fit_pairs) + len(eval_pairs)
+    with _progress("scoring WiC pairs", total) as advance:
+        result = wic.evaluate(eval_pairs, eval_labels, fit_pairs, fit_labels, config, vec, tune=tune, progress=advance)
+    if result.unknown_targets:
+        warn(f"{result.unknown_targets} eval target word(s) out of the vocabulary: each scored by its sentence's prior-weighted mean vector")
+    if save_config is not None:
+        from .configfile import settings_json
+        from .export import write_atomic
+
+        notes = {"by": "attncli eval wic --tune" if tune else "attncli eval wic", "fit_data": str(fit_data),
+                 "fit_accuracy": result.fit_accuracy, "threshold": result.threshold}
+        write_atomic(save_config, settings_json(result.config, notes))
+    if json_out:
+        _print_json({"accuracy": result.accuracy, "threshold": result.threshold, "n": result.n,
+                     "config": dataclasses.asdict(result.config)})
+        return
+    from .render import wic_renderables
+
+    _print(wic_renderables(result, str(eval_data), str(fit_data)))
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _report(result, prefix: str = "") -> None:
+    """OOV words and fully masked tokens: on stderr, never in the way of stdout."""
+    if result.oov:
+        how = {"skip": "skipped", "zero": "given zero vectors"}[result.config.oov]
+        words = ", ".join(f"{o['token']!r} (position {o['position']})" for o in result.oov)
+        warn(f"{prefix}not in the vocabulary of {result.vectors['name']}, {how}: {words}")
+    if result.config.exclude_self or result.config.causal:
+        empty = [t for t, row in zip(result.tokens, result.attention) if not row.any()]
+        if empty:
+            warn(f"{prefix}nothing left to attend to (masked), attended part is zero: {', '.join(map(repr, empty))}")
+
+
+def _print_json(obj) -> None:
+    from .export import dumps
+
+    sys.stdout.buffer.write(dumps(obj) + b"\n")
+    sys.stdout.flush()
+
+
+def _print(parts) -> None:
+    from rich.console import Console
+
+    out = Console()
+    for part in parts:
+        out.print(part)
 
 
 def _write_file(path: Path, data: bytes) -> None:
     """An output file the user asked for, written atomically; a failure is one line, exit 1."""
-    from .errors import DataError
     from .export import write_atomic
 
     try:
@@ -244,27 +424,42 @@ def _print_renderables(parts: list, svg: Path | None = None, *, show: bool = Tru
     """Print rich renderables on stdout (when `show`) and, when `svg` is given, record the same
     renderables into an SVG image (rich's recording console) written atomically to `svg`.
     The SVG is written first, so a failure to write it prints nothing."""
-    from rich.console import Console
-
-    from .render import svg_image
-
     if svg is not None:
+        from .render import svg_image
+
         _write_file(svg, svg_image(parts, title=title).encode("utf-8"))
     if show:
-        out = Console()
-        for part in parts:
-            out.print(part)
+        _print(parts)
 
 
-def _report_oov(result) -> None:
-    if result.oov:
-        how = {"skip": "skipped", "zero": "given zero vectors"}[result.config.oov]
-        words = ", ".join(f"{o['token']!r} (position {o['position']})" for o in result.oov)
-        warn(f"not in the vocabulary of {result.vectors['name']}, {how}: {words}")
-    if result.config.exclude_self or result.config.causal:
-        empty = [t for t, row in zip(result.tokens, result.attention) if not row.any()]
-        if empty:
-            warn(f"nothing left to attend to (masked), zero vectors: {', '.join(map(repr, empty))}")
+def _read_lines(source: str) -> list[str]:
+    """Non-empty lines of a file, or of stdin for '-'."""
+    try:
+        if source == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            data = Path(source).read_bytes()
+        text = data.decode("utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{source}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{source}: is a directory") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{source}: not UTF-8 ({e.reason} at byte {e.start})") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+@contextlib.contextmanager
+def _progress(label: str, total: int):
+    """A rich progress bar on stderr when it is a terminal; yields advance(n)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n=1: bar.advance(task, n)
 
 
 def main() -> None:

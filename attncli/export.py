@@ -45,6 +45,28 @@ def embed_record(result, *, static: bool = True, attention: bool = True) -> dict
     return record
 
 
+def compare_record(result) -> dict:
+    """The JSON object of `attncli compare` (schema in the README)."""
+    return {
+        "word": result.word,
+        "sentences": result.sentences,
+        "static_cosine": result.static_cosine,
+        "contextual_cosine": result.contextual_cosine,
+        "occurrences": [
+            {
+                "sentence": o.sentence,
+                "index": o.index,
+                "tokens": o.result.tokens,
+                "attention": o.attention,
+                "neighbors": [[w, c] for w, c in o.neighbors],
+            }
+            for o in result.occurrences
+        ],
+        "vectors": result.vectors,
+        "config": dataclasses.asdict(result.config),
+    }
+
+
 def dumps(obj) -> bytes:
     """JSON bytes, no trailing newline."""
     return orjson.dumps(obj, option=_OPTS)

@@ -82,6 +82,7 @@ _LABELS = {
     "prior_a": "prior a",
     "residual": "residual",
     "layers": "layers",
+    "center": "centering (top-N mean)",
     "oov": "out-of-vocabulary words",
     "untrained": "untrained weights",
 }
@@ -90,6 +91,8 @@ _LABELS = {
 def _option_value(key: str, value) -> str:
     if key == "scale":
         return "divide scores by √d_k" if value else "none"
+    if key == "center":
+        return f"subtract the mean of the {int(value):,} most frequent vectors" if value else "off"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -264,7 +267,7 @@ def compare_page(data: dict) -> str:
     mats = []
     for key, title, hint in (
         ("contextual_cosine", "Contextual", "after attention: different contexts pull the occurrences apart"),
-        ("static_cosine", "Static", "before attention: one vector per word, so all 1"),
+        ("static_cosine", "Static", "before attention: one vector per word, the same in every sentence"),
     ):
         m = data.get(key)
         if m is not None and len(m) == len(labels):

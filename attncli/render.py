@@ -87,6 +87,72 @@ def embed_renderables(result, *, dims: int = 8, show_static: bool = False) -> li
     return parts
 
 
+def neighbors_table(tokens: list[str], near: list[list[tuple[str, float]]], title: str | None = None) -> Group:
+    """Each token and its nearest vocabulary words, with cosines."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("token", style="bold", no_wrap=True)
+    table.add_column("nearest words (cosine)")
+    for tok, words in zip(tokens, near):
+        table.add_row(tok, ", ".join(f"{w} {c:.2f}" for w, c in words))
+    return Group(Text(title or "Nearest vocabulary words to each contextual vector", style="bold"), table)
+
+
+def cosine_table(labels: list[str], matrix: np.ndarray) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("", style="bold", no_wrap=True)
+    for label in labels:
+        table.add_column(label, justify="right", no_wrap=True)
+    for label, row in zip(labels, matrix):
+        table.add_row(label, *(Text(f"{c:.2f}", style=heat_style(c)) for c in row))
+    return table
+
+
+def compare_renderables(result) -> list:
+    """Everything `attncli compare` shows."""
+    labels = [f"s{o.sentence + 1}" for o in result.occurrences]
+    v = result.vectors
+    parts = [Text(f"vectors {v['name']} ({v['dim']}d, {v['vocab_size']:,} words) · {result.config.describe()}", style="dim")]
+    sentences = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    sentences.add_column("", style="bold", no_wrap=True)
+    sentences.add_column("sentence")
+    for label, text in zip(labels, result.sentences):
+        sentences.add_row(label, text)
+    parts.append(Group(Text(f"{result.word!r} in {len(labels)} sentences", style="bold"), sentences))
+    static = result.static_cosine
+    off = static[~np.eye(len(static), dtype=bool)]
+    parts.append(Text.assemble(
+        ("Static cosine between occurrences: ", "bold"),
+        f"{off.min():.2f}" if off.min() != off.max() else f"{off.min():.2f} everywhere",
+        (" — a static vector is the same in every sentence, so it cannot tell senses apart.", "dim"),
+    ))
+    parts.append(Group(Text("Contextual cosine between occurrences (1 = unchanged meaning)", style="bold"), cosine_table(labels, result.contextual_cosine)))
+    attended = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    attended.add_column("", style="bold", no_wrap=True)
+    attended.add_column(f"what {result.word!r} attended to (weight)")
+    for label, o in zip(labels, result.occurrences):
+        ranked = sorted(o.attention.items(), key=lambda kv: -kv[1])
+        attended.add_row(label, Text("  ").join(Text(f"{t} {w:.2f}", style=heat_style(w)) for t, w in ranked))
+    parts.append(Group(Text("Attention of the word in each sentence", style="bold"), attended))
+    if any(o.neighbors for o in result.occurrences):
+        parts.append(neighbors_table(labels, [o.neighbors for o in result.occurrences],
+                                     title=f"Nearest vocabulary words to {result.word!r} in each sentence"))
+    return parts
+
+
+def wic_renderables(result, eval_name: str, fit_name: str) -> list:
+    """The WiC score, the threshold, and what was fitted where."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0), show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("accuracy", f"{result.accuracy:.4f} on {result.n:,} pairs of {eval_name}")
+    table.add_row("threshold", f"cosine > {result.threshold:.4f} means same sense (fitted on {fit_name})")
+    table.add_row("fit accuracy", f"{result.fit_accuracy:.4f}")
+    if len(result.trials) > 1:
+        table.add_row("tuned", f"best of {len(result.trials)} settings on the fit split")
+    table.add_row("settings", result.config.describe())
+    return [Group(Text("Word-in-Context", style="bold"), table), Text("Static vectors score 0.50 by construction.", style="dim")]
+
+
 def svg_image(parts: list, *, title: str = "attncli", width: int | None = None) -> str:
     """The renderables as rich draws them in a terminal, as an SVG document. The width is what
     the widest part needs (60 to 200 columns) unless given. rich's template names web fonts on a

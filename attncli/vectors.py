@@ -44,7 +44,8 @@ class Vectors:
     counts: np.ndarray | None = None  # occurrence counts, when the source carries them
     frequency_ordered: bool = True  # row order is frequency rank (GloVe, word2vec, fastText files)
     _index: dict[str, int] | None = field(default=None, repr=False)
-    _unit: np.ndarray | None = field(default=None, repr=False)
+    _unit: dict = field(default_factory=dict, repr=False)  # center -> unit matrix
+    _means: dict = field(default_factory=dict, repr=False)  # k -> mean of the first k rows
 
     @property
     def dim(self) -> int:
@@ -67,21 +68,35 @@ class Vectors:
         """float32 copy of the given rows, (len(ids), dim)."""
         return np.asarray(self.matrix[np.asarray(ids, dtype=np.int64)], dtype=np.float32)
 
-    @property
-    def unit(self) -> np.ndarray:
-        """(vocab_size, dim) float32 rows scaled to length 1 (zero rows stay zero), for cosines."""
-        if self._unit is None:
-            m = np.asarray(self.matrix, dtype=np.float32)
-            norm = np.linalg.norm(m, axis=1, keepdims=True)
-            self._unit = m / np.where(norm == 0, 1, norm)
-        return self._unit
+    def mean(self, k: int) -> np.ndarray:
+        """(dim,) mean of the k first (most frequent) vectors: the common direction that
+        centering removes ("all-but-the-top", Mu and Viswanath 2018)."""
+        k = min(k, self.vocab_size)
+        if k not in self._means:
+            self._means[k] = np.asarray(self.matrix[:k], dtype=np.float32).mean(axis=0)
+        return self._means[k]
 
-    def nearest(self, queries: np.ndarray, k: int = 10, exclude: list[set[str]] | None = None) -> list[list[tuple[str, float]]]:
+    def unit(self, center: int = 0) -> np.ndarray:
+        """(vocab_size, dim) float32 rows, minus mean(center) when center > 0, scaled to
+        length 1 (zero rows stay zero): cosines against the vocabulary are one matmul."""
+        if center not in self._unit:
+            m = np.asarray(self.matrix, dtype=np.float32)
+            if center:
+                m = m - self.mean(center)
+            norm = np.linalg.norm(m, axis=1, keepdims=True)
+            self._unit[center] = m / np.where(norm == 0, 1, norm)
+        return self._unit[center]
+
+    def nearest(
+        self, queries: np.ndarray, k: int = 10, exclude: list[set[str]] | None = None, center: int = 0
+    ) -> list[list[tuple[str, float]]]:
         """The k vocabulary words of highest cosine to each query vector (m, dim), best first.
-        `exclude[i]` names words to leave out of query i's list (e.g. the word itself)."""
+        `exclude[i]` names words to leave out of query i's list (e.g. the word itself).
+        With center > 0, queries are taken as already centered and the vocabulary is centered
+        the same way."""
         q = np.atleast_2d(np.asarray(queries, dtype=np.float32))  # (m, d)
         norm = np.linalg.norm(q, axis=1, keepdims=True)
-        sims = self.unit @ (q / np.where(norm == 0, 1, norm)).T  # (V, m)
+        sims = self.unit(center) @ (q / np.where(norm == 0, 1, norm)).T  # (V, m)
         out = []
         for i in range(q.shape[0]):
             skip = exclude[i] if exclude else set()

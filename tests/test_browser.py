@@ -123,7 +123,7 @@ def _embed(tmp_path, *args) -> tuple[Path, dict]:
 
 
 def test_embed_page_renders_tokens_and_lines_and_clicks(tmp_path, visit):
-    path, record = _embed(tmp_path, "the bank of the river")
+    path, record = _embed(tmp_path, "the bank of the river", "--exclude-self")
     v = visit(path)
     page = v.page
     toks = record["tokens"]
@@ -131,17 +131,18 @@ def test_embed_page_renders_tokens_and_lines_and_clicks(tmp_path, visit):
     assert _texts(page, "#headview text.tok.k") == toks
     att = np.asarray(record["attention"])
     edges = _visible_edges(page)
-    assert len(edges) == int((att > 0).sum()) == 25
+    assert len(edges) == int((att > 0).sum()) == 20  # every weight but the masked diagonal
     by_pair = {(e["q"], e["k"]): e for e in edges}
+    assert not [p for p in by_pair if p[0] == p[1]]  # masked: no line
     heaviest = np.unravel_index(att.argmax(), att.shape)
-    lightest = np.unravel_index(att.argmin(), att.shape)
+    lightest = min(by_pair, key=lambda p: att[p])
     assert by_pair[heaviest]["width"] > by_pair[lightest]["width"]  # thicker for more weight
     assert _texts(page, "#headview text.wlabel.k") == [""] * 5
 
     page.click('#headview text.tok.q[data-i="1"]')  # "bank"
     page.mouse.move(0, 0)
     edges = _visible_edges(page)
-    assert sorted(e["k"] for e in edges) == [0, 1, 2, 3, 4] and {e["q"] for e in edges} == {1}
+    assert sorted(e["k"] for e in edges) == [0, 2, 3, 4] and {e["q"] for e in edges} == {1}
     assert _texts(page, "#headview text.wlabel.k") == [f"{w:.2f}" for w in att[1]]
     assert page.eval_on_selector_all(".heat tbody tr.hl", "els => els.map(e => +e.dataset.q)") == [1]
     assert "bank" in page.text_content("#focus-note")
@@ -150,12 +151,12 @@ def test_embed_page_renders_tokens_and_lines_and_clicks(tmp_path, visit):
     page.click('#headview text.tok.k[data-i="4"]')  # key "river": the weight each query gives it
     page.mouse.move(0, 0)
     edges = _visible_edges(page)
-    assert {e["k"] for e in edges} == {4} and len(edges) == 5
+    assert {e["k"] for e in edges} == {4} and sorted(e["q"] for e in edges) == [0, 1, 2, 3]
     assert _texts(page, "#headview text.wlabel.q") == [f"{w:.2f}" for w in att[:, 4]]
 
     page.click('#headview text.tok.k[data-i="4"]')  # again: everything back
     page.mouse.move(0, 0)
-    assert len(_visible_edges(page)) == 25
+    assert len(_visible_edges(page)) == 20
     page.hover('#headview text.tok.q[data-i="4"]')  # hover previews without a click
     assert {e["q"] for e in _visible_edges(page)} == {4}
     v.assert_clean()
@@ -216,12 +217,12 @@ def test_real_sentence_with_script_tag(tmp_path, visit):
 
 
 def test_print_hides_the_controls(tmp_path, visit):
-    path, _ = _embed(tmp_path, "money bank grows", "--mode", "qkv", "--weights", "random", "--heads", "2")
+    path, _ = _embed(tmp_path, "money bank grows", "--mode", "qkv", "--weights", "random", "--heads", "2", "--exclude-self")
     v = visit(path, color_scheme="dark")
     v.page.emulate_media(media="print")
     assert v.page.evaluate("getComputedStyle(document.getElementById('head-select')).display") == "none"
     assert v.page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
-    assert len(_visible_edges(v.page)) == 9  # the lines still print
+    assert len(_visible_edges(v.page)) == 6  # the lines still print (3 x 3 less the masked diagonal)
     v.assert_clean()
 
 
@@ -250,4 +251,18 @@ def test_svg_image_loads_offline(tmp_path, visit):
     v = visit(out)
     texts = v.page.evaluate("Array.from(document.querySelectorAll('text')).map(t => t.textContent).join(' ')")
     assert "money" in texts and "grows" in texts
+    v.assert_clean()
+
+
+def test_compare_command_page_in_the_browser(tmp_path, visit):
+    out = tmp_path / "compare.html"
+    res = CliRunner().invoke(app, ["compare", "I sat on the bank of the river", "the bank raised its rates",
+                                   "--word", "bank", "--html", str(out), "--json"])
+    assert res.exit_code == 0, res.stderr
+    record = json.loads(res.stdout)
+    v = visit(out)
+    assert v.page.evaluate("document.querySelectorAll('article.card').length") == 2
+    shown = v.page.eval_on_selector_all("#contextual_cosine td.cell", "els => els.map(e => +e.textContent)")
+    np.testing.assert_allclose(shown, np.round(np.asarray(record["contextual_cosine"]).ravel(), 2), atol=1e-9)
+    v.screenshot("compare-command")
     v.assert_clean()

@@ -101,7 +101,7 @@ def run(*args):
 @pytest.fixture(scope="module")
 def bank_page(tmp_path_factory):
     out = tmp_path_factory.mktemp("html") / "view.html"
-    res = run("embed", "the bank of the river", "--html", str(out), "--json")
+    res = run("embed", "the bank of the river", "--html", str(out), "--json", "--textbook")
     assert res.exit_code == 0, res.output
     return out.read_text(encoding="utf-8"), json.loads(res.stdout)
 
@@ -143,6 +143,7 @@ def test_embed_page_lists_the_options(bank_page):
     assert rows["temperature"] == "1"
     assert rows["vectors"].startswith("glove-6b-50d-100k (50d, 100,000 words)")
     assert "weights (qkv)" not in rows  # simple mode has none
+    assert rows["centering (top-N mean)"] == "off"
 
 
 def test_embed_page_is_offline_and_self_contained(bank_page):
@@ -326,3 +327,34 @@ def test_svg_leaves_room_below_the_last_line(tmp_path):
     last = max(float(t.get("y")) for t in root.iterfind(".//s:text", ns) if (t.text or "").strip("\xa0 ")
                and "_" in (t.text or ""))
     assert last + 6 <= height
+
+
+# ---------------------------------------------------------------- compare --html and --svg, from the command
+
+
+def test_compare_html_and_svg_from_the_command(tmp_path):
+    html_out, svg_out = tmp_path / "c.html", tmp_path / "c.svg"
+    res = run("compare", "I sat on the bank of the river", "the bank raised its rates", "--word", "bank",
+              "--html", str(html_out), "--svg", str(svg_out), "--json")
+    assert res.exit_code == 0, res.stderr
+    record = json.loads(res.stdout)
+    page = html_out.read_text(encoding="utf-8")
+    data = page_data(page)
+    assert data["word"] == "bank" and data["sentences"] == record["sentences"]
+    np.testing.assert_allclose(data["contextual_cosine"], record["contextual_cosine"], atol=0)
+    dom = parse(page)
+    cards = dom.find_all("article", cls="card")
+    assert len(cards) == 2
+    for card, occ in zip(cards, record["occurrences"]):
+        assert [li.find_all("span", cls="nb")[0].text for li in card.find_all("li")] == [w for w, _ in occ["neighbors"]]
+    (ctx,) = dom.find_all("table", id="contextual_cosine")
+    np.testing.assert_allclose(cell_matrix(ctx), np.round(record["contextual_cosine"], 2), atol=1e-9)
+    text = _svg_text(svg_out)
+    assert "bank" in text and "Contextual cosine" in text
+
+
+def test_compare_svg_alongside_the_tables(tmp_path):
+    svg_out = tmp_path / "c.svg"
+    res = run("compare", "money bank grows", "bank river flows", "--word", "bank", "--svg", str(svg_out))
+    assert res.exit_code == 0, res.stderr
+    assert "Contextual cosine" in res.stdout and "Contextual cosine" in _svg_text(svg_out)

@@ -1,0 +1,233 @@
+"""Word-in-Context (Pilehvar and Camacho-Collados, NAACL 2019): does a target word mean the
+same in two sentences? Score of a pair = cosine between the target's contextual vectors in its
+two sentences; a threshold fitted on one split decides; accuracy is reported on another.
+
+Files: SPLIT.data.txt, tab-separated `word  PoS  i-j  sentence_1  sentence_2` (i, j: 0-based
+indices of the target in the whitespace-tokenized sentences); SPLIT.gold.txt, `T` or `F`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from . import pipeline as P
+from .attention import softmax
+from .errors import DataError
+from .tokens import word_spans
+from .vectors import Vectors
+
+
+@dataclass(frozen=True)
+class Pair:
+    word: str
+    pos: str
+    index1: int
+    index2: int
+    sentence1: str
+    sentence2: str
+
+
+def read_pairs(path: str | Path) -> list[Pair]:
+    """Parse a WiC data file; DataError names the file and line of anything malformed."""
+    path = Path(path)
+    pairs = []
+    for n, line in enumerate(_lines(path), 1):
+        cols = line.split("\t")
+        if len(cols) != 5:
+            raise DataError(f"{path}:{n}: expected 5 tab-separated fields, found {len(cols)}")
+        word, pos, idx, s1, s2 = cols
+        try:
+            i, j = (int(v) for v in idx.split("-"))
+        except ValueError:
+            raise DataError(f"{path}:{n}: indices {idx!r} are not 'i-j'") from None
+        for k, s in ((i, s1), (j, s2)):
+            if not 0 <= k < len(s.split()):
+                raise DataError(f"{path}:{n}: index {k} is outside the sentence ({len(s.split())} words)")
+        pairs.append(Pair(word, pos, i, j, s1, s2))
+    if not pairs:
+        raise DataError(f"{path}: holds no pairs")
+    return pairs
+
+
+def read_gold(path: str | Path, n: int) -> np.ndarray:
+    path = Path(path)
+    labels = []
+    for k, line in enumerate(_lines(path), 1):
+        if line not in ("T", "F"):
+            raise DataError(f"{path}:{k}: expected T or F, found {line[:20]!r}")
+        labels.append(line == "T")
+    if len(labels) != n:
+        raise DataError(f"{path}: {len(labels)} labels for {n} pairs")
+    return np.array(labels)
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+    return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
+
+
+@dataclass
+class _Sentence:
+    prep: P.Prepared
+    x: np.ndarray  # (n, d) static vectors of the kept tokens
+    spans: list[list[int]]  # whitespace word -> token positions
+
+
+class Scorer:
+    """Scores pairs under any Config, tokenizing and looking up each sentence once."""
+
+    def __init__(self, vec: Vectors, oov: str = "skip"):
+        self.vec = vec
+        self._base = P.Config(oov=oov)
+        self._cache: dict[str, _Sentence] = {}
+        self.unknown_targets = 0
+
+    def sentence(self, text: str) -> _Sentence:
+        s = self._cache.get(text)
+        if s is None:
+            prep = P.prepare(text, self.vec, self._base)
+            s = _Sentence(prep, P.static_rows(self.vec, prep.ids), word_spans(text, prep.tokens))
+            self._cache[text] = s
+        return s
+
+    def target_vector(self, text: str, index: int, cfg: P.Config, proj) -> np.ndarray:
+        """The contextual vector of whitespace word `index` of `text`: its first alphabetic
+        token in the vocabulary ("boards" -> "boards"; "bank's" -> "bank"). A word out of the
+        vocabulary has no vector of its own: it gets what a zero-vector query attends to, the
+        prior-weighted mean of its sentence (uniform without a prior)."""
+        s = self.sentence(text)
+        x = P.model_input(s.x, self.vec, cfg)
+        prior = P.key_prior(self.vec, s.prep.ids, cfg)
+        k = target_row(s.prep, s.spans[index])
+        if k is None:
+            self.unknown_targets += 1
+            weights = softmax(prior if prior is not None else np.zeros(len(x), dtype=np.float32))
+            return weights @ x
+        out, _ = P.contextualize(x, cfg, proj, prior)
+        return out[k]
+
+    def scores(self, pairs: list[Pair], cfg: P.Config, progress: Callable[[int], None] | None = None) -> np.ndarray:
+        proj = P.load_projections(cfg, self.vec.dim)
+        self.unknown_targets = 0
+        out = np.empty(len(pairs), dtype=np.float64)
+        for i, p in enumerate(pairs):
+            a = self.target_vector(p.sentence1, p.index1, cfg, proj)
+            b = self.target_vector(p.sentence2, p.index2, cfg, proj)
+            out[i] = _cosine(a, b)
+            if progress:
+                progress(1)
+        return out
+
+
+def target_row(prep: P.Prepared, token_positions: list[int]) -> int | None:
+    """Row (among the kept tokens) of the word made of these token positions."""
+    row_of = {pos: k for k, pos in enumerate(prep.kept)}
+    rows = [row_of[t] for t in token_positions if t in row_of]
+    for t in token_positions:
+        if t in row_of and any(ch.isalpha() for ch in prep.tokens[t].text):
+            return row_of[t]
+    return rows[0] if rows else None
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    return float(a @ b / (na * nb)) if na and nb else 0.0
+
+
+def fit_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """The threshold t maximizing accuracy of `score > t` -> same sense; returns (t, accuracy).
+    t lies halfway between two neighbouring scores."""
+    order = np.argsort(scores, kind="stable")
+    s, y = scores[order], labels[order].astype(np.int64)
+    n = len(s)
+    below_pos = np.concatenate([[0], np.cumsum(y)])  # positives among the i lowest
+    i = np.arange(n + 1)
+    correct = (i - below_pos) + (y.sum() - below_pos)  # negatives below + positives above
+    # only cut between distinct scores
+    valid = np.ones(n + 1, dtype=bool)
+    valid[1:n] = s[1:] > s[:-1]
+    correct = np.where(valid, correct, -1)
+    best = int(np.argmax(correct))
+    if best == 0:
+        t = s[0] - 1e-6
+    elif best == n:
+        t = s[-1] + 1e-6
+    else:
+        t = (s[best - 1] + s[best]) / 2
+    return float(t), float(correct[best] / n)
+
+
+def accuracy(scores: np.ndarray, labels: np.ndarray, threshold: float) -> float:
+    return float(((scores > threshold) == labels).mean())
+
+
+# The --tune grid: the options of the "defaults that show meaning" section.
+TUNE_GRID = {
+    "temperature": [0.5, 1.0, 2.0],
+    "prior_a": [1e-5, 1e-4, 1e-3],
+    "center": [0, 10_000],
+    "exclude_self": [True, False],
+}
+
+
+def grid(base: P.Config, spec: dict = TUNE_GRID) -> Iterable[P.Config]:
+    keys = list(spec)
+    for values in itertools.product(*(spec[k] for k in keys)):
+        yield base.replace(**dict(zip(keys, values)))
+
+
+@dataclass
+class EvalResult:
+    accuracy: float  # on the eval split
+    threshold: float  # fitted on the fit split
+    n: int  # pairs in the eval split
+    config: P.Config
+    fit_accuracy: float
+    unknown_targets: int  # eval target occurrences out of the vocabulary (scored by the sentence mean)
+    trials: list[tuple[P.Config, float]]  # with --tune: every config tried, fit accuracy
+
+
+def evaluate(
+    eval_pairs: list[Pair],
+    eval_gold: np.ndarray,
+    fit_pairs: list[Pair],
+    fit_gold: np.ndarray,
+    cfg: P.Config,
+    vec: Vectors,
+    tune: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> EvalResult:
+    """Fit the threshold (and with `tune` the grid's options) on the fit split only, then
+    report accuracy on the eval split."""
+    scorer = Scorer(vec, cfg.oov)
+    trials = []
+    candidates = list(grid(cfg)) if tune else [cfg]
+    best = None
+    for c in candidates:
+        t, acc = fit_threshold(scorer.scores(fit_pairs, c, progress), fit_gold)
+        trials.append((c, acc))
+        if best is None or acc > best[2]:
+            best = (c, t, acc)
+    chosen, threshold, fit_acc = best
+    s = scorer.scores(eval_pairs, chosen, progress)
+    return EvalResult(
+        accuracy=accuracy(s, eval_gold, threshold),
+        threshold=threshold,
+        n=len(eval_pairs),
+        config=chosen,
+        fit_accuracy=fit_acc,
+        unknown_targets=scorer.unknown_targets,
+        trials=trials,
+    )
