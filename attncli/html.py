@@ -411,7 +411,7 @@ _EMBED_JS = r"""
       var w = m[q][k];
       if (!(w > 0)) continue;  // masked: no line
       var line = el("line", {"class": "edge", x1: XQ + PAD, y1: y(q), x2: XK - PAD, y2: y(k),
-                             "stroke-width": (0.6 + 7 * w).toFixed(2), "stroke-opacity": Math.min(1, 0.06 + w).toFixed(3),
+                             "stroke-width": (0.6 + 7 * w).toFixed(2), "stroke-opacity": (0.08 + 0.92 * Math.pow(Math.min(w, 1), 0.6)).toFixed(3),
                              "data-q": q, "data-k": k, "data-w": w});
       line.appendChild(el("title", {}, toks[q] + " \u2192 " + toks[k] + ": " + fmt(w)));
       edges.appendChild(line);
