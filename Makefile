@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast install data bench clean
+.PHONY: demo test test-fast install data bench clean browser
 
 # The virtualenv, with attncli installed (editable) and the test tools; redone when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -18,8 +18,18 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/attncli embed "money bank grows"
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# Headless Chromium for tests/test_browser.py: Debian's package, installed when missing and we
+# can (root and apt-get). Never fails: without it the browser tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests" >&2; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+	      || echo "could not install chromium: the browser tests will skip" >&2; \
+	  else echo "no chromium and no way to install it (needs root and apt-get): the browser tests will skip" >&2; fi; }
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not browser"

@@ -131,6 +131,17 @@ class Oov(str, Enum):
 _ATT = "Attention (simple-mode defaults tuned on WiC train; --textbook: the plain formula)"
 _SRC = "Vectors and tokens"
 _CFG = "Saved settings"
+_OUT = "Files"
+HtmlOpt = Annotated[
+    Optional[Path],
+    typer.Option("--html", dir_okay=False, metavar="FILE", rich_help_panel=_OUT,
+                 help="Also write a self-contained HTML view (works offline; open it in a browser)."),
+]
+SvgOpt = Annotated[
+    Optional[Path],
+    typer.Option("--svg", dir_okay=False, metavar="FILE", rich_help_panel=_OUT,
+                 help="Also write the terminal tables as an SVG image, for slides and papers."),
+]
 
 
 def _shared_options() -> list[inspect.Parameter]:
@@ -237,6 +248,8 @@ def embed(
     dims: Annotated[int, typer.Option(min=1, help="Vector dimensions shown in tables.")] = 8,
     show_static: Annotated[bool, typer.Option("--show-static", help="Also show the static vectors.")] = False,
     neighbors: Annotated[int, typer.Option("--neighbors", min=0, help="Also show each token's K nearest vocabulary words (cosine to its contextual vector).")] = 0,
+    html_file: HtmlOpt = None,
+    svg_file: SvgOpt = None,
     *,
     config,
 ):
@@ -249,20 +262,30 @@ def embed(
     result = pipeline.embed(text, config)
     _report(result)
     near = pipeline.neighbors(result, neighbors) if neighbors else None
+    if html_file is not None:
+        from .html import embed_page
+
+        _write_file(html_file, embed_page(result).encode("utf-8"))
+
+    def parts():
+        from .render import embed_renderables, neighbors_table
+
+        out = embed_renderables(result, dims=dims, show_static=show_static)
+        if near is not None:
+            out.append(neighbors_table(result.surfaces, near))
+        return out
+
     if json_out:
         from .export import embed_record
 
+        if svg_file is not None:
+            _print_renderables(parts(), svg_file, show=False, title="attncli embed")
         record = embed_record(result)
         if near is not None:
             record["neighbors"] = near
         _print_json(record)
         return
-    from .render import embed_renderables, neighbors_table
-
-    parts = embed_renderables(result, dims=dims, show_static=show_static)
-    if near is not None:
-        parts.append(neighbors_table(result.surfaces, near))
-    _print(parts)
+    _print_renderables(parts(), svg_file, title="attncli embed")
 
 
 # ---------------------------------------------------------------- compare
@@ -278,6 +301,8 @@ def compare(
     top: Annotated[int, typer.Option("-n", "--top", min=0, help="Nearest vocabulary words shown per occurrence.")] = 5,
     include_word: Annotated[bool, typer.Option("--include-word", help="Let the word itself appear among its neighbours.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
+    html_file: HtmlOpt = None,
+    svg_file: SvgOpt = None,
     *,
     config,
 ):
@@ -293,14 +318,19 @@ def compare(
     result = pipeline.compare(texts, word, config, occurrence=occurrence, k=top, exclude_word=not include_word)
     for o in result.occurrences:
         _report(o.result, prefix=f"sentence {o.sentence + 1}: ")
+    from .export import compare_record
+
+    record = compare_record(result)
+    if html_file is not None:
+        from .html import compare_page
+
+        _write_file(html_file, compare_page(record).encode("utf-8"))
+    if svg_file is not None or not json_out:
+        from .render import compare_renderables
+
+        _print_renderables(compare_renderables(result), svg_file, show=not json_out, title="attncli compare")
     if json_out:
-        from .export import compare_record
-
-        _print_json(compare_record(result))
-        return
-    from .render import compare_renderables
-
-    _print(compare_renderables(result))
+        _print_json(record)
 
 
 # ---------------------------------------------------------------- eval
@@ -383,6 +413,28 @@ def _print(parts) -> None:
     out = Console()
     for part in parts:
         out.print(part)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """An output file the user asked for, written atomically; a failure is one line, exit 1."""
+    from .export import write_atomic
+
+    try:
+        write_atomic(path, data)
+    except OSError as e:
+        raise DataError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _print_renderables(parts: list, svg: Path | None = None, *, show: bool = True, title: str = "attncli") -> None:
+    """Print rich renderables on stdout (when `show`) and, when `svg` is given, record the same
+    renderables into an SVG image (rich's recording console) written atomically to `svg`.
+    The SVG is written first, so a failure to write it prints nothing."""
+    if svg is not None:
+        from .render import svg_image
+
+        _write_file(svg, svg_image(parts, title=title).encode("utf-8"))
+    if show:
+        _print(parts)
 
 
 def _read_lines(source: str) -> list[str]:

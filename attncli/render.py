@@ -154,3 +154,26 @@ def wic_renderables(result, eval_name: str, fit_name: str) -> list:
         table.add_row("tuned", f"best of {len(result.trials)} settings on the fit split")
     table.add_row("settings", result.config.describe())
     return [Group(Text("Word-in-Context", style="bold"), table), Text("Static vectors score 0.50 by construction.", style="dim")]
+
+
+def svg_image(parts: list, *, title: str = "attncli", width: int | None = None) -> str:
+    """The renderables as rich draws them in a terminal, as an SVG document. The width is what
+    the widest part needs (60 to 200 columns) unless given. rich's template names web fonts on a
+    CDN; those URLs are taken out so the image never fetches anything (local Fira Code or the
+    system's monospace font draws it)."""
+    import io
+    import re
+
+    from rich._export_format import CONSOLE_SVG_FORMAT
+    from rich.console import Console
+
+    if width is None:
+        probe = Console(width=200, file=io.StringIO())
+        widest = max((probe.measure(p).maximum for p in parts), default=80)
+        width = min(max(widest + 1, 60), 200)
+    rec = Console(record=True, file=io.StringIO(), width=width, force_terminal=True, color_system="truecolor")
+    for part in parts:
+        rec.print(part)
+    rec.print()  # room below the last line: the image is clipped at its last baseline
+    offline = re.sub(r',\s*url\("https?://[^"]*"\)\s*format\("[^"]*"\)', "", CONSOLE_SVG_FORMAT)
+    return rec.export_svg(title=title, code_format=offline)

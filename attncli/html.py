@@ -1,0 +1,480 @@
+"""Standalone HTML pages: `embed --html` and `compare --html`. Builds a string; writes nothing.
+
+A page is one self-contained file that works with no network at all: inline CSS, inline vanilla
+JavaScript, no fonts, images or scripts from elsewhere, and a Content-Security-Policy that forbids
+the browser to fetch anything. The numbers ride along as JSON in a
+`<script type="application/json" id="attncli-data">` block (the same schema as `--json`), with
+every `<`, `>` and `&` written as a \\u escape so that a token like `</script>` cannot end it.
+Text from the user reaches the page only through html.escape (Python) or textContent (JS).
+
+Light and dark themes follow `prefers-color-scheme`; `@media print` prints light, without controls.
+No rich, no typer here.
+"""
+
+from __future__ import annotations
+
+from html import escape as _escape
+
+import numpy as np
+
+from .export import dumps, embed_record
+
+# ---------------------------------------------------------------- helpers
+
+
+def _e(value) -> str:
+    """Text for HTML content or a quoted attribute value."""
+    return _escape(str(value), quote=True)
+
+
+def script_json(obj) -> str:
+    """JSON for a <script type="application/json"> block: `<`, `>`, `&` and the JS line
+    separators as \\u escapes, so `</script>` or `<!--` inside a string cannot break out.
+    JSON.parse reads the escapes back as the same characters."""
+    text = dumps(obj).decode("utf-8")
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(ch, esc)
+    return text
+
+
+def _lift(w: float) -> float:
+    """Colour intensity of a weight: lifted like the terminal's heat scale (render.heat_style)."""
+    return float(min(max(w, 0.0), 1.0)) ** 0.6
+
+
+def _heat_td(w: float, text: str, title: str = "") -> str:
+    lifted = _lift(w)
+    cls = "cell hot" if lifted > 0.55 else "cell"
+    tip = f' title="{_e(title)}"' if title else ""
+    return f'<td class="{cls}" style="--w:{lifted:.3f}"{tip}>{_e(text)}</td>'
+
+
+def heat_table(rows: list[str], cols: list[str], matrix, *, corner: str = "", attrs: str = "",
+               fmt: str = "{:.2f}", tip: str = "{row} → {col}: {value}") -> str:
+    """A heat-coloured matrix as an HTML table, the number in every cell."""
+    m = np.asarray(matrix, dtype=np.float64)
+    head = "".join(f'<th scope="col" class="colhead" data-k="{j}">{_e(c)}</th>' for j, c in enumerate(cols))
+    body = []
+    for i, (label, row) in enumerate(zip(rows, m)):
+        cells = "".join(
+            _heat_td(w, fmt.format(w), tip.format(row=label, col=c, value=fmt.format(w)))
+            for c, w in zip(cols, row)
+        )
+        body.append(f'<tr data-q="{i}"><th scope="row" class="rowhead" data-q="{i}">{_e(label)}</th>{cells}</tr>')
+    return (
+        f'<table class="heat"{attrs}><thead><tr><th class="corner">{_e(corner)}</th>{head}</tr></thead>'
+        f'<tbody>{"".join(body)}</tbody></table>'
+    )
+
+
+_LABELS = {
+    "mode": "mode",
+    "weights": "weights (qkv)",
+    "seed": "seed",
+    "heads": "heads",
+    "similarity": "similarity",
+    "scale": "scaling",
+    "temperature": "temperature",
+    "exclude_self": "exclude self",
+    "causal": "causal mask",
+    "positions": "positions",
+    "prior": "frequency prior",
+    "prior_a": "prior a",
+    "residual": "residual",
+    "layers": "layers",
+    "center": "centering (top-N mean)",
+    "oov": "out-of-vocabulary words",
+    "untrained": "untrained weights",
+}
+
+
+def _option_value(key: str, value) -> str:
+    if key == "scale":
+        return "divide scores by √d_k" if value else "none"
+    if key == "center":
+        return f"subtract the mean of the {int(value):,} most frequent vectors" if value else "off"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def options_table(config: dict, vectors: dict | None = None) -> str:
+    """Every option of the run, one row each; options that do not apply are left out."""
+    rows = []
+    if vectors:
+        desc = str(vectors.get("name", "?"))
+        if "dim" in vectors and "vocab_size" in vectors:
+            desc += f" ({vectors['dim']}d, {int(vectors['vocab_size']):,} words)"
+        rows.append(("vectors", desc))
+    for key, value in config.items():
+        if key == "vectors" and vectors:
+            continue
+        if key in ("weights", "seed") and config.get("mode") == "simple":
+            continue
+        if key == "seed" and config.get("weights") != "random":
+            continue
+        if key == "prior_a" and config.get("prior", "none") == "none":
+            continue
+        rows.append((_LABELS.get(key, key.replace("_", " ")), _option_value(key, value)))
+    body = "".join(f"<tr><th scope=\"row\">{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+    return f'<table class="options">{body}</table>'
+
+
+def _page(title: str, body: str, data, script: str = "") -> str:
+    from . import __version__
+
+    js = f"<script>{script}</script>" if script else ""
+    return (
+        "<!doctype html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        # Nothing may be fetched: not a font, an image, a script or a request.
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
+        '<meta name="color-scheme" content="light dark">'
+        f'<meta name="generator" content="attncli {_e(__version__)}">'
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head>\n"
+        f"<body><main>{body}"
+        f'<footer>Made with attncli {_e(__version__)}. Every number on this page is in the JSON block '
+        f'<code>#attncli-data</code> inside this file.</footer></main>\n'
+        f'<script type="application/json" id="attncli-data">{script_json(data)}</script>\n'
+        f"{js}</body></html>\n"
+    )
+
+
+# ---------------------------------------------------------------- embed
+
+
+def embed_page(result) -> str:
+    """The page for one embedded sentence: head view, attention matrix, options."""
+    n_heads = int(result.heads.shape[0])
+    layers = result.config.layers
+    data = embed_record(result)  # what --json prints, and a few things for the page
+    data.update(text=result.text, surfaces=result.surfaces, positions=result.positions,
+                describe=result.config.describe())
+    if "heads" not in data:
+        data["heads"] = result.heads  # the head view always has them, even for one head
+
+    # View 0 is the mean over heads (the only head when there is one); view h + 1 is head h.
+    views = [f"Mean of {n_heads} heads" if n_heads > 1 else "Attention"]
+    views += [f"Head {h + 1} of {n_heads}" for h in range(n_heads)] if n_heads > 1 else []
+    matrices = [result.attention] + (list(result.heads) if n_heads > 1 else [])
+    toks = result.surfaces
+
+    selector = ""
+    if n_heads > 1:
+        opts = "".join(f'<option value="{i}">{_e(label)}</option>' for i, label in enumerate(views))
+        selector = f'<label class="control">Head <select id="head-select">{opts}</select></label>'
+    tables = "".join(
+        f'<div class="view" data-view="{i}"{"" if i == 0 else " hidden"}>'
+        + (f"<h3>{_e(label)}</h3>" if n_heads > 1 else "")
+        + '<div class="scroll">' + heat_table(toks, toks, m, corner="query \\ key", attrs=f' data-view="{i}"')
+        + "</div></div>"
+        for i, (label, m) in enumerate(zip(views, matrices))
+    )
+    notes = []
+    if layers > 1:
+        notes.append(f"The weights are those of the last of {layers} layers.")
+    if result.oov:
+        how = {"skip": "skipped", "zero": "given zero vectors"}.get(result.config.oov, result.config.oov)
+        words = ", ".join(f"“{o['token']}”" for o in result.oov)
+        notes.append(f"Not in the vocabulary of {result.vectors['name']}, {how}: {words}.")
+    if result.untrained:
+        notes.append("The projections are random and untrained: the weights show the mechanism, not meaning.")
+    notes_html = "".join(f'<p class="note">{_e(t)}</p>' for t in notes)
+
+    body = (
+        f'<header><h1>Attention</h1><p class="sentence" id="sentence">{_e(result.text)}</p>'
+        f'<p class="caption">{_e(result.config.describe())}</p>{notes_html}</header>'
+        '<div class="panes"><section id="head-section"><h2>Head view</h2>'
+        f'<div class="controls">{selector}'
+        '<p class="hint" id="focus-note">Hover over a token to see only its lines; click to keep it.</p></div>'
+        '<svg id="headview" role="img" aria-label="Lines from each query token (left) to the key tokens (right), '
+        'thicker and darker for more weight"></svg>'
+        "<noscript><p class=\"note\">The head view needs JavaScript; the matrix below holds the same numbers.</p></noscript>"
+        "</section>"
+        '<section id="matrix-section"><h2>Attention matrix</h2>'
+        '<p class="hint">Rows are queries, columns keys: row i is how token i spreads a weight of 1 over the tokens.</p>'
+        f"{tables}</section></div>"
+        f'<section id="options-section"><h2>Options</h2>{options_table(data["config"], result.vectors)}</section>'
+    )
+    return _page(f"attncli · {result.text}", body, data, _EMBED_JS)
+
+
+# ---------------------------------------------------------------- compare
+
+
+def _occurrence_labels(data: dict) -> list[str]:
+    occ = data.get("occurrences") or []
+    labels = []
+    for k, o in enumerate(occ):
+        s = o.get("sentence", k)
+        labels.append(f"S{s + 1}" if isinstance(s, int) else f"#{k + 1}")
+    if len(set(labels)) < len(labels):  # several occurrences in one sentence: add the position
+        labels = [f"{lab}·{o.get('index', '?')}" for lab, o in zip(labels, occ)]
+    return labels
+
+
+def _sentence_of(data: dict, occ: dict) -> str:
+    s = occ.get("sentence")
+    sentences = data.get("sentences") or []
+    if isinstance(s, int) and 0 <= s < len(sentences):
+        return str(sentences[s])
+    return str(s) if isinstance(s, str) else ""
+
+
+def _bars(word: str, attention: dict, top: float = 1.0) -> str:
+    """One row per token: a bar as long as its weight (the longest bar on the page is `top`)."""
+    rows = []
+    for tok, w in attention.items():
+        w = float(w)
+        cls = ' class="self"' if str(tok).lower() == word.lower() else ""
+        rows.append(
+            f"<tr{cls}><th scope=\"row\">{_e(tok)}</th>"
+            f'<td class="barcell"><span class="bar" style="width:{100 * min(max(w / top, 0.0), 1.0):.1f}%"></span></td>'
+            f'<td class="num">{w:.2f}</td></tr>'
+        )
+    return f'<table class="bars">{"".join(rows)}</table>'
+
+
+def _neighbors(pairs) -> str:
+    items = "".join(f'<li><span class="nb">{_e(w)}</span> <span class="num">{float(c):.2f}</span></li>' for w, c in pairs)
+    return f'<ol class="neighbors">{items}</ol>' if items else '<p class="hint">none</p>'
+
+
+def compare_page(data: dict) -> str:
+    """The page for `compare`: the word's attention in each sentence side by side, the contextual
+    (and static) cosine matrices between its occurrences, and each occurrence's nearest words.
+
+    `data` is the `compare --json` object: {"word", "sentences", "static_cosine", "contextual_cosine",
+    "occurrences": [{"sentence", "index", "attention": {token: weight}, "neighbors": [[word, cos]]}],
+    "vectors", "config"}."""
+    word = str(data.get("word", ""))
+    occ = data.get("occurrences") or []
+    labels = _occurrence_labels(data)
+    # One scale for every card, so bars compare across sentences.
+    top = max((float(w) for o in occ for w in (o.get("attention") or {}).values()), default=1.0)
+    top = top if top > 0 else 1.0
+    cards = []
+    for label, o in zip(labels, occ):
+        cards.append(
+            f'<article class="card"><h3><span class="tag">{_e(label)}</span> {_e(_sentence_of(data, o))}</h3>'
+            f"<h4>Attention of “{_e(word)}”</h4>{_bars(word, o.get('attention') or {}, top)}"
+            f"<h4>Nearest words</h4>{_neighbors(o.get('neighbors') or [])}</article>"
+        )
+    mats = []
+    for key, title, hint in (
+        ("contextual_cosine", "Contextual", "after attention: different contexts pull the occurrences apart"),
+        ("static_cosine", "Static", "before attention: one vector per word, the same in every sentence"),
+    ):
+        m = data.get(key)
+        if m is not None and len(m) == len(labels):
+            mats.append(
+                f'<div class="matrix"><h3>{_e(title)}</h3><p class="hint">{_e(hint)}</p>'
+                + '<div class="scroll">'
+                + heat_table(labels, labels, m, attrs=f' id="{key}"', tip="{row} · {col}: cosine {value}")
+                + "</div></div>"
+            )
+    legend = "".join(
+        f'<li><span class="tag">{_e(label)}</span> {_e(_sentence_of(data, o))}</li>' for label, o in zip(labels, occ)
+    )
+    vectors = data.get("vectors") or {}
+    body = (
+        f'<header><h1>Compare “{_e(word)}”</h1><p class="caption">{len(occ)} occurrence'
+        f'{"s" if len(occ) != 1 else ""} in {len(data.get("sentences") or [])} sentences</p></header>'
+        f'<section id="attention-section"><h2>Attention of “{_e(word)}” in each sentence</h2>'
+        f'<div class="cards">{"".join(cards)}</div></section>'
+        '<section id="cosine-section"><h2>Cosine between the occurrences</h2>'
+        f'<ul class="legend">{legend}</ul><div class="matrices">{"".join(mats)}</div></section>'
+        f'<section id="options-section"><h2>Options</h2>{options_table(data.get("config") or {}, vectors)}</section>'
+    )
+    return _page(f"attncli compare · {word}", body, data)
+
+
+# ---------------------------------------------------------------- style and script
+
+_CSS = """
+:root{--bg:#fff;--fg:#1f2328;--muted:#59636e;--rule:#d0d7de;--panel:#f6f8fa;--edge:#1864ab;
+--heat-lo:#f1f3f9;--heat-hi:#f08c00;--sel:#e8590c;--bar:#f08c00;color-scheme:light dark}
+@media (prefers-color-scheme:dark){:root{--bg:#0f1117;--fg:#e6e8eb;--muted:#9ba5b0;--rule:#30363d;
+--panel:#161b22;--edge:#74c0fc;--heat-lo:#1c2133;--heat-hi:#fab005;--sel:#ffa94d;--bar:#fab005}}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",
+Roboto,"Helvetica Neue",Arial,sans-serif}
+main{max-width:1100px;margin:0 auto;padding:24px 20px 40px}
+h1{font-size:1.5rem;margin:0 0 .3rem}h2{font-size:1.15rem;margin:2rem 0 .5rem;border-bottom:1px solid var(--rule);
+padding-bottom:.25rem}h3{font-size:1rem;margin:.8rem 0 .4rem}h4{font-size:.85rem;margin:.8rem 0 .3rem;color:var(--muted)}
+.sentence{font-size:1.25rem;margin:.2rem 0;white-space:pre-wrap;overflow-wrap:anywhere}
+.caption,.hint{color:var(--muted);margin:.2rem 0}.hint{font-size:.9rem}
+.note{margin:.3rem 0;padding:.3rem .6rem;border-left:3px solid var(--sel);background:var(--panel)}
+.controls{display:flex;flex-wrap:wrap;gap:1rem;align-items:center;margin:.4rem 0}
+select{font:inherit;padding:.15rem .3rem;background:var(--panel);color:var(--fg);border:1px solid var(--rule);border-radius:4px}
+#headview{display:block;max-width:100%;height:auto;font-size:14px;user-select:none}
+#headview .tok{fill:var(--fg);cursor:pointer}#headview .tok:focus{outline:none}
+#headview .tok.sel{fill:var(--sel);text-decoration:underline}#headview .tok:focus-visible{text-decoration:underline}
+#headview .colname{fill:var(--muted);font-size:12px}
+#headview .edge{stroke:var(--edge);stroke-linecap:round}#headview .edge.off{display:none}
+#headview .wlabel{fill:var(--sel);font-size:12px;font-variant-numeric:tabular-nums}
+table{border-collapse:collapse}
+.heat{font-variant-numeric:tabular-nums;font-size:.85rem;margin:.2rem 0 .6rem}
+.heat th{font-weight:600;padding:.15rem .4rem;white-space:nowrap}.heat .colhead{text-align:center}
+.heat .rowhead{text-align:right;cursor:default}.heat .corner{color:var(--muted);font-weight:400;font-size:.75rem}
+.heat td.cell{min-width:3.1em;padding:.2rem .35rem;text-align:right;border:1px solid var(--bg);
+background:color-mix(in srgb,var(--heat-hi) calc(var(--w)*100%),var(--heat-lo))}
+.heat td.cell.hot{color:#111}
+.heat tr.hl th.rowhead,.heat th.colhead.hl{color:var(--sel)}
+.heat tr.hl td.cell,.heat td.cell.hl{outline:2px solid var(--sel);outline-offset:-2px}
+.options th{text-align:left;font-weight:500;color:var(--muted);padding:.1rem 1rem .1rem 0}.options td{padding:.1rem 0}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:14px}
+.card{border:1px solid var(--rule);border-radius:8px;padding:.6rem .8rem;background:var(--panel);break-inside:avoid}
+.card h3{font-weight:500;overflow-wrap:anywhere}
+.tag{display:inline-block;font-size:.75rem;font-weight:700;padding:0 .35rem;border-radius:4px;background:var(--rule)}
+.bars{width:100%;font-size:.9rem}.bars th{text-align:right;font-weight:400;padding:.05rem .5rem .05rem 0;white-space:nowrap;width:1%}
+.bars tr.self th{font-weight:700;color:var(--sel)}.barcell{width:100%}
+.bar{display:block;height:.8em;min-width:1px;background:var(--bar);border-radius:2px}
+.num{font-variant-numeric:tabular-nums;text-align:right;padding-left:.5rem;color:var(--muted)}
+.neighbors{margin:0;padding-left:1.6rem;columns:2}.neighbors .num{padding-left:.2rem}
+.legend{list-style:none;padding:0;margin:.4rem 0}.legend li{margin:.15rem 0}
+.matrices{display:flex;flex-wrap:wrap;gap:2rem}
+.panes{display:flex;flex-wrap:wrap;gap:0 3rem;align-items:flex-start}.panes>section{flex:0 1 auto;min-width:0;max-width:100%}
+.scroll{overflow-x:auto;max-width:100%}.panes .hint{max-width:26em}
+#head-section{min-width:min(22rem,100%)}
+#focus-note{width:0;min-width:100%;height:2.9em;overflow:hidden}
+footer{margin-top:2.5rem;font-size:.8rem;color:var(--muted)}
+code{font-size:.85em}
+@media print{:root{--bg:#fff;--fg:#000;--muted:#444;--rule:#bbb;--panel:#fff;--edge:#1864ab;--heat-lo:#f4f5f8;
+--heat-hi:#f08c00;--sel:#c2410c;--bar:#f08c00;color-scheme:light}
+*{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+main{max-width:none;padding:0}.controls select,.controls label,#focus-note{display:none}
+section,.card,table{break-inside:avoid}.scroll{overflow:visible}footer{display:none}}
+"""
+
+# The head view: tokens in two columns, a line from each query (left) to each key (right) it
+# attends to, thicker and more opaque with more weight. Hover previews a token, click keeps it.
+_EMBED_JS = r"""
+"use strict";
+(function () {
+  var data = JSON.parse(document.getElementById("attncli-data").textContent);
+  var svg = document.getElementById("headview");
+  var NS = svg.namespaceURI;  // the SVG namespace, without writing a URL into the page
+  var toks = data.surfaces, n = toks.length;
+  var views = [data.attention].concat(data.heads.length > 1 ? data.heads : []);
+  var select = document.getElementById("head-select");
+  var note = document.getElementById("focus-note");
+  var hint = note.textContent;
+  var view = 0, locked = null, preview = null, lines = [];
+  var ROW = 26, TOP = 34, GAP = 200, PAD = 10, LABEL = 46;
+
+  function el(name, attrs, text) {
+    var e = document.createElementNS(NS, name);
+    for (var k in attrs) e.setAttribute(k, attrs[k]);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function fmt(w) { return w.toFixed(2); }
+  function y(i) { return TOP + i * ROW; }
+
+  var edges = el("g", {"class": "edges"}), qs = [], ks = [], ql = [], kl = [];
+  svg.appendChild(edges);
+  for (var i = 0; i < n; i++) {
+    qs.push(el("text", {"class": "tok q", "data-i": i, "tabindex": 0, "role": "button", "text-anchor": "end",
+                        "dominant-baseline": "middle", "aria-label": "query " + toks[i]}, toks[i]));
+    ks.push(el("text", {"class": "tok k", "data-i": i, "tabindex": 0, "role": "button",
+                        "dominant-baseline": "middle", "aria-label": "key " + toks[i]}, toks[i]));
+    ql.push(el("text", {"class": "wlabel q", "data-i": i, "text-anchor": "end", "dominant-baseline": "middle"}));
+    kl.push(el("text", {"class": "wlabel k", "data-i": i, "dominant-baseline": "middle"}));
+    [qs[i], ks[i], ql[i], kl[i]].forEach(function (e) { svg.appendChild(e); });
+  }
+  var widest = 0;
+  qs.forEach(function (t) { widest = Math.max(widest, t.getComputedTextLength ? t.getComputedTextLength() : 0); });
+  if (!widest) widest = 8 * Math.max.apply(null, toks.map(function (t) { return t.length; }));
+  var XQ = LABEL + widest, XK = XQ + GAP, W = XK + widest + LABEL + 8;
+  for (var j = 0; j < n; j++) {
+    qs[j].setAttribute("x", XQ); qs[j].setAttribute("y", y(j));
+    ks[j].setAttribute("x", XK); ks[j].setAttribute("y", y(j));
+    ql[j].setAttribute("x", LABEL - 8); ql[j].setAttribute("y", y(j));
+    kl[j].setAttribute("x", XK + widest + 8); kl[j].setAttribute("y", y(j));
+  }
+  svg.appendChild(el("text", {"class": "colname", x: XQ, y: 12, "text-anchor": "end"}, "query"));
+  svg.appendChild(el("text", {"class": "colname", x: XK, y: 12}, "key"));
+  svg.setAttribute("viewBox", "0 0 " + W + " " + (TOP + n * ROW));
+  svg.setAttribute("width", W);
+  svg.setAttribute("height", TOP + n * ROW);
+
+  function draw() {
+    while (edges.firstChild) edges.removeChild(edges.firstChild);
+    lines = [];
+    var m = views[view];
+    for (var q = 0; q < n; q++) for (var k = 0; k < n; k++) {
+      var w = m[q][k];
+      if (!(w > 0)) continue;  // masked: no line
+      var line = el("line", {"class": "edge", x1: XQ + PAD, y1: y(q), x2: XK - PAD, y2: y(k),
+                             "stroke-width": (0.6 + 7 * w).toFixed(2), "stroke-opacity": (0.08 + 0.92 * Math.pow(Math.min(w, 1), 0.6)).toFixed(3),
+                             "data-q": q, "data-k": k, "data-w": w});
+      line.appendChild(el("title", {}, toks[q] + " \u2192 " + toks[k] + ": " + fmt(w)));
+      edges.appendChild(line);
+      lines.push({el: line, q: q, k: k});
+    }
+    apply();
+  }
+
+  function apply() {
+    var f = preview || locked, m = views[view];
+    lines.forEach(function (l) {
+      l.el.classList.toggle("off", !!f && (f.side === "q" ? l.q !== f.i : l.k !== f.i));
+    });
+    for (var i = 0; i < n; i++) {
+      qs[i].classList.toggle("sel", !!f && f.side === "q" && f.i === i);
+      ks[i].classList.toggle("sel", !!f && f.side === "k" && f.i === i);
+      kl[i].textContent = f && f.side === "q" ? fmt(m[f.i][i]) : "";
+      ql[i].textContent = f && f.side === "k" ? fmt(m[i][f.i]) : "";
+    }
+    document.querySelectorAll(".heat tr.hl, .heat .hl").forEach(function (e) { e.classList.remove("hl"); });
+    if (f && f.side === "q") {
+      document.querySelectorAll('.heat tbody tr[data-q="' + f.i + '"]').forEach(function (e) { e.classList.add("hl"); });
+    } else if (f) {
+      document.querySelectorAll(".heat tbody tr").forEach(function (tr) {
+        var cell = tr.querySelectorAll("td.cell")[f.i];
+        if (cell) cell.classList.add("hl");
+      });
+      document.querySelectorAll('.heat th.colhead[data-k="' + f.i + '"]').forEach(function (e) { e.classList.add("hl"); });
+    }
+    if (!f) note.textContent = hint;
+    else if (f.side === "q") note.textContent = "Query \u201c" + toks[f.i] + "\u201d: its weights over the keys" + (locked ? " (click again to release)" : "");
+    else note.textContent = "Key \u201c" + toks[f.i] + "\u201d: the weight each query gives it" + (locked ? " (click again to release)" : "");
+  }
+
+  function same(a, b) { return !!a && !!b && a.side === b.side && a.i === b.i; }
+  function bind(list, side) {
+    list.forEach(function (t, i) {
+      var f = {side: side, i: i};
+      t.addEventListener("mouseenter", function () { preview = f; apply(); });
+      t.addEventListener("mouseleave", function () { preview = null; apply(); });
+      function toggle() { locked = same(locked, f) ? null : f; preview = null; apply(); }
+      t.addEventListener("click", toggle);
+      t.addEventListener("keydown", function (ev) {
+        if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); toggle(); }
+      });
+    });
+  }
+  bind(qs, "q"); bind(ks, "k");
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key === "Escape") { locked = preview = null; apply(); }
+  });
+  document.querySelectorAll(".heat th.rowhead").forEach(function (th) {
+    th.style.cursor = "pointer";
+    th.addEventListener("click", function () {
+      var f = {side: "q", i: +th.getAttribute("data-q")};
+      locked = same(locked, f) ? null : f; apply();
+    });
+  });
+  if (select) select.addEventListener("change", function () {
+    view = +select.value;
+    document.querySelectorAll("div.view").forEach(function (d) { d.hidden = +d.getAttribute("data-view") !== view; });
+    draw();
+  });
+  draw();
+})();
+"""
