@@ -267,25 +267,20 @@ def embed(
 
         _write_file(html_file, embed_page(result).encode("utf-8"))
 
-    def parts():
+    if svg_file is not None or not json_out:
         from .render import embed_renderables, neighbors_table
 
-        out = embed_renderables(result, dims=dims, show_static=show_static)
+        parts = embed_renderables(result, dims=dims, show_static=show_static)
         if near is not None:
-            out.append(neighbors_table(result.surfaces, near))
-        return out
-
+            parts.append(neighbors_table(result.surfaces, near))
+        _print_renderables(parts, svg_file, show=not json_out, title="attncli embed")
     if json_out:
         from .export import embed_record
 
-        if svg_file is not None:
-            _print_renderables(parts(), svg_file, show=False, title="attncli embed")
         record = embed_record(result)
         if near is not None:
             record["neighbors"] = near
         _print_json(record)
-        return
-    _print_renderables(parts(), svg_file, title="attncli embed")
 
 
 # ---------------------------------------------------------------- compare
@@ -314,7 +309,9 @@ def compare(
 
     texts = list(sentences or [])
     if input_file is not None:
-        texts += _read_lines(input_file)
+        from .inputs import nonblank_lines
+
+        texts += [line.strip() for line in nonblank_lines(input_file)]
     result = pipeline.compare(texts, word, config, occurrence=occurrence, k=top, exclude_word=not include_word)
     for o in result.occurrences:
         _report(o.result, prefix=f"sentence {o.sentence + 1}: ")
@@ -435,23 +432,6 @@ def _print_renderables(parts: list, svg: Path | None = None, *, show: bool = Tru
         _write_file(svg, svg_image(parts, title=title).encode("utf-8"))
     if show:
         _print(parts)
-
-
-def _read_lines(source: str) -> list[str]:
-    """Non-empty lines of a file, or of stdin for '-'."""
-    try:
-        if source == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            data = Path(source).read_bytes()
-        text = data.decode("utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{source}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{source}: is a directory") from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"{source}: not UTF-8 ({e.reason} at byte {e.start})") from None
-    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 @contextlib.contextmanager

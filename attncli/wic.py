@@ -18,6 +18,7 @@ import numpy as np
 from . import pipeline as P
 from .attention import softmax
 from .errors import DataError
+from .inputs import nonblank_lines
 from .tokens import word_spans
 from .vectors import Vectors
 
@@ -36,7 +37,7 @@ def read_pairs(path: str | Path) -> list[Pair]:
     """Parse a WiC data file; DataError names the file and line of anything malformed."""
     path = Path(path)
     pairs = []
-    for n, line in enumerate(_lines(path), 1):
+    for n, line in enumerate(nonblank_lines(path), 1):
         cols = line.split("\t")
         if len(cols) != 5:
             raise DataError(f"{path}:{n}: expected 5 tab-separated fields, found {len(cols)}")
@@ -57,25 +58,13 @@ def read_pairs(path: str | Path) -> list[Pair]:
 def read_gold(path: str | Path, n: int) -> np.ndarray:
     path = Path(path)
     labels = []
-    for k, line in enumerate(_lines(path), 1):
+    for k, line in enumerate(nonblank_lines(path), 1):
         if line not in ("T", "F"):
             raise DataError(f"{path}:{k}: expected T or F, found {line[:20]!r}")
         labels.append(line == "T")
     if len(labels) != n:
         raise DataError(f"{path}: {len(labels)} labels for {n} pairs")
     return np.array(labels)
-
-
-def _lines(path: Path) -> list[str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory") from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
-    return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
 
 
 @dataclass
