@@ -89,6 +89,9 @@ def _root(
     ] = None,
 ):
     """Turn static word vectors into contextual ones with self-attention, and show the work."""
+    from .cli_vectors import install_reporter
+
+    install_reporter()  # the library's notes and progress (converting a vector file) go to stderr
 
 
 # ---------------------------------------------------------------- options shared by commands
@@ -127,6 +130,38 @@ VectorsOpt = Annotated[
     str,
     typer.Option("--vectors", envvar="ATTNCLI_VECTORS", rich_help_panel=_SRC,
                  help="'default' (embedded GloVe 6B 50d, 100k words) or a path to a vector file."),
+]
+
+
+class VectorsFormat(str, Enum):
+    auto = "auto"
+    word2vec = "word2vec"
+    word2vec_bin = "word2vec-bin"
+    glove = "glove"
+    fasttext = "fasttext"
+    kv = "kv"
+
+
+class UnicodeErrors(str, Enum):
+    strict = "strict"
+    replace = "replace"
+    ignore = "ignore"
+
+
+VectorsFormatOpt = Annotated[
+    VectorsFormat,
+    typer.Option("--vectors-format", rich_help_panel=_SRC,
+                 help="Format of --vectors: auto (detected by content), word2vec (text), word2vec-bin, glove (text, no header), fasttext (.bin), kv (gensim pickle, needs --trust)."),
+]
+LimitOpt = Annotated[Optional[int], typer.Option(min=1, rich_help_panel=_SRC, help="Keep only the N most frequent words of the vectors.")]
+UnicodeErrorsOpt = Annotated[
+    UnicodeErrors,
+    typer.Option(rich_help_panel=_SRC, help="Words of a word2vec/GloVe file that are not valid UTF-8: stop (strict), or replace / ignore the bad bytes."),
+]
+TrustOpt = Annotated[
+    bool,
+    typer.Option("--trust", envvar="ATTNCLI_TRUST", rich_help_panel=_SRC,
+                 help="Allow loading gensim .kv/.model files: they are pickles, and unpickling runs any code they hold."),
 ]
 OovOpt = Annotated[Oov, typer.Option(help="Words not in the vocabulary: skip them, use a zero vector, or stop.", rich_help_panel=_SRC)]
 ModeOpt = Annotated[Mode, typer.Option(help="simple: parameter-free attention on the static vectors; qkv: Q, K, V projections.", rich_help_panel=_ATT)]
@@ -180,6 +215,10 @@ def embed(
     prior_a: PriorAOpt = 1e-3,
     residual: ResidualOpt = 0.0,
     layers: LayersOpt = 1,
+    vectors_format: VectorsFormatOpt = VectorsFormat.auto,
+    limit: LimitOpt = None,
+    unicode_errors: UnicodeErrorsOpt = UnicodeErrors.strict,
+    trust: TrustOpt = False,
 ):
     """Embed one sentence: the attention matrix and the new contextual vectors.
 
@@ -191,6 +230,7 @@ def embed(
         vectors=vectors, oov=oov, mode=mode, weights=weights, seed=seed, heads=heads,
         similarity=similarity, scale=scale, temperature=temperature, exclude_self=exclude_self,
         causal=causal, positions=positions, prior=prior, prior_a=prior_a, residual=residual, layers=layers,
+        vectors_format=vectors_format, limit=limit, unicode_errors=unicode_errors, trust=trust,
     )
     result = pipeline.embed(text, cfg)
     _report_oov(result)
@@ -210,14 +250,24 @@ def embed(
 
 
 def _report_oov(result) -> None:
-    if result.oov:
+    subword = [o for o in result.oov if o.get("handled") == "subword"]
+    missing = [o for o in result.oov if o.get("handled") != "subword"]
+    if subword:
+        words = ", ".join(f"{o['token']!r} (position {o['position']})" for o in subword)
+        warn(f"not in the vocabulary of {result.vectors['name']}, given fastText subword vectors: {words}")
+    if missing:
         how = {"skip": "skipped", "zero": "given zero vectors"}[result.config.oov]
-        words = ", ".join(f"{o['token']!r} (position {o['position']})" for o in result.oov)
+        words = ", ".join(f"{o['token']!r} (position {o['position']})" for o in missing)
         warn(f"not in the vocabulary of {result.vectors['name']}, {how}: {words}")
     if result.config.exclude_self or result.config.causal:
         empty = [t for t, row in zip(result.tokens, result.attention) if not row.any()]
         if empty:
             warn(f"nothing left to attend to (masked), zero vectors: {', '.join(map(repr, empty))}")
+
+
+from .cli_vectors import vectors_app  # noqa: E402  (the `attncli vectors ...` commands)
+
+app.add_typer(vectors_app, name="vectors")
 
 
 def main() -> None:

@@ -85,3 +85,60 @@ def embed_renderables(result, *, dims: int = 8, show_static: bool = False) -> li
         note += " · weights are random and untrained: they show the mechanism, not meaning"
     parts.append(vectors_table(result.surfaces, result.contextual, dims, f"Contextual vectors ({d_out} dims)", note))
     return parts
+
+
+# ---------------------------------------------------------------- attncli vectors ...
+
+
+def _mib(n) -> str:
+    return "" if n is None else f"{n / 2**20:,.1f} MiB"
+
+
+def vectors_info_table(d: dict) -> Table:
+    """`attncli vectors info`: one row per fact about a vector source."""
+    table = Table(title=f"vectors {d['name']}", box=box.SIMPLE_HEAD, show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    rows = [
+        ("format", d.get("format")),
+        ("detected", d.get("detected")),
+        ("dimensions", d.get("dim")),
+        ("vocabulary", f"{d['vocab_size']:,} words" + (f" (--limit {d['limit']})" if d.get("limit") else "")),
+        ("subwords", "yes: out-of-vocabulary words get fastText n-gram vectors" if d.get("subwords") else None),
+        ("counts", "yes (from the file)" if d.get("counts") else None),
+        ("path", d.get("path")),
+        ("source size", _mib(d.get("source_bytes"))),
+        ("cache", d.get("cache")),
+        ("cache size", _mib(d.get("cache_bytes"))),
+        ("licence", d.get("licence")),
+    ]
+    prov = d.get("provenance") or {}
+    rows += [("description", prov.get("description")), ("authors", prov.get("authors")),
+             ("homepage", prov.get("homepage")), ("derived", prov.get("transform"))]
+    for field, value in rows:
+        if value not in (None, ""):
+            table.add_row(field, str(value))
+    return table
+
+
+def cache_table(rows: list[dict], where: str) -> Table:
+    """`attncli vectors list`: the cached sources."""
+    total = sum(r["cache_bytes"] for r in rows)
+    table = Table(title=f"cached vector sources in {where}", caption=f"{len(rows)} sources, {_mib(total)}", box=box.SIMPLE_HEAD)
+    for col in ("source", "format", "words", "dim", "cache size", "state"):
+        table.add_column(col, justify="right" if col in ("words", "dim", "cache size") else "left", overflow="fold")
+    for r in rows:
+        table.add_row(r["source"], r["format"], f"{r['vocab_size']:,}", str(r["dim"]), _mib(r["cache_bytes"]), r["state"])
+    return table
+
+
+def neighbors_table(word: str, pairs: list[tuple[str, float]], name: str, subword: bool = False) -> Table:
+    """`attncli vectors neighbors`: rank, word, cosine."""
+    how = " (subword vector)" if subword else ""
+    table = Table(title=f"nearest to {word!r}{how} in {name}", box=box.SIMPLE_HEAD)
+    table.add_column("#", justify="right")
+    table.add_column("word")
+    table.add_column("cosine", justify="right")
+    for rank, (w, c) in enumerate(pairs, 1):
+        table.add_row(str(rank), w, f"{c:.3f}")
+    return table
