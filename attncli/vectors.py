@@ -281,6 +281,7 @@ def _check_file(path: Path) -> os.stat_result:
 
 
 _COMPRESSED = {b"\x1f\x8b": ".gz", b"BZh": ".bz2"}
+_COMPRESSION = {".gz": "gzip", ".bz2": "bzip2"}
 
 
 def _open_text(path: Path):
@@ -304,8 +305,8 @@ def detect_format(path: Path) -> tuple[str, str]:
     compressed = next((ext for magic, ext in _COMPRESSED.items() if raw.startswith(magic)), None)
     if compressed != (path.suffix if path.suffix in (".gz", ".bz2") else None):
         if compressed:
-            raise DataError(f"{path}: is {compressed[1:]}-compressed but not named {compressed}; rename it")
-        raise DataError(f"{path}: is named {path.suffix} but is not {path.suffix[1:]}-compressed")
+            raise DataError(f"{path}: is {_COMPRESSION[compressed]}-compressed but not named {compressed}; rename it")
+        raise DataError(f"{path}: is named {path.suffix} but is not {_COMPRESSION[path.suffix]}-compressed")
     if raw == _FASTTEXT_MAGIC:
         return "fasttext", "detected: fastText magic number"
     if raw[:1] == b"\x80":
@@ -321,7 +322,7 @@ def detect_format(path: Path) -> tuple[str, str]:
     parts = first.split()
     if len(parts) == 2 and all(p.isdigit() for p in parts):
         row = rest.split(b"\n", 1)[0].split()
-        text_row = len(row) == int(parts[1]) + 1 and _numbers(row[1:])
+        text_row = len(row) >= 2 and _numbers(row[1:])  # binary rows are not a word and numbers
         header = f"header line {first.decode().strip()!r}"
         return ("word2vec", f"detected: {header}, text rows") if text_row else (
             "word2vec-bin", f"detected: {header}, binary rows")
@@ -358,7 +359,29 @@ def _read_with_gensim(path: Path, format: str, limit: int | None, unicode_errors
     except MemoryError:
         raise DataError(f"{path}: does not fit in memory while converting; try --limit N") from None
     except Exception as e:  # gensim's loaders raise ValueError, struct.error, pickle errors, ...
-        raise DataError(f"{path}: cannot read as {FORMAT_LABELS[format]}: {_one_line(e)}") from None
+        if format in ("word2vec", "glove") and (ragged := _ragged_row(path, format)):
+            raise DataError(f"{path}: {ragged}") from None
+        damaged = " (truncated or damaged?)" if format in ("fasttext", "kv") else ""
+        raise DataError(f"{path}: cannot read as {FORMAT_LABELS[format]}{damaged}: {_one_line(e)}") from None
+
+
+def _ragged_row(path: Path, format: str) -> str | None:
+    """After gensim failed on a text file: the first row whose length differs, described."""
+    with _open_text(path) as f:
+        first = f.readline()
+        if format == "word2vec":
+            want, what, line_no = int(first.split()[1]), "the header line says", 1
+        else:
+            want, what, line_no = len(first.split()) - 1, "the first row has", 1
+            f.seek(0)
+            line_no = 0
+        for line in f:
+            line_no += 1
+            parts = line.rstrip().split(b" ")
+            if line.strip() and len(parts) - 1 != want:
+                word = parts[0].decode("utf-8", "replace")
+                return f"rows of different lengths: line {line_no} ({word!r}) has {len(parts) - 1} numbers, {what} {want}"
+    return None
 
 
 def _one_line(e: Exception) -> str:
@@ -431,7 +454,7 @@ def _check_no_extra_rows(path: Path, format: str, header_count: int, n_read: int
             if size <= first + record + n_read + 16:  # word2vec.c ends each row with "\n": allowed
                 return
             extra = None
-    more = f"{extra:,} more rows" if extra else "more data"
+    more = f"{extra:,} more row{'s' if extra > 1 else ''}" if extra else "more data"
     raise DataError(f"{path}: its header line counts {header_count:,} words but the file holds {more} after them")
 
 
