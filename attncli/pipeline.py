@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,6 +173,8 @@ def load_projections(cfg: Config, d: int) -> att.Projections:
 
 @functools.lru_cache(maxsize=4)
 def _load_weights_file(path: Path, d: int, heads: int) -> att.Projections:
+    import zipfile  # only for its exception: not imported on every start-up
+
     if not path.is_file():
         raise DataError(f"{path}: no such weights file")
     try:

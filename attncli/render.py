@@ -91,7 +91,9 @@ def embed_renderables(result, *, dims: int = 8, show_static: bool = False) -> li
 
 
 def _mib(n) -> str:
-    return "" if n is None else f"{n / 2**20:,.1f} MiB"
+    if n is None:
+        return ""
+    return f"{n / 2**20:,.1f} MiB" if n >= 2**20 else f"{n / 1024:,.1f} KiB"
 
 
 def vectors_info_table(d: dict) -> Table:

@@ -244,7 +244,16 @@ def load_file(
         "ngram_range": loaded.get("ngram_range"), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     arrays = {k: loaded[k] for k in ("counts", "ngrams") if loaded.get(k) is not None}
-    entry = cache.store(key, loaded["words"], loaded["matrix"], arrays, meta)
+    try:
+        entry = cache.store(key, loaded["words"], loaded["matrix"], arrays, meta)
+    except OSError as e:  # read-only or full disk: still usable, just not cached
+        report.note(f"warning: cannot write the cache in {cache.vectors_root()} ({e.strerror or e}); "
+                    "using the vectors without caching them")
+        return Vectors(
+            path.name, loaded["words"], np.asarray(loaded["matrix"], dtype=np.float32), format=format, path=str(path),
+            counts=arrays.get("counts"), ngrams=arrays.get("ngrams"), ngram_range=tuple(meta["ngram_range"] or (0, 0)),
+            meta={k: meta[k] for k in ("source", "detected", "limit", "unicode_errors", "header_count")},
+        )
     cache.prune_stale(source, st.st_size, st.st_mtime_ns)
     report.note(
         f"cached {len(loaded['words']):,} words x {loaded['matrix'].shape[1]} in {entry.dir} "

@@ -495,3 +495,12 @@ def test_vectors_default_comes_from_the_environment(files):
     r = CliRunner().invoke(app, ["embed", "money bank", "--json"], env={"ATTNCLI_VECTORS": str(files["glove"])})
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["vectors"]["name"] == "glove.txt"
+
+
+def test_an_unwritable_cache_still_gives_the_vectors(files, monkeypatch, tmp_path):
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the cache directory should be")
+    monkeypatch.setenv("ATTNCLI_CACHE_DIR", str(blocked))
+    r = CliRunner().invoke(app, ["vectors", "info", str(files["word2vec"]), "--json"])
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["vocab_size"] == len(WORDS) and "cannot write the cache" in r.stderr
