@@ -32,7 +32,7 @@ FORMAT_LABELS = {
     "word2vec-bin": "word2vec binary",
     "glove": "GloVe text (no header)",
     "fasttext": "fastText .bin",
-    "kv": "gensim KeyedVectors (pickle)",
+    "kv": "gensim .kv/.model (pickle)",
     "embedded": "embedded (float16 .npy)",
 }
 _PICKLED = {"kv"}  # formats that unpickle, and so may run code from the file

@@ -504,3 +504,46 @@ def test_an_unwritable_cache_still_gives_the_vectors(files, monkeypatch, tmp_pat
     r = CliRunner().invoke(app, ["vectors", "info", str(files["word2vec"]), "--json"])
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["vocab_size"] == len(WORDS) and "cannot write the cache" in r.stderr
+
+
+def test_whole_gensim_models_saved_with_save(tmp_path):
+    """A Word2Vec or FastText .model (pickle) gives its .wv; a FastText one keeps its subwords."""
+    from gensim.models import FastText, Word2Vec
+
+    corpus = [["the", "bank", "of", "the", "river"], ["money", "in", "the", "bank"]] * 20
+    w2v = Word2Vec(corpus, vector_size=5, min_count=1, epochs=1, workers=1, seed=1)
+    ft = FastText(corpus, vector_size=5, min_count=1, epochs=1, workers=1, seed=1, bucket=500)
+    w2v.save(str(tmp_path / "w2v.model"))
+    ft.save(str(tmp_path / "ft.model"))
+    for model, name in ((w2v, "w2v.model"), (ft, "ft.model")):
+        vec = load_vectors(tmp_path / name, trust=True)
+        assert vec.format == "kv" and vec.words == list(model.wv.index_to_key)
+        np.testing.assert_array_equal(np.asarray(vec.matrix), model.wv.vectors)
+    vec = load_vectors(tmp_path / "ft.model", trust=True)
+    assert vec.subwords and load_vectors(tmp_path / "w2v.model", trust=True).oov_vector("banker") is None
+    np.testing.assert_allclose(vec.oov_vector("banker"), ft.wv.get_vector("banker"), rtol=1e-6, atol=1e-7)
+
+
+def test_conversion_reports_progress_up_to_the_word_count(files):
+    from contextlib import contextmanager
+
+    from attncli import report
+
+    seen, notes = [], []
+
+    class Recorder:
+        def note(self, msg):
+            notes.append(msg)
+
+        @contextmanager
+        def progress(self, label, total):
+            seen.append(("total", total))
+            yield lambda done: seen.append(("done", done))
+
+    report.install(Recorder())
+    try:
+        load_vectors(files["word2vec"])
+    finally:
+        report.install(None)
+    assert seen[0] == ("total", len(WORDS)) and seen[-1] == ("done", len(WORDS))
+    assert any("detected: header line" in n for n in notes) and any("cached" in n for n in notes)
