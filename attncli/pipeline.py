@@ -204,15 +204,14 @@ class Prepared:
 def prepare(text: str, vec: Vectors, cfg: Config) -> Prepared:
     """Tokenize and look up; apply the OOV policy. Raises DataError for a sentence that
     cannot be embedded (empty, only punctuation, nothing in the vocabulary)."""
-    index = vec.index
-    tokens = tokenize(text, index.__contains__)
+    tokens = tokenize(text, vec.__contains__)
     if not tokens:
         raise DataError("empty sentence: nothing to embed")
     if not any(ch.isalnum() for t in tokens for ch in t.text):
         raise DataError(f"{_clip(text)!r} holds only punctuation: nothing to embed")
     kept, ids, oov, subword = [], [], [], {}
     for i, t in enumerate(tokens):
-        row = index.get(t.text)
+        row = vec.lookup(t.text)  # not vec.index: one sentence need not build the whole index
         if row is None and (v := vec.oov_vector(t.text)) is not None:  # fastText: from its n-grams
             oov.append({"token": t.text, "position": i, "handled": "subword"})
             subword[len(kept)] = v

@@ -547,3 +547,20 @@ def test_conversion_reports_progress_up_to_the_word_count(files):
         report.install(None)
     assert seen[0] == ("total", len(WORDS)) and seen[-1] == ("done", len(WORDS))
     assert any("detected: header line" in n for n in notes) and any("cached" in n for n in notes)
+
+
+def test_lookup_agrees_with_the_index_before_and_after_it_is_built():
+    from attncli.vectors import Vectors
+
+    words = ["the", "bank", "river", "the", "money"]  # a repeated word: its first row counts
+    vec = Vectors("toy", words, np.zeros((5, 2), dtype=np.float32))
+    queries = ["money", "the", "absent", "river", "", "bank"]
+    scanned = [vec.lookup(q) for q in queries]
+    assert scanned == [4, 0, None, 2, None, 1]
+    assert vec._index is None  # answered by scanning
+    assert [vec.index.get(q) for q in queries] == scanned
+    assert [vec.lookup(q) for q in queries] == scanned and ("bank" in vec, "absent" in vec) == (True, False)
+    big = Vectors("big", [f"w{i}" for i in range(5000)], np.zeros((5000, 1), dtype=np.float32))
+    for i in range(10):
+        assert big.lookup(f"missing{i}") is None
+    assert big._index is not None  # the scanning budget ran out: the index was built
