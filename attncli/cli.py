@@ -265,9 +265,7 @@ def _report_oov(result) -> None:
             warn(f"nothing left to attend to (masked), zero vectors: {', '.join(map(repr, empty))}")
 
 
-from .cli_vectors import vectors_app  # noqa: E402  (the `attncli vectors ...` commands)
-
-app.add_typer(vectors_app, name="vectors")
+from . import cli_vectors  # noqa: E402, F401  (registers the `attncli vectors ...` commands on app)
 
 
 def main() -> None:

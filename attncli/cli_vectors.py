@@ -1,5 +1,6 @@
 """`attncli vectors ...`: what a vector source holds, the cache, nearest words. Thin commands:
-the work is in pipeline/vectors, the tables in render."""
+the work is in pipeline/vectors, the tables in render. cli.py imports this module, which adds
+its sub-app to cli.app (at the end of this file)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import typer
 
 from .cli import (
     LimitOpt,
+    app,
     TrustOpt,
     UnicodeErrors,
     UnicodeErrorsOpt,
@@ -159,3 +161,6 @@ def neighbors(
     from .render import neighbors_table
 
     Console().print(neighbors_table(found, pairs, vec.name, subword=how == "subword"))
+
+
+app.add_typer(vectors_app, name="vectors")  # here, not in cli.py: importing either module first works

@@ -35,6 +35,7 @@ def isolated(tmp_path, monkeypatch):
     """A private cache per test, no vector/trust defaults from the environment, a fresh
     per-process vector cache."""
     monkeypatch.setenv("ATTNCLI_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))  # should ATTNCLI_CACHE_DIR be lost
     for var in ("ATTNCLI_VECTORS", "ATTNCLI_TRUST"):
         monkeypatch.delenv(var, raising=False)
     pipeline._cached_vectors.cache_clear()
@@ -225,12 +226,12 @@ def test_a_conversion_that_fails_midway_leaves_nothing_and_the_next_one_works(fi
     def crash(*args, **kwargs):
         raise RuntimeError("simulated crash while writing meta.json")
 
+    real_write_meta = cache._write_meta
     monkeypatch.setattr(cache, "_write_meta", crash)
     with pytest.raises(RuntimeError):
         load_vectors(files["word2vec"])
     assert entries_on_disk() == []  # no entry, no temp directory
-    monkeypatch.undo()
-    monkeypatch.setenv("ATTNCLI_CACHE_DIR", str(cache.cache_root()))
+    monkeypatch.setattr(cache, "_write_meta", real_write_meta)
     vec = load_vectors(files["word2vec"])
     assert vec.words == gensim_reference("word2vec", files["word2vec"])[0]
 
@@ -564,3 +565,10 @@ def test_lookup_agrees_with_the_index_before_and_after_it_is_built():
     for i in range(10):
         assert big.lookup(f"missing{i}") is None
     assert big._index is not None  # the scanning budget ran out: the index was built
+
+
+def test_the_vectors_commands_register_whichever_module_is_imported_first():
+    for first in ("attncli.cli_vectors", "attncli.cli"):
+        code = f"import {first}; import typer.main; from attncli.cli import app; print(sorted(typer.main.get_command(app).commands))"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert "'vectors'" in out.stdout and "'embed'" in out.stdout
