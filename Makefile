@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast install data bench clean browser
+.PHONY: demo test test-fast install data bench bench-startup clean browser
 
 # The virtualenv, with attncli installed (editable) and the test tools; redone when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -38,6 +38,10 @@ test-fast: $(STAMP)
 data: $(STAMP)
 	$(BIN)/python -m pip install --quiet '.[build-data]'
 	$(BIN)/python scripts/build_default_vectors.py
+
+# Cold start-up of `attncli embed ... --json` (default and cached user file) beside `import numpy`.
+bench-startup: $(STAMP)
+	$(BIN)/python bench/startup.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info

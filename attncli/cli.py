@@ -97,6 +97,9 @@ def _root(
     ] = None,
 ):
     """Turn static word vectors into contextual ones with self-attention, and show the work."""
+    from .cli_vectors import install_reporter
+
+    install_reporter()  # the library's notes and progress (converting a vector file) go to stderr
 
 
 # ---------------------------------------------------------------- options shared by commands
@@ -144,6 +147,43 @@ SvgOpt = Annotated[
 ]
 
 
+class VectorsFormat(str, Enum):
+    auto = "auto"
+    word2vec = "word2vec"
+    word2vec_bin = "word2vec-bin"
+    glove = "glove"
+    fasttext = "fasttext"
+    kv = "kv"
+
+
+class UnicodeErrors(str, Enum):
+    strict = "strict"
+    replace = "replace"
+    ignore = "ignore"
+
+
+VectorsOpt = Annotated[
+    str,
+    typer.Option("--vectors", envvar="ATTNCLI_VECTORS", rich_help_panel=_SRC,
+                 help="'default' (embedded GloVe 6B 50d, 100k words) or a path to a vector file."),
+]
+VectorsFormatOpt = Annotated[
+    VectorsFormat,
+    typer.Option("--vectors-format", rich_help_panel=_SRC,
+                 help="Format of --vectors: auto (detected by content), word2vec (text), word2vec-bin, glove (text, no header), fasttext (.bin), kv (gensim pickle, needs --trust)."),
+]
+LimitOpt = Annotated[Optional[int], typer.Option(min=1, rich_help_panel=_SRC, help="Keep only the N most frequent words of the vectors.")]
+UnicodeErrorsOpt = Annotated[
+    UnicodeErrors,
+    typer.Option(rich_help_panel=_SRC, help="Words of a word2vec/GloVe file that are not valid UTF-8: stop (strict), or replace / ignore the bad bytes."),
+]
+TrustOpt = Annotated[
+    bool,
+    typer.Option("--trust", envvar="ATTNCLI_TRUST", rich_help_panel=_SRC,
+                 help="Allow loading gensim .kv/.model files: they are pickles, and unpickling runs any code they hold."),
+]
+
+
 def _shared_options() -> list[inspect.Parameter]:
     """The options every embedding command takes, one per Config field, with Config's
     defaults. Added to each command's signature by @config_options."""
@@ -156,8 +196,11 @@ def _shared_options() -> list[inspect.Parameter]:
         return f"\\[default: {show(MODE_DEFAULTS['simple'][name])} in simple mode, {show(MODE_DEFAULTS['qkv'][name])} in qkv]"
 
     spec = {
-        "vectors": (str, typer.Option("--vectors", envvar="ATTNCLI_VECTORS", rich_help_panel=_SRC,
-                    help="'default' (embedded GloVe 6B 50d, 100k words) or a path to a vector file.")),
+        "vectors": VectorsOpt,
+        "vectors_format": VectorsFormatOpt,
+        "limit": LimitOpt,
+        "unicode_errors": UnicodeErrorsOpt,
+        "trust": TrustOpt,
         "oov": (Oov, typer.Option(rich_help_panel=_SRC, help="Words not in the vocabulary: skip them, use a zero vector, or stop.")),
         "mode": (Mode, typer.Option(rich_help_panel=_ATT, help="simple: parameter-free attention over the static vectors; qkv: Q, K, V projections.")),
         "weights": (str, typer.Option(rich_help_panel=_ATT, help="qkv projections: 'identity', 'random' (Glorot, untrained) or an .npz file (W_q, W_k, W_v[, W_o, b_*]).")),
@@ -176,11 +219,14 @@ def _shared_options() -> list[inspect.Parameter]:
         "center": (Optional[int], typer.Option(min=0, rich_help_panel=_ATT, help=f"Subtract the mean of the N most frequent vectors first (0: off). {by_mode('center')}", show_default=False)),
     }
     params = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
-    for name, (kind, option) in spec.items():
+    for name, annotation in spec.items():
+        if isinstance(annotation, tuple):  # (type, typer.Option(...))
+            annotation = Annotated[annotation[0], annotation[1]]
+        kind = typing.get_args(annotation)[0]
         default = defaults[name]
         if default is not None and isinstance(kind, type) and issubclass(kind, Enum):
             default = kind(default)
-        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, option]))
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
     params += [
         inspect.Parameter("textbook", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Annotated[bool, typer.Option(
             "--textbook", rich_help_panel=_CFG, help="Start from the notes' plain formula softmax(x_i . x_j / sqrt(d)): dot, scaled, T=1, no masks, prior, centering or residual.")]),
@@ -359,7 +405,7 @@ def eval_wic(
     eval_labels = wic.read_gold(eval_gold, len(eval_pairs))
     fit_pairs = wic.read_pairs(fit_data)
     fit_labels = wic.read_gold(fit_gold, len(fit_pairs))
-    vec = pipeline.get_vectors(config.vectors)
+    vec = pipeline.vectors_for(config)
     trials = len(list(wic.grid(config))) if tune else 1
     total = trials * len(fit_pairs) + len(eval_pairs)
     with _progress("scoring WiC pairs", total) as advance:
@@ -387,9 +433,14 @@ def eval_wic(
 
 def _report(result, prefix: str = "") -> None:
     """OOV words and fully masked tokens: on stderr, never in the way of stdout."""
-    if result.oov:
+    subword = [o for o in result.oov if o.get("handled") == "subword"]
+    missing = [o for o in result.oov if o.get("handled") != "subword"]
+    if subword:
+        words = ", ".join(f"{o['token']!r} (position {o['position']})" for o in subword)
+        warn(f"{prefix}not in the vocabulary of {result.vectors['name']}, given fastText subword vectors: {words}")
+    if missing:
         how = {"skip": "skipped", "zero": "given zero vectors"}[result.config.oov]
-        words = ", ".join(f"{o['token']!r} (position {o['position']})" for o in result.oov)
+        words = ", ".join(f"{o['token']!r} (position {o['position']})" for o in missing)
         warn(f"{prefix}not in the vocabulary of {result.vectors['name']}, {how}: {words}")
     if result.config.exclude_self or result.config.causal:
         empty = [t for t, row in zip(result.tokens, result.attention) if not row.any()]
@@ -445,6 +496,9 @@ def _progress(label: str, total: int):
                   console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n=1: bar.advance(task, n)
+
+
+from . import cli_vectors  # noqa: E402, F401  (registers the `attncli vectors ...` commands on app)
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,8 @@ import numpy as np
 from . import attention as att
 from .errors import DataError, UsageError
 from .tokens import Token, tokenize
-from .vectors import Vectors, load_vectors
+from .vectors import FORMATS as VECTOR_FORMATS
+from .vectors import UNICODE_ERRORS, Vectors, load_vectors
 
 MODES = ("simple", "qkv")
 POSITIONS = ("none", "sinusoidal")
@@ -68,6 +68,10 @@ class Config:
     layers: int = 1
     center: int | None = None  # subtract the mean of the N most frequent vectors first (0: off)
     oov: str = "skip"  # words not in the vocabulary: "skip" | "zero" | "error"
+    vectors_format: str = "auto"  # how to read --vectors: "auto" (by content) or a format of vectors.FORMATS
+    limit: int | None = None  # keep only the first (most frequent) N words of the vectors
+    unicode_errors: str = "strict"  # words of a word2vec/GloVe file that are not UTF-8: "strict" | "replace" | "ignore"
+    trust: bool = False  # allow unpickling a gensim .kv/.model file (unpickling runs code from the file)
 
     @classmethod
     def textbook(cls, **changes) -> "Config":
@@ -84,6 +88,12 @@ class Config:
         for name, allowed in (("mode", MODES), ("positions", POSITIONS), ("oov", OOV_POLICIES), ("prior", PRIORS)):
             if getattr(self, name) not in allowed:
                 raise UsageError(f"--{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+        if self.vectors_format not in VECTOR_FORMATS:
+            raise UsageError(f"--vectors-format must be one of {', '.join(VECTOR_FORMATS)}, not {self.vectors_format!r}")
+        if self.unicode_errors not in UNICODE_ERRORS:
+            raise UsageError(f"--unicode-errors must be one of {', '.join(UNICODE_ERRORS)}, not {self.unicode_errors!r}")
+        if self.limit is not None and self.limit < 1:
+            raise UsageError(f"--limit must be >= 1, not {self.limit}")
         if self.mode == "simple" and self.weights != "identity":
             raise UsageError("--weights needs --mode qkv (simple mode has no parameters)")
         if self.heads < 1:
@@ -157,7 +167,8 @@ class EmbedResult:
     tokens: list[str]  # (n,) normalized tokens that took part, in order
     surfaces: list[str]  # (n,) the same tokens as written
     positions: list[int]  # (n,) index of each in the full token list
-    oov: list[dict]  # [{"token", "position"}]: words not in the vocabulary (skipped, zeroed)
+    oov: list[dict]  # [{"token", "position"}]: words not in the vocabulary (skipped, zeroed); fastText
+    #                  words given subword vectors add "handled": "subword"
     static: np.ndarray  # (n, d) the static vectors
     attention: np.ndarray  # (n, n) attention weights, mean over heads, of the last layer
     heads: np.ndarray  # (H, n, n) per-head weights of the last layer
@@ -168,13 +179,24 @@ class EmbedResult:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_vectors(source: str) -> Vectors:
-    return load_vectors(source)
+def _cached_vectors(source: str, vectors_format: str, limit: int | None, unicode_errors: str, trust: bool) -> Vectors:
+    return load_vectors(source, vectors_format, limit, unicode_errors, trust)
 
 
-def get_vectors(source: str | os.PathLike = "default") -> Vectors:
+def get_vectors(
+    source: str | os.PathLike = "default",
+    vectors_format: str = "auto",
+    limit: int | None = None,
+    unicode_errors: str = "strict",
+    trust: bool = False,
+) -> Vectors:
     """Load once per process: a notebook calling embed() in a loop reads the file once."""
-    return _cached_vectors(str(source))
+    return _cached_vectors(str(source), vectors_format, limit, unicode_errors, trust)
+
+
+def vectors_for(cfg: Config) -> Vectors:
+    """The vectors that cfg's --vectors, --vectors-format, --limit, ... name (once per process)."""
+    return get_vectors(cfg.vectors, cfg.vectors_format, cfg.limit, cfg.unicode_errors, cfg.trust)
 
 
 def load_projections(cfg: Config, d: int) -> att.Projections:
@@ -195,6 +217,8 @@ def load_projections(cfg: Config, d: int) -> att.Projections:
 
 @functools.lru_cache(maxsize=4)
 def _load_weights_file(path: Path, size: int, mtime_ns: int, d: int, heads: int) -> att.Projections:
+    import zipfile  # only for its exception: not imported on every start-up
+
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy array has no keys
@@ -217,36 +241,40 @@ class Prepared:
     text: str
     tokens: list[Token]  # every token
     kept: list[int]  # positions of the tokens that take part
-    ids: np.ndarray  # (n,) vocabulary row per kept token, -1 for a zeroed OOV token
+    ids: np.ndarray  # (n,) vocabulary row per kept token, -1 for an OOV token (zeroed, or subword)
     oov: list[dict]
+    subword: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)  # kept index -> fastText OOV vector
 
 
 def prepare(text: str, vec: Vectors, cfg: Config) -> Prepared:
     """Tokenize and look up; apply the OOV policy. Raises DataError for a sentence that
     cannot be embedded (empty, only punctuation, nothing in the vocabulary)."""
-    index = vec.index
-    tokens = tokenize(text, index.__contains__)
+    tokens = tokenize(text, vec.__contains__)
     if not tokens:
         raise DataError("empty sentence: nothing to embed")
     if not any(ch.isalnum() for t in tokens for ch in t.text):
         raise DataError(f"{_clip(text)!r} holds only punctuation: nothing to embed")
-    kept, ids, oov = [], [], []
+    kept, ids, oov, subword = [], [], [], {}
     for i, t in enumerate(tokens):
-        row = index.get(t.text)
-        if row is None:
+        row = vec.lookup(t.text)  # not vec.index: one sentence need not build the whole index
+        if row is None and (v := vec.oov_vector(t.text)) is not None:  # fastText: from its n-grams
+            oov.append({"token": t.text, "position": i, "handled": "subword"})
+            subword[len(kept)] = v
+            row = -1
+        elif row is None:
             oov.append({"token": t.text, "position": i})
             if cfg.oov == "skip":
                 continue
             row = -1
         kept.append(i)
         ids.append(row)
-    if oov and cfg.oov == "error":
-        words = ", ".join(repr(o["token"]) for o in oov)
+    if cfg.oov == "error" and (missing := [o for o in oov if "handled" not in o]):
+        words = ", ".join(repr(o["token"]) for o in missing)
         raise DataError(f"not in the vocabulary of {vec.name}: {words} (--oov skip or zero to go on)")
     known = [tokens[i].text for i, row in zip(kept, ids) if row >= 0]
     if not any(ch.isalnum() for t in known for ch in t):  # all-zero vectors embed nothing either
         raise DataError(f"no word of {_clip(text)!r} is in the vocabulary of {vec.name}")
-    return Prepared(text, tokens, kept, np.asarray(ids, dtype=np.int64), oov)
+    return Prepared(text, tokens, kept, np.asarray(ids, dtype=np.int64), oov, subword)
 
 
 def _clip(text: str, width: int = 60) -> str:
@@ -254,10 +282,13 @@ def _clip(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def static_rows(vec: Vectors, ids: np.ndarray) -> np.ndarray:
-    """(n, d) float32; zero rows for ids == -1 (OOV under --oov zero)."""
+def static_rows(vec: Vectors, ids: np.ndarray, subword: dict[int, np.ndarray] | None = None) -> np.ndarray:
+    """(n, d) float32; zero rows for ids == -1 (OOV under --oov zero), except the rows that
+    `subword` (Prepared.subword) gives a fastText vector."""
     x = vec.rows(np.where(ids < 0, 0, ids))
     x[ids < 0] = 0.0
+    for i, v in (subword or {}).items():
+        x[i] = v
     return x
 
 
@@ -301,10 +332,10 @@ def embed(text: str, config: Config | None = None, vectors: Vectors | None = Non
     if isinstance(vectors, (str, os.PathLike)):  # a source, as in Config.vectors: embed(text, vectors="v.txt")
         options["vectors"], vectors = str(vectors), None
     cfg = (config or Config()).replace(**options) if options else (config or Config())
-    vec = vectors if vectors is not None else get_vectors(cfg.vectors)
+    vec = vectors if vectors is not None else vectors_for(cfg)
     proj = load_projections(cfg, vec.dim)
     prep = prepare(text, vec, cfg)
-    x = static_rows(vec, prep.ids)  # (n, d)
+    x = static_rows(vec, prep.ids, prep.subword)  # (n, d)
     contextual, heads = contextualize(model_input(x, vec, cfg), cfg, proj, key_prior(vec, prep.ids, cfg))
     return EmbedResult(
         text=text,
@@ -325,7 +356,7 @@ def embed(text: str, config: Config | None = None, vectors: Vectors | None = Non
 def neighbors(result: EmbedResult, k: int, vec: Vectors | None = None, exclude_self_word: bool = True) -> list[list[tuple[str, float]]]:
     """The k vocabulary words nearest (cosine) to each contextual vector of `result`, in the
     same space attention worked in (centered when --center is on). Needs d_out == d."""
-    vec = vec if vec is not None else get_vectors(result.config.vectors)
+    vec = vec if vec is not None else vectors_for(result.config)
     if result.contextual.shape[1] != vec.dim:
         raise UsageError(f"neighbours need contextual vectors of the vocabulary's {vec.dim} dims, not {result.contextual.shape[1]} (W_o changes the size)")
     exclude = [{t} for t in result.tokens] if exclude_self_word else None
@@ -378,7 +409,7 @@ def compare(
         raise UsageError(f"compare needs at least 2 sentences, got {len(sentences)}")
     if occurrence < 1:
         raise UsageError(f"--occurrence counts from 1, not {occurrence}")
-    vec = vectors if vectors is not None else get_vectors(cfg.vectors)
+    vec = vectors if vectors is not None else vectors_for(cfg)
     target = _single_token(word, vec)
     occurrences = []
     for i, text in enumerate(sentences):

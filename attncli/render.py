@@ -177,3 +177,62 @@ def svg_image(parts: list, *, title: str = "attncli", width: int | None = None) 
     rec.print()  # room below the last line: the image is clipped at its last baseline
     offline = re.sub(r',\s*url\("https?://[^"]*"\)\s*format\("[^"]*"\)', "", CONSOLE_SVG_FORMAT)
     return rec.export_svg(title=title, code_format=offline)
+
+
+# ---------------------------------------------------------------- attncli vectors ...
+
+
+def _mib(n) -> str:
+    if n is None:
+        return ""
+    return f"{n / 2**20:,.1f} MiB" if n >= 2**20 else f"{n / 1024:,.1f} KiB"
+
+
+def vectors_info_table(d: dict) -> Table:
+    """`attncli vectors info`: one row per fact about a vector source."""
+    table = Table(title=f"vectors {d['name']}", box=box.SIMPLE_HEAD, show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    rows = [
+        ("format", d.get("format")),
+        ("detected", d.get("detected")),
+        ("dimensions", d.get("dim")),
+        ("vocabulary", f"{d['vocab_size']:,} words" + (f" (--limit {d['limit']})" if d.get("limit") else "")),
+        ("subwords", "yes: out-of-vocabulary words get fastText n-gram vectors" if d.get("subwords") else None),
+        ("counts", "yes (from the file)" if d.get("counts") else None),
+        ("path", d.get("path")),
+        ("source size", _mib(d.get("source_bytes"))),
+        ("cache", d.get("cache")),
+        ("cache size", _mib(d.get("cache_bytes"))),
+        ("licence", d.get("licence")),
+    ]
+    prov = d.get("provenance") or {}
+    rows += [("description", prov.get("description")), ("authors", prov.get("authors")),
+             ("homepage", prov.get("homepage")), ("derived", prov.get("transform"))]
+    for field, value in rows:
+        if value not in (None, ""):
+            table.add_row(field, str(value))
+    return table
+
+
+def cache_table(rows: list[dict], where: str) -> Table:
+    """`attncli vectors list`: the cached sources."""
+    total = sum(r["cache_bytes"] for r in rows)
+    table = Table(title=f"cached vector sources in {where}", caption=f"{len(rows)} sources, {_mib(total)}", box=box.SIMPLE_HEAD)
+    for col in ("source", "format", "words", "dim", "cache size", "state"):
+        table.add_column(col, justify="right" if col in ("words", "dim", "cache size") else "left", overflow="fold")
+    for r in rows:
+        table.add_row(r["source"], r["format"], f"{r['vocab_size']:,}", str(r["dim"]), _mib(r["cache_bytes"]), r["state"])
+    return table
+
+
+def word_neighbors_table(word: str, pairs: list[tuple[str, float]], name: str, subword: bool = False) -> Table:
+    """`attncli vectors neighbors`: rank, word, cosine."""
+    how = " (subword vector)" if subword else ""
+    table = Table(title=f"nearest to {word!r}{how} in {name}", box=box.SIMPLE_HEAD)
+    table.add_column("#", justify="right")
+    table.add_column("word")
+    table.add_column("cosine", justify="right")
+    for rank, (w, c) in enumerate(pairs, 1):
+        table.add_row(str(rank), w, f"{c:.3f}")
+    return table

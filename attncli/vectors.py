@@ -1,7 +1,16 @@
 """Static word vectors: the embedded default, and the user's files read by gensim.
 
 The only module that imports gensim, and only inside the functions that need it: its import
-costs over a second, and the embedded default never needs it.
+costs over a second. A user file is read by gensim once and kept in the cache (cache.py) as
+plain memory-mapped arrays; later loads, and the embedded default, never import gensim.
+
+Formats (--vectors-format, "auto" detects by content):
+    word2vec      text with a "count dim" header line   KeyedVectors.load_word2vec_format
+    word2vec-bin  binary with the same header           ... binary=True
+    glove         text without header                   ... no_header=True
+    fasttext      Facebook's .bin                       load_facebook_vectors (subword n-grams)
+    kv            gensim's KeyedVectors.save (a pickle) KeyedVectors.load, only with trust
+Text formats may be .gz or .bz2 compressed.
 """
 
 from __future__ import annotations
@@ -13,7 +22,21 @@ from pathlib import Path
 
 import numpy as np
 
+from . import cache, report
 from .errors import DataError
+
+FORMATS = ("auto", "word2vec", "word2vec-bin", "glove", "fasttext", "kv")
+UNICODE_ERRORS = ("strict", "replace", "ignore")
+FORMAT_LABELS = {
+    "word2vec": "word2vec text",
+    "word2vec-bin": "word2vec binary",
+    "glove": "GloVe text (no header)",
+    "fasttext": "fastText .bin",
+    "kv": "gensim .kv/.model (pickle)",
+    "embedded": "embedded (float16 .npy)",
+}
+_PICKLED = {"kv"}  # formats that unpickle, and so may run code from the file
+_FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")
 
 DEFAULT_NAME = "glove-6b-50d-100k"
 _DEFAULT_VECTORS = "glove.6B.50d.100k.f16.npy"
@@ -46,6 +69,10 @@ class Vectors:
     _index: dict[str, int] | None = field(default=None, repr=False)
     _unit: dict = field(default_factory=dict, repr=False)  # center -> unit matrix
     _means: dict = field(default_factory=dict, repr=False)  # k -> mean of the first k rows
+    ngrams: np.ndarray | None = field(default=None, repr=False)  # fastText: (bucket, dim) n-gram vectors
+    ngram_range: tuple[int, int] = (0, 0)  # fastText: min_n, max_n
+    meta: dict = field(default_factory=dict, repr=False)  # source and cache details (see details())
+    _scan_budget: int | None = field(default=None, init=False, repr=False)  # see lookup()
 
     @property
     def dim(self) -> int:
@@ -57,12 +84,30 @@ class Vectors:
 
     @property
     def index(self) -> dict[str, int]:
-        if self._index is None:
-            self._index = {w: i for i, w in enumerate(self.words)}
+        if self._index is None:  # the first row of a repeated word, as list.index finds it
+            self._index = dict(zip(reversed(self.words), range(len(self.words) - 1, -1, -1)))
         return self._index
 
     def __contains__(self, word: str) -> bool:
-        return word in self.index
+        return self.lookup(word) is not None
+
+    def lookup(self, word: str) -> int | None:
+        """The row of `word`, None when it is not in the vocabulary. Until `index` is built, a
+        look-up scans the word list (C speed; frequent words come first): embedding one short
+        sentence then never builds the full index (~25 ms per 100k words, a tenth of the CLI's
+        start-up). Once about half a vocabulary's worth of scanning is spent, the index is built."""
+        if self._index is None:
+            if self._scan_budget is None:
+                self._scan_budget = len(self.words) // 2 + 1000
+            if self._scan_budget > 0:
+                try:
+                    row = self.words.index(word)
+                except ValueError:
+                    self._scan_budget -= len(self.words)
+                    return None
+                self._scan_budget -= row + 1
+                return row
+        return self.index.get(word)
 
     def rows(self, ids) -> np.ndarray:
         """float32 copy of the given rows, (len(ids), dim)."""
@@ -109,52 +154,424 @@ class Vectors:
     def info(self) -> dict:
         return {"name": self.name, "dim": self.dim, "vocab_size": self.vocab_size}
 
+    @property
+    def subwords(self) -> bool:
+        """True for fastText sources: any word gets a vector from its character n-grams."""
+        return self.ngrams is not None and self.ngrams.shape[0] > 0
 
-def load_default() -> Vectors:
-    """The embedded GloVe 6B 50d, 100,000 most frequent words, float16, memory-mapped."""
+    def oov_vector(self, word: str) -> np.ndarray | None:
+        """fastText's vector of a word that is not in the vocabulary: the mean of its character
+        n-gram vectors, computed as gensim's FastTextKeyedVectors.get_vector does (same hash,
+        same float32 sums), from the cached arrays. None without subwords or without n-grams."""
+        if not self.subwords:
+            return None
+        hashes = ngram_hashes(word, *self.ngram_range, self.ngrams.shape[0])
+        if not hashes:
+            return None
+        v = np.zeros(self.dim, dtype=np.float32)
+        for h in hashes:
+            v += self.ngrams[h]
+        return v / np.float32(len(hashes))
+
+    def details(self) -> dict:
+        """Everything `attncli vectors info` shows."""
+        return {**self.info(), "format": self.format, "path": self.path, "subwords": self.subwords,
+                "counts": self.counts is not None, **self.meta}
+
+
+def ngram_hashes(word: str, min_n: int, max_n: int, buckets: int) -> list[int]:
+    """fastText's n-gram bucket ids of `word`: the n-grams of "<word>" counted in characters
+    but cut on UTF-8 bytes (Facebook's computeSubwords), hashed with its FNV-1a variant (bytes
+    sign-extended as int8), modulo the bucket count. Matches gensim's ft_ngram_hashes."""
+    b = f"<{word}>".encode("utf-8")
+    out = []
+    for i in range(len(b)):
+        if b[i] & 0xC0 == 0x80:  # continuation byte: not the start of a character
+            continue
+        j, n = i, 1
+        while j < len(b) and n <= max_n:
+            j += 1
+            while j < len(b) and b[j] & 0xC0 == 0x80:
+                j += 1
+            if n >= min_n and not (n == 1 and (i == 0 or j == len(b))):
+                h = 2166136261
+                for byte in b[i:j]:
+                    h = ((h ^ (byte | 0xFFFFFF00 if byte & 0x80 else byte)) * 16777619) & 0xFFFFFFFF
+                out.append(h % buckets)
+            n += 1
+    return out
+
+
+def load_default(limit: int | None = None) -> Vectors:
+    """The embedded GloVe 6B 50d, 100,000 most frequent words, float16, memory-mapped: the same
+    fast path as a cached user file (np.load with mmap_mode="r", a vocabulary split on "\n")."""
     root = data_dir()
     matrix = np.load(root / _DEFAULT_VECTORS, mmap_mode="r", allow_pickle=False)
-    words = (root / _DEFAULT_VOCAB).read_text(encoding="utf-8").split("\n")
-    if words and words[-1] == "":
-        words.pop()
+    words = cache.read_vocab(root / _DEFAULT_VOCAB)
     if len(words) != matrix.shape[0]:
         raise DataError(f"embedded vectors are damaged: {len(words)} words for {matrix.shape[0]} rows; reinstall attncli")
-    return Vectors(DEFAULT_NAME, words, matrix, format="embedded", path=str(root / _DEFAULT_VECTORS))
+    if limit is not None:
+        words, matrix = words[:limit], matrix[:limit]
+    return Vectors(DEFAULT_NAME, words, matrix, format="embedded", path=str(root / _DEFAULT_VECTORS),
+                   meta={"limit": limit})
 
 
 def provenance() -> dict:
     return json.loads((data_dir() / "PROVENANCE.json").read_text(encoding="utf-8"))
 
 
-def load_vectors(source: str | os.PathLike | None = None) -> Vectors:
-    """`default` (or None) for the embedded GloVe, else a path to a vector file."""
+def load_vectors(
+    source: str | os.PathLike | None = None,
+    format: str = "auto",
+    limit: int | None = None,
+    unicode_errors: str = "strict",
+    trust: bool = False,
+) -> Vectors:
+    """`default` (or None) for the embedded GloVe, else a path to a vector file in any format
+    gensim reads (see the module docstring). `limit` keeps the first (most frequent) N words;
+    `unicode_errors` is gensim's, for words that are not valid UTF-8; `trust` allows unpickling."""
+    if format not in FORMATS:
+        raise DataError(f"unknown vector format {format!r} (one of {', '.join(FORMATS)})")
     if source is None or str(source) == "default":
-        return load_default()
-    return load_file(Path(source))
+        return load_default(limit)
+    return load_file(Path(source), format, limit, unicode_errors, trust)
 
 
-def load_file(path: Path) -> Vectors:
-    """A word2vec / GloVe text file, read by gensim (header detected from the first line)."""
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
+def load_file(
+    path: Path, format: str = "auto", limit: int | None = None, unicode_errors: str = "strict", trust: bool = False
+) -> Vectors:
+    """A user vector file: from the cache when it holds this file as it is now, else read by
+    gensim once, checked, and stored in the cache."""
+    st = _check_file(path)
+    if format == "auto":
+        format, why = detect_format(path)
+    else:
+        why = "as asked (--vectors-format)"
+    source = str(path.resolve())
+    options = {"format": format, "limit": limit}
+    if format not in ("fasttext", "kv"):  # gensim's unicode_errors only applies to word2vec/GloVe files
+        options["unicode_errors"] = unicode_errors
+    key = cache.source_key(Path(source), st, options)
+    entry = cache.find(key)
+    if entry is not None:
+        try:
+            return _from_entry(path, entry)
+        except (OSError, ValueError):
+            pass  # damaged or removed meanwhile: convert again
+    if format in _PICKLED and not trust:
+        raise DataError(
+            f"{path}: is a gensim .kv/.model file, a Python pickle ({why}), and unpickling runs any code the "
+            "file holds; load it only if you trust its origin, with --trust or ATTNCLI_TRUST=1"
+        )
+    report.note(f"reading {path} as {FORMAT_LABELS[format]} ({why}); converting it once into the cache")
+    import time
+
+    t0 = time.perf_counter()
+    loaded = _read_with_gensim(path, format, limit, unicode_errors)
+    if (st.st_size, st.st_mtime_ns) != (path.stat().st_size, path.stat().st_mtime_ns):
+        raise DataError(f"{path}: changed while it was being read; try again")
+    _check_finite(path, loaded)
+    meta = {
+        "source": source, "name": path.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+        "format": format, "detected": why, "limit": limit, "unicode_errors": options.get("unicode_errors"),
+        "counts": loaded["counts"] is not None, "header_count": loaded.get("header_count"),
+        "ngram_range": loaded.get("ngram_range"), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    arrays = {k: loaded[k] for k in ("counts", "ngrams") if loaded.get(k) is not None}
+    try:
+        entry = cache.store(key, loaded["words"], loaded["matrix"], arrays, meta)
+    except OSError as e:  # read-only or full disk: still usable, just not cached
+        report.note(f"warning: cannot write the cache in {cache.vectors_root()} ({e.strerror or e}); "
+                    "using the vectors without caching them")
+        return Vectors(
+            path.name, loaded["words"], np.asarray(loaded["matrix"], dtype=np.float32), format=format, path=str(path),
+            counts=arrays.get("counts"), ngrams=arrays.get("ngrams"), ngram_range=tuple(meta["ngram_range"] or (0, 0)),
+            meta={k: meta[k] for k in ("source", "detected", "limit", "unicode_errors", "header_count")},
+        )
+    cache.prune_stale(source, st.st_size, st.st_mtime_ns)
+    report.note(
+        f"cached {len(loaded['words']):,} words x {loaded['matrix'].shape[1]} in {entry.dir} "
+        f"({time.perf_counter() - t0:.1f} s); later runs load it directly"
+    )
+    return _from_entry(path, entry)
+
+
+def _from_entry(path: Path, entry: cache.Entry) -> Vectors:
+    words, matrix, extra = cache.read(entry)
+    m = entry.meta
+    return Vectors(
+        path.name, words, matrix, format=m["format"], path=str(path), counts=extra.get("counts"),
+        ngrams=extra.get("ngrams"), ngram_range=tuple(m.get("ngram_range") or (0, 0)),
+        meta={k: m.get(k) for k in ("source", "detected", "limit", "unicode_errors", "header_count", "created")}
+        | {"cache": str(entry.dir), "cache_bytes": entry.size_bytes, "source_bytes": m.get("size")},
+    )
+
+
+def _check_file(path: Path) -> os.stat_result:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror})") from None
     if path.is_dir():
         raise DataError(f"{path}: is a directory, not a vector file")
-    if path.stat().st_size == 0:  # gensim fails on it with a TypeError
-        raise DataError(f"{path}: is empty, holds no vectors")
+    if st.st_size == 0:
+        raise DataError(f"{path}: is empty")
+    if not os.access(path, os.R_OK):
+        raise DataError(f"{path}: cannot read (permission denied)")
+    return st
+
+
+_COMPRESSED = {b"\x1f\x8b": ".gz", b"BZh": ".bz2"}
+_COMPRESSION = {".gz": "gzip", ".bz2": "bzip2"}
+
+
+def _open_text(path: Path):
+    """The file, decompressed as gensim would (by its name: .gz, .bz2)."""
+    if path.suffix == ".gz":
+        import gzip
+
+        return gzip.open(path, "rb")
+    if path.suffix == ".bz2":
+        import bz2
+
+        return bz2.open(path, "rb")
+    return open(path, "rb")
+
+
+def detect_format(path: Path) -> tuple[str, str]:
+    """(format, why) from the first bytes: fastText's magic number, a pickle, a "count dim"
+    header line followed by text or binary rows, or a text row of a word and numbers."""
+    with open(path, "rb") as f:
+        raw = f.read(4)
+    compressed = next((ext for magic, ext in _COMPRESSED.items() if raw.startswith(magic)), None)
+    if compressed != (path.suffix if path.suffix in (".gz", ".bz2") else None):
+        if compressed:
+            raise DataError(f"{path}: is {_COMPRESSION[compressed]}-compressed but not named {compressed}; rename it")
+        raise DataError(f"{path}: is named {path.suffix} but is not {_COMPRESSION[path.suffix]}-compressed")
+    if raw == _FASTTEXT_MAGIC:
+        return "fasttext", "detected: fastText magic number"
+    if raw[:1] == b"\x80":
+        return "kv", "detected: a Python pickle"
+    try:
+        with _open_text(path) as f:
+            head = f.read(1 << 16)
+    except (OSError, EOFError) as e:
+        raise DataError(f"{path}: cannot decompress ({e})") from None
+    if not head.strip():
+        raise DataError(f"{path}: holds no vectors")
+    first, _, rest = head.partition(b"\n")
+    parts = first.split()
+    if len(parts) == 2 and all(p.isdigit() for p in parts):
+        row = rest.split(b"\n", 1)[0].split()
+        text_row = len(row) >= 2 and _numbers(row[1:])  # binary rows are not a word and numbers
+        header = f"header line {first.decode().strip()!r}"
+        return ("word2vec", f"detected: {header}, text rows") if text_row else (
+            "word2vec-bin", f"detected: {header}, binary rows")
+    if len(parts) >= 2 and _numbers(parts[1:]):
+        return "glove", f"detected: no header, rows of a word and {len(parts) - 1} numbers"
+    raise DataError(f"{path}: cannot tell its format from its first bytes; name it with --vectors-format")
+
+
+def _numbers(parts: list[bytes]) -> bool:
+    try:
+        [float(p) for p in parts]
+    except ValueError:
+        return False
+    return True
+
+
+def _read_with_gensim(path: Path, format: str, limit: int | None, unicode_errors: str) -> dict:
+    """Read with gensim's own loader; every failure becomes one DataError naming the file."""
+    try:
+        if format in ("word2vec", "word2vec-bin", "glove"):
+            return _read_word2vec(path, format, limit, unicode_errors)
+        if format == "fasttext":
+            return _read_fasttext(path, limit)
+        return _read_kv(path, limit)
+    except DataError:
+        raise
+    except UnicodeDecodeError as e:
+        raise DataError(
+            f"{path}: a word is not valid UTF-8 ({e.reason} at byte {e.start}: {e.object[max(0, e.start - 10):e.end + 10]!r}); "
+            "--unicode-errors replace (or ignore) reads it anyway"
+        ) from None
+    except EOFError:
+        raise DataError(f"{path}: ends early: truncated, or its header counts more words than it holds") from None
+    except MemoryError:
+        raise DataError(f"{path}: does not fit in memory while converting; try --limit N") from None
+    except Exception as e:  # gensim's loaders raise ValueError, struct.error, pickle errors, ...
+        if format in ("word2vec", "glove") and (ragged := _ragged_row(path, format)):
+            raise DataError(f"{path}: {ragged}") from None
+        damaged = " (truncated or damaged?)" if format in ("fasttext", "kv") else ""
+        raise DataError(f"{path}: cannot read as {FORMAT_LABELS[format]}{damaged}: {_one_line(e)}") from None
+
+
+def _ragged_row(path: Path, format: str) -> str | None:
+    """After gensim failed on a text file: the first row whose length differs, described."""
+    with _open_text(path) as f:
+        first = f.readline()
+        if format == "word2vec":
+            want, what, line_no = int(first.split()[1]), "the header line says", 1
+        else:
+            want, what, line_no = len(first.split()) - 1, "the first row has", 1
+            f.seek(0)
+            line_no = 0
+        for line in f:
+            line_no += 1
+            parts = line.rstrip().split(b" ")
+            if line.strip() and len(parts) - 1 != want:
+                word = parts[0].decode("utf-8", "replace")
+                return f"rows of different lengths: line {line_no} ({word!r}) has {len(parts) - 1} numbers, {what} {want}"
+    return None
+
+
+def _one_line(e: Exception) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _read_word2vec(path: Path, format: str, limit: int | None, unicode_errors: str) -> dict:
     from gensim.models import KeyedVectors  # slow import: only here
 
-    no_header = not _has_header(path)
-    try:
-        kv = KeyedVectors.load_word2vec_format(str(path), binary=False, no_header=no_header)
-    except (ValueError, UnicodeDecodeError, EOFError, OSError) as e:
-        raise DataError(f"{path}: cannot read as word2vec/GloVe text: {e}") from None
-    matrix = np.asarray(kv.vectors, dtype=np.float32)
-    if matrix.size == 0:
+    header_count = None
+    if format != "glove":
+        with _open_text(path) as f:
+            first = f.readline().split()
+        if len(first) != 2 or not all(p.isdigit() for p in first):
+            raise DataError(f"{path}: no 'count dim' header line, as {FORMAT_LABELS[format]} needs (GloVe text? --vectors-format glove)")
+        header_count = int(first[0])
+        if header_count == 0 or int(first[1]) == 0:
+            raise DataError(f"{path}: its header line counts {header_count} words of {int(first[1])} dimensions: no vectors")
+    total = min(x for x in (header_count, limit) if x is not None) if (header_count or limit) else None
+
+    with report.progress(f"reading {path.name}", total) as update:
+
+        class _Counting(KeyedVectors):  # gensim adds rows one by one: count them for the progress bar
+            def add_vector(self, key, vector):
+                i = super().add_vector(key, vector)
+                if i % 8192 == 0:
+                    update(i)
+                return i
+
+        kv = _Counting.load_word2vec_format(
+            str(path), binary=format == "word2vec-bin", no_header=format == "glove",
+            limit=limit, unicode_errors=unicode_errors,
+        )
+        update(len(kv))
+    if len(kv) == 0:
         raise DataError(f"{path}: holds no vectors")
-    return Vectors(path.name, list(kv.index_to_key), matrix, format="glove" if no_header else "word2vec", path=str(path))
+    if header_count is not None and (limit is None or limit >= header_count) and unicode_errors != "ignore":
+        _check_no_extra_rows(path, format, header_count, len(kv), kv)
+    return {"words": list(kv.index_to_key), "matrix": kv.vectors, "counts": None, "header_count": header_count}
 
 
-def _has_header(path: Path) -> bool:
-    with open(path, "rb") as f:
-        first = f.readline().split()
-    return len(first) == 2 and all(p.isdigit() for p in first)
+def _check_no_extra_rows(path: Path, format: str, header_count: int, n_read: int, kv) -> None:
+    """gensim stops after the header's count of rows; more rows than that is a wrong header.
+    Text: count the lines. Binary: the size the rows read should take (word bytes, a space,
+    dim float32 values, at most one "\n" each) against the size of the file."""
+    if n_read < header_count:  # gensim dropped repeated words (and warned): sizes no longer add up
+        return
+    with _open_text(path) as f:
+        if format == "word2vec":
+            lines = 0
+            last = b"\n"
+            while chunk := f.read(1 << 20):
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+            lines += last != b"\n"
+            if lines <= header_count + 1:
+                return
+            f.seek(0)
+            lines = sum(1 for line in f if line.strip())  # careful count, ignoring blank lines
+            if lines <= header_count + 1:
+                return
+            extra = lines - 1 - header_count
+        else:
+            size = 0
+            while chunk := f.read(1 << 20):
+                size += len(chunk)
+            first = len(f"{header_count} {kv.vector_size}\n".encode())
+            record = sum(len(w.encode("utf-8", "replace")) for w in kv.index_to_key) + n_read * (1 + 4 * kv.vector_size)
+            if size <= first + record + n_read + 16:  # word2vec.c ends each row with "\n": allowed
+                return
+            extra = None
+    more = f"{extra:,} more row{'s' if extra > 1 else ''}" if extra else "more data"
+    raise DataError(f"{path}: its header line counts {header_count:,} words but the file holds {more} after them")
+
+
+def _read_fasttext(path: Path, limit: int | None) -> dict:
+    from gensim.models.fasttext import load_facebook_vectors  # slow import: only here
+
+    with report.progress(f"reading {path.name}", None):
+        kv = load_facebook_vectors(str(path))
+    return _from_gensim_kv(path, kv, limit, counts=kv.expandos.get("count"))
+
+
+def _read_kv(path: Path, limit: int | None) -> dict:
+    from gensim.models import KeyedVectors  # slow import: only here
+
+    with report.progress(f"reading {path.name}", None):
+        obj = KeyedVectors.load(str(path), mmap="r")
+    kv = getattr(obj, "wv", obj)  # a whole Word2Vec/FastText .model holds its vectors in .wv
+    if not isinstance(kv, KeyedVectors):
+        raise DataError(f"{path}: holds a {type(obj).__name__}, not gensim KeyedVectors")
+    return _from_gensim_kv(path, kv, limit, counts=None)  # counts of a .kv may be gensim's made-up ones
+
+
+def _from_gensim_kv(path: Path, kv, limit: int | None, counts) -> dict:
+    from gensim.models.fasttext import FastTextKeyedVectors
+
+    n = len(kv) if limit is None else min(limit, len(kv))
+    if n == 0:
+        raise DataError(f"{path}: holds no vectors")
+    out = {"words": list(kv.index_to_key[:n]), "matrix": kv.vectors[:n], "counts": None}
+    if counts is not None and np.asarray(counts).shape == (len(kv),):
+        out["counts"] = np.asarray(counts[:n], dtype=np.int64)
+    if isinstance(kv, FastTextKeyedVectors) and kv.bucket:
+        out["ngrams"] = kv.vectors_ngrams
+        out["ngram_range"] = [int(kv.min_n), int(kv.max_n)]
+    return out
+
+
+def _check_finite(path: Path, loaded: dict) -> None:
+    """Reject NaN and infinite values, naming the first word (or n-gram bucket) that has one."""
+    m = loaded["matrix"]
+    for start in range(0, m.shape[0], 65536):
+        bad = np.flatnonzero(~np.isfinite(np.asarray(m[start:start + 65536])).all(axis=1))
+        if bad.size:
+            row = start + int(bad[0])
+            raise DataError(f"{path}: the vector of {loaded['words'][row]!r} (row {row + 1}) holds NaN or infinite values")
+    ngrams = loaded.get("ngrams")
+    if ngrams is not None and not np.isfinite(ngrams).all():
+        raise DataError(f"{path}: its subword n-gram vectors hold NaN or infinite values")
+
+
+def cache_dir():
+    """Where converted vector files are kept (ATTNCLI_CACHE_DIR, else the XDG cache dir)."""
+    return cache.vectors_root()
+
+
+def cache_entries() -> list[dict]:
+    """One dict per cached source: its path, format, shape, options, size on disk, and whether
+    the source file is still there as it was (else the entry is stale)."""
+    out = []
+    for e in cache.entries():
+        m = e.meta
+        try:
+            st = os.stat(m["source"])
+            state = "current" if (st.st_size, st.st_mtime_ns) == (m.get("size"), m.get("mtime_ns")) else "stale"
+        except (OSError, KeyError, TypeError):
+            state = "missing"
+        out.append({
+            "source": m.get("source"), "format": m.get("format"), "vocab_size": m["vocab_size"], "dim": m["dim"],
+            "limit": m.get("limit"), "subwords": bool(m.get("ngram_range")), "cache": str(e.dir),
+            "cache_bytes": e.size_bytes, "source_bytes": m.get("size"), "created": m.get("created"), "state": state,
+        })
+    return out
+
+
+def clear_cache() -> tuple[int, int]:
+    """Remove every cached source; (how many, bytes freed)."""
+    return cache.clear()

@@ -87,7 +87,7 @@ class Scorer:
         s = self._cache.get(text)
         if s is None:
             prep = P.prepare(text, self.vec, self._base)
-            s = _Sentence(prep, P.static_rows(self.vec, prep.ids), word_spans(text, prep.tokens))
+            s = _Sentence(prep, P.static_rows(self.vec, prep.ids, prep.subword), word_spans(text, prep.tokens))
             self._cache[text] = s
         return s
 

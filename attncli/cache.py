@@ -1,0 +1,287 @@
+"""The vector cache: each user vector file, once read by gensim, kept as plain arrays that load
+in milliseconds with a memory map, without parsing text and without importing gensim.
+
+Layout, one directory per source (name: file stem + a hash of its key):
+
+    <cache root>/vectors/<stem>-<hash>/
+        vectors.npy    float32 (vocab_size, dim), np.save; loaded with mmap_mode="r"
+        ngrams.npy     fastText only: float32 (bucket, dim) subword n-gram vectors
+        counts.npy     int64 (vocab_size,), only when the source carries real counts
+        vocab.txt      UTF-8, one word per line ("\n"-separated, no newline translation);
+                       a word holding "\n" is stored in meta.json instead ("multiline_words")
+        meta.json      written LAST: source path, size, mtime_ns, format, options, shape, ...
+
+The key is the source's resolved path, size and mtime_ns plus the reading options (format,
+limit, unicode errors): a changed file gets a new key, and the older entries of the same path
+are removed when the new one is stored.
+
+Atomicity: an entry is built in a temp directory `.tmp-<pid>-<random>` under the root, and
+renamed into place in one os.rename. A reader only ever sees a whole entry or none; an entry
+without a valid meta.json is ignored. Two processes converting the same file both build; the
+first rename wins and the second discards its copy and uses the winner's. A temp directory
+left by a killed process is removed by the next conversion (its pid is gone) or clear-cache.
+Everything is written and read with allow_pickle=False.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+
+CACHE_VERSION = 1
+_VECTORS = "vectors"
+_TMP = ".tmp-"
+_TRASH = ".trash-"
+
+
+def cache_root() -> Path:
+    """ATTNCLI_CACHE_DIR, else $XDG_CACHE_HOME/attncli, else ~/.cache/attncli."""
+    explicit = os.environ.get("ATTNCLI_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg and os.path.isabs(os.path.expanduser(xdg)) else Path.home() / ".cache"
+    return base / "attncli"
+
+
+def vectors_root() -> Path:
+    return cache_root() / _VECTORS
+
+
+def source_key(path: Path, st: os.stat_result, options: dict) -> str:
+    """Directory name for a source file and reading options: readable stem + 20 hex digits."""
+    import hashlib
+
+    ident = {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "version": CACHE_VERSION, **options}
+    digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode("utf-8")).hexdigest()[:20]
+    stem = "".join(c if c.isalnum() or c in "._-" else "_" for c in path.name)[:40].lstrip(".") or "vectors"
+    return f"{stem}-{digest}"
+
+
+@dataclass
+class Entry:
+    """One complete cache entry."""
+
+    dir: Path
+    meta: dict
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.dir.iterdir() if f.is_file())
+
+
+def _read_meta(d: Path) -> dict | None:
+    try:
+        meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    ok = (
+        isinstance(meta, dict)
+        and meta.get("cache_version") == CACHE_VERSION
+        and isinstance(meta.get("vocab_size"), int)
+        and isinstance(meta.get("dim"), int)
+    )
+    return meta if ok else None
+
+
+def find(key: str) -> Entry | None:
+    """The entry for `key` if it is complete (has a valid meta.json), else None."""
+    d = vectors_root() / key
+    meta = _read_meta(d)
+    return Entry(d, meta) if meta is not None else None
+
+
+def read(entry: Entry) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+    """(words, memory-mapped float32 matrix, other arrays by name). Raises OSError/ValueError
+    when the entry is damaged or went away (the caller then converts again)."""
+    d, meta = entry.dir, entry.meta
+    matrix = np.load(d / "vectors.npy", mmap_mode="r", allow_pickle=False)
+    words = read_vocab(d / "vocab.txt", meta.get("multiline_words"))
+    if matrix.shape != (meta["vocab_size"], meta["dim"]) or len(words) != meta["vocab_size"]:
+        raise ValueError(f"cache entry {d} does not match its meta.json")
+    extra = {}
+    for name in meta.get("arrays", []):
+        extra[name] = np.load(d / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+    return words, matrix, extra
+
+
+def read_vocab(path: Path, multiline: dict | None = None) -> list[str]:
+    """One word per "\n"-terminated line; no other character splits (not even "\r")."""
+    words = path.read_bytes().decode("utf-8").split("\n")
+    if words and words[-1] == "":
+        words.pop()
+    for row, word in (multiline or {}).items():
+        words[int(row)] = word
+    return words
+
+
+def _vocab_bytes(words: list[str]) -> tuple[bytes, dict[str, str]]:
+    multiline = {str(i): w for i, w in enumerate(words) if "\n" in w}
+    if multiline:
+        words = [("" if "\n" in w else w) for w in words]
+    try:
+        data = ("\n".join(words) + "\n").encode("utf-8") if words else b""
+    except UnicodeEncodeError as e:
+        raise DataError(f"a word cannot be stored as UTF-8 ({e.reason})") from None
+    return data, multiline
+
+
+def store(key: str, words: list[str], matrix: np.ndarray, arrays: dict[str, np.ndarray], meta: dict) -> Entry:
+    """Write an entry atomically and return it (or the one another process stored first)."""
+    import shutil
+    import tempfile
+
+    root = vectors_root()
+    root.mkdir(parents=True, exist_ok=True)
+    prune_abandoned()
+    tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP}{os.getpid()}-", dir=root))
+    try:
+        np.save(tmp / "vectors.npy", np.ascontiguousarray(matrix, dtype=np.float32), allow_pickle=False)
+        for name, arr in arrays.items():
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr), allow_pickle=False)
+        vocab, multiline = _vocab_bytes(words)
+        (tmp / "vocab.txt").write_bytes(vocab)
+        meta = {
+            **meta,
+            "cache_version": CACHE_VERSION,
+            "vocab_size": len(words),
+            "dim": int(matrix.shape[1]),
+            "arrays": sorted(arrays),
+            "multiline_words": multiline,
+        }
+        _write_meta(tmp, meta)  # last: what makes the entry valid
+        _fsync_dir(tmp)
+        final = root / key
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if find(key) is None:  # a broken leftover in the way: set it aside and retry once
+                _discard(final)
+                os.rename(tmp, final)
+            else:  # another process stored the same entry first: use theirs
+                shutil.rmtree(tmp, ignore_errors=True)
+        _fsync_dir(root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    entry = find(key)
+    if entry is None:
+        raise DataError(f"the cache entry {root / key} could not be written")
+    return entry
+
+
+def _write_meta(d: Path, meta: dict) -> None:
+    with open(d / "meta.json", "w", encoding="utf-8") as f:
+        json.dump(meta, f, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(d: Path) -> None:
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _discard(d: Path) -> None:
+    """Remove a directory by first renaming it out of the way (readers then never see half)."""
+    import shutil
+    import tempfile
+
+    if not d.exists():
+        return
+    trash = Path(tempfile.mkdtemp(prefix=_TRASH, dir=d.parent))
+    try:
+        os.rename(d, trash / "x")
+    except OSError:
+        pass
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _converting(d: Path) -> bool:
+    """A temp directory whose process is still writing it."""
+    pid = d.name[len(_TMP):].split("-", 1)[0] if d.name.startswith(_TMP) else ""
+    return pid.isdigit() and _pid_alive(int(pid))
+
+
+def prune_abandoned() -> int:
+    """Remove temp and trash directories whose writing process has died. Returns how many."""
+    import shutil
+
+    root = vectors_root()
+    removed = 0
+    if not root.is_dir():
+        return 0
+    for d in root.iterdir():
+        if d.name.startswith(_TRASH):
+            shutil.rmtree(d, ignore_errors=True)
+            removed += 1
+        elif d.name.startswith(_TMP) and not _converting(d):
+            shutil.rmtree(d, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def prune_stale(source: str, size: int, mtime_ns: int) -> int:
+    """Remove the entries of `source` made from an earlier state of the file (other size or
+    mtime): the file has changed, they can never be used again. Returns how many."""
+    stale = [
+        e for e in entries()
+        if e.meta.get("source") == source and (e.meta.get("size"), e.meta.get("mtime_ns")) != (size, mtime_ns)
+    ]
+    for entry in stale:
+        _discard(entry.dir)
+    return len(stale)
+
+
+def entries() -> list[Entry]:
+    """Every complete entry, sorted by source path."""
+    root = vectors_root()
+    if not root.is_dir():
+        return []
+    out = []
+    for d in root.iterdir():
+        if d.is_dir() and not d.name.startswith("."):
+            meta = _read_meta(d)
+            if meta is not None:
+                out.append(Entry(d, meta))
+    return sorted(out, key=lambda e: (str(e.meta.get("source")), e.dir.name))
+
+
+def clear() -> tuple[int, int]:
+    """Remove every entry and leftover; returns (entries removed, bytes freed)."""
+    root = vectors_root()
+    if not root.is_dir():
+        return 0, 0
+    count = freed = 0
+    for d in list(root.iterdir()):
+        if not d.is_dir() or _converting(d):
+            continue
+        if _read_meta(d) is not None:
+            count += 1
+        freed += sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
+        _discard(d)
+    return count, freed
