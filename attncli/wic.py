@@ -16,7 +16,6 @@ from typing import Callable, Iterable
 import numpy as np
 
 from . import pipeline as P
-from .attention import softmax
 from .errors import DataError
 from .inputs import nonblank_lines
 from .tokens import word_spans
@@ -94,18 +93,26 @@ class Scorer:
     def target_vector(self, text: str, index: int, cfg: P.Config, proj) -> np.ndarray:
         """The contextual vector of whitespace word `index` of `text`: its first alphabetic
         token in the vocabulary ("boards" -> "boards"; "bank's" -> "bank"). A word out of the
-        vocabulary has no vector of its own: it gets what a zero-vector query attends to, the
-        prior-weighted mean of its sentence (uniform without a prior)."""
+        vocabulary takes part as a zero vector, as under --oov zero: its new vector is what a
+        query with no content attends to, the prior-weighted mean of its sentence."""
         s = self.sentence(text)
-        x = P.model_input(s.x, self.vec, cfg)
-        prior = P.key_prior(self.vec, s.prep.ids, cfg)
+        ids, x = s.prep.ids, s.x
         k = target_row(s.prep, s.spans[index])
         if k is None:
             self.unknown_targets += 1
-            weights = softmax(prior if prior is not None else np.zeros(len(x), dtype=np.float32))
-            return weights @ x
-        out, _ = P.contextualize(x, cfg, proj, prior)
+            k = sum(1 for pos in s.prep.kept if pos < s.spans[index][0])  # where the word stands
+            ids, x = np.insert(ids, k, -1), np.insert(x, k, 0.0, axis=0)
+        out, _ = P.contextualize(P.model_input(x, self.vec, cfg), cfg, proj, P.key_prior(self.vec, ids, cfg))
         return out[k]
+
+    def target_input(self, text: str, index: int, cfg: P.Config) -> np.ndarray:
+        """What attention receives for that word: its (centered) static vector; zero when it
+        is out of the vocabulary."""
+        s = self.sentence(text)
+        k = target_row(s.prep, s.spans[index])
+        if k is None:
+            return np.zeros(self.vec.dim, dtype=np.float32)
+        return P.model_input(s.x[k : k + 1], self.vec, cfg)[0]
 
     def scores(self, pairs: list[Pair], cfg: P.Config, progress: Callable[[int], None] | None = None) -> np.ndarray:
         proj = P.load_projections(cfg, self.vec.dim)
