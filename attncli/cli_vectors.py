@@ -12,12 +12,13 @@ import typer
 
 from .cli import (
     LimitOpt,
-    app,
     TrustOpt,
     UnicodeErrors,
     UnicodeErrorsOpt,
     VectorsFormat,
     VectorsOpt,
+    _print_json,
+    app,
 )
 
 vectors_app = typer.Typer(
@@ -64,13 +65,6 @@ def _load(source: str, fmt: VectorsFormat, limit, unicode_errors: UnicodeErrors,
     from .pipeline import get_vectors
 
     return get_vectors(source, fmt.value, limit, unicode_errors.value, trust)
-
-
-def _print_json(obj) -> None:
-    from .export import dumps
-
-    sys.stdout.buffer.write(dumps(obj) + b"\n")
-    sys.stdout.flush()
 
 
 @vectors_app.command("info")
