@@ -315,3 +315,60 @@ def self_attention(
             attended = lam * h + (np.float32(1) - lam) * attended
         h = attended
     return h.astype(np.float32, copy=False), weights
+
+
+# ---------------------------------------------------------------- long inputs: row blocks
+
+
+def blocked_self_attention(
+    x: np.ndarray,
+    settings: AttentionSettings,
+    proj: Projections,
+    key_bias: np.ndarray | None = None,
+    block_cells: int = 1 << 22,
+) -> np.ndarray:
+    """`self_attention(x, ...)[0]` for one long sequence x (n, d), computed in row blocks.
+
+    The same formula, row block by row block: out[r0:r1] = softmax(Q[r0:r1] K^T / ...) V, with
+    the causal and self masks of rows r0..r1 built by the mask functions' `offset`. Only
+    `block_cells` (rows x n x H) attention cells exist at a time, so memory grows linearly in
+    n, not quadratically; the weights themselves are never returned. Each layer needs the whole
+    previous layer's output (n x d) for its keys and values: that is linear too.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"blocked_self_attention takes one sequence (n, d), found shape {x.shape}")
+    n, d = x.shape  # tokens, dims
+    if settings.layers > 1 or settings.residual > 0:
+        if proj.d_out != d:
+            raise ValueError(f"residual mixing and stacked layers need d_out == d, found {proj.d_out} != {d}")
+    H = proj.heads
+    rows = max(1, block_cells // max(1, n * H))  # query rows per block
+    if key_bias is not None:
+        key_bias = np.asarray(key_bias, dtype=np.float32)[None, None, :]  # (1, 1, n)
+    kw = dict(similarity=settings.similarity, scale=settings.scale, temperature=settings.temperature)
+    h = x
+    for _ in range(settings.layers):
+        q = h @ proj.W_q if proj.b_q is None else h @ proj.W_q + proj.b_q  # (n, H*d_k)
+        k = h @ proj.W_k if proj.b_k is None else h @ proj.W_k + proj.b_k  # (n, H*d_k)
+        v = h @ proj.W_v if proj.b_v is None else h @ proj.W_v + proj.b_v  # (n, H*d_v)
+        q, k, v = _split_heads(q, H), _split_heads(k, H), _split_heads(v, H)  # (H, n, d_h)
+        merged = np.empty((n, v.shape[-1] * H), dtype=np.float32)  # (n, H*d_v)
+        for r0 in range(0, n, rows):
+            r1 = min(n, r0 + rows)
+            mask = None
+            if settings.causal:
+                mask = causal_mask(r1 - r0, n, offset=r0)  # (b, n)
+            if settings.exclude_self:
+                m = self_mask(r1 - r0, n, offset=r0)
+                mask = m if mask is None else mask & m
+            out, _ = attention(q[:, r0:r1], k, v, mask, key_bias=key_bias, **kw)  # (H, b, d_v)
+            merged[r0:r1] = _merge_heads(out)
+        attended = merged
+        if proj.W_o is not None:
+            attended = attended @ proj.W_o if proj.b_o is None else attended @ proj.W_o + proj.b_o  # (n, d_out)
+        if settings.residual > 0:
+            lam = np.float32(settings.residual)
+            attended = lam * h + (np.float32(1) - lam) * attended
+        h = attended
+    return h.astype(np.float32, copy=False)

@@ -84,3 +84,20 @@ def word_spans(text: str, tokens: list[Token]) -> list[list[int]]:
             t += 1
         spans.append(inside)
     return spans
+
+
+def token_texts(text: str, known: Callable[[str], bool] | None = None) -> list[str]:
+    """`[t.text for t in tokenize(text, known)]`, about twice as fast: for batch embedding,
+    which needs the normalized tokens only. Falls back to tokenize() when a repair may apply
+    (a "." inside the text, a hyphen)."""
+    plain = text.translate(_QUOTES)
+    if plain.isascii():  # ASCII lowercasing keeps lengths, and the pattern ignores case
+        texts = _TOKEN.findall(plain.lower())
+    else:
+        texts = [t.lower() for t in _TOKEN.findall(plain)]
+    if known is not None and (
+        ("-" in plain and any("-" in t and len(t) > 1 and not known(t) for t in texts))
+        or ("." in texts[:-1] and any(t == "." and known(p + ".") for p, t in zip(texts, texts[1:-1] + [""])))
+    ):
+        return [t.text for t in tokenize(text, known)]
+    return texts
