@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from .errors import AttncliError
+from .errors import AttncliError, UsageError
 
 
 class _Group(TyperGroup):
@@ -158,9 +158,27 @@ def make_config(**options):
 # ---------------------------------------------------------------- embed
 
 
+class InputFormat(str, Enum):
+    text = "text"
+    jsonl = "jsonl"
+
+
+class OutputFormat(str, Enum):
+    jsonl = "jsonl"
+    npz = "npz"
+
+
+class Engine(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
+_BATCH = "Batch: files of sentences (-i)"
+
+
 @app.command()
 def embed(
-    text: Annotated[str, typer.Argument(help="The sentence to embed.", show_default=False)],
+    text: Annotated[Optional[str], typer.Argument(help="The sentence to embed (or -i FILE for many).", show_default=False)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
     dims: Annotated[int, typer.Option(min=1, help="Vector dimensions shown in tables.")] = 8,
     show_static: Annotated[bool, typer.Option("--show-static", help="Also show the static vectors.")] = False,
@@ -180,18 +198,61 @@ def embed(
     prior_a: PriorAOpt = 1e-3,
     residual: ResidualOpt = 0.0,
     layers: LayersOpt = 1,
+    input: Annotated[Optional[str], typer.Option("-i", "--input", rich_help_panel=_BATCH, show_default=False,
+                     help="Embed every line of FILE ('-': stdin); with --engine dask, a glob of files.")] = None,
+    input_format: Annotated[InputFormat, typer.Option(rich_help_panel=_BATCH, help="text: one sentence per line; jsonl: JSON objects.")] = InputFormat.text,
+    text_field: Annotated[str, typer.Option(rich_help_panel=_BATCH, help="--input-format jsonl: the field holding the sentence.")] = "text",
+    output: Annotated[Optional[str], typer.Option("-o", "--output", rich_help_panel=_BATCH, show_default=False,
+                      help="Write to FILE (.jsonl or .npz, atomically) instead of JSON Lines on stdout; --engine dask: a directory.")] = None,
+    output_format: Annotated[Optional[OutputFormat], typer.Option("--output-format", "-f", rich_help_panel=_BATCH, show_default=False,
+                             help="Format of -o when its extension does not say.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, rich_help_panel=_BATCH, help="Sentences attended together in one padded matmul.")] = 256,
+    with_static: Annotated[bool, typer.Option("--with-static", rich_help_panel=_BATCH, help="Add the static vectors to the output.")] = False,
+    with_attention: Annotated[bool, typer.Option("--with-attention", rich_help_panel=_BATCH, help="Add the attention weights to the output.")] = False,
+    max_attention_cells: Annotated[int, typer.Option(min=1, rich_help_panel=_BATCH,
+                                   help="--with-attention: a line whose heads x n x n weights pass this fails.")] = 25_000_000,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", rich_help_panel=_BATCH, help="No progress bar.")] = False,
+    engine: Annotated[Engine, typer.Option(rich_help_panel=_BATCH, help="dask: one .npz shard per input file, on Dask (pip install 'attncli[dask]').")] = Engine.local,
+    scheduler: Annotated[Optional[str], typer.Option(rich_help_panel=_BATCH, show_default=False,
+                         help="--engine dask: address of a Dask scheduler (default: local processes).")] = None,
 ):
     """Embed one sentence: the attention matrix and the new contextual vectors.
 
     Example: attncli embed "money bank grows" --json | jq '.attention[1]'
-    """
-    from . import pipeline
 
+    With -i FILE, embed every line: JSON Lines on stdout (one object per line, with "line"),
+    or -o out.jsonl / out.npz. Exit codes: 0 every line embedded; 1 error, nothing written;
+    2 bad usage; 3 some lines failed (reported on stderr and as error records), the rest written.
+    """
     cfg = make_config(
         vectors=vectors, oov=oov, mode=mode, weights=weights, seed=seed, heads=heads,
         similarity=similarity, scale=scale, temperature=temperature, exclude_self=exclude_self,
         causal=causal, positions=positions, prior=prior, prior_a=prior_a, residual=residual, layers=layers,
     )
+    batch = dict(
+        input_format=input_format.value, text_field=text_field, output=output,
+        output_format=output_format.value if output_format else None, batch_size=batch_size,
+        with_static=with_static, with_attention=with_attention, max_attention_cells=max_attention_cells,
+        quiet=quiet, engine=engine.value, scheduler=scheduler,
+    )
+    if input is not None:
+        if text is not None:
+            raise UsageError("give either a sentence or -i FILE, not both")
+        from .batch_run import run_batch
+
+        code = run_batch(cfg, input, **batch)
+        if code:
+            raise typer.Exit(code)
+        return
+    if text is None:
+        raise UsageError("give a sentence to embed, or -i FILE for a file of sentences (-i - for stdin)")
+    for name in ("output", "output_format", "with_static", "with_attention", "scheduler"):
+        if batch[name]:
+            raise UsageError(f"--{name.replace('_', '-')} needs -i FILE")
+    if engine != Engine.local:
+        raise UsageError("--engine needs -i FILE")
+    from . import pipeline
+
     result = pipeline.embed(text, cfg)
     _report_oov(result)
     if json_out:

@@ -85,3 +85,18 @@ def embed_renderables(result, *, dims: int = 8, show_static: bool = False) -> li
         note += " · weights are random and untrained: they show the mechanism, not meaning"
     parts.append(vectors_table(result.surfaces, result.contextual, dims, f"Contextual vectors ({d_out} dims)", note))
     return parts
+
+
+def batch_progress(total: int | None, console=None):
+    """A rich Progress for `embed -i`: bar, sentences done, sentences/s, ETA (on stderr)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+
+    class Rate(ProgressColumn):
+        def render(self, task):
+            return Text(f"{task.speed or 0:,.0f} sentences/s", style="progress.data.speed")
+
+    return Progress(
+        TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn(),
+        console=console or Console(stderr=True),
+    )
