@@ -31,6 +31,7 @@ from .vectors import Vectors
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_MAX_ATTENTION_CELLS = 25_000_000  # H x n x n weights kept for --with-attention: 100 MB of float32
 BLOCK_CELLS = 1 << 20  # attention cells (B x H x n x n) computed at once: 4 MiB of float32, cache-sized
+MIN_UNIFORM = 16  # sentences of one length batched alone, unpadded; fewer are padded with neighbours
 CHUNK_SENTENCES = 8192  # sentences read, sorted and embedded together
 CHUNK_CHARS = 1 << 22  # ... or fewer, when their text passes this many characters
 CACHE_SENTENCES = 100_000  # tokenized sentences remembered (corpora repeat lines: headers, boilerplate)
@@ -250,42 +251,62 @@ class BatchEmbedder:
         heads = [None] * m if self.with_attention else None
         H = proj.heads
         order = np.argsort(lengths, kind="stable")
-        sorted_lengths = lengths[order]
-        i = 0
-        while i < m:
-            j = min(m, i + self.batch_size)
-            longest = int(sorted_lengths[j - 1])
-            fit = max(1, self.block_cells // (H * longest * longest))  # sentences of this length per batch
-            j = min(j, i + fit)
-            idx = order[i:j]
-            i = j
-            lens = lengths[idx]  # (B,) ascending
-            L = int(lens[-1])
-            if len(idx) == 1 and H * L * L > self.block_cells and not self.with_attention:
-                s = int(idx[0])
-                a, b = offsets[s], offsets[s + 1]
-                out[a:b] = self._blocked(static[a:b], None if prior is None else prior[a:b])
+        sl = lengths[order]  # (m,) ascending
+        # token rows in sorted-sentence order: a batch of one length is then a plain slice
+        so = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(sl, out=so[1:])
+        perm = np.repeat(offsets[order] - so[:-1], sl) + np.arange(len(ids))  # (T,)
+        xs = static[perm]  # (T, d)
+        ps = None if prior is None else prior[perm]
+        outs = np.empty_like(out)
+        for i, j in self._batches(sl):
+            L, B = int(sl[j - 1]), j - i
+            a, b = so[i], so[j]
+            if B == 1 and H * L * L > self.block_cells and not self.with_attention:
+                outs[a:b] = self._blocked(xs[a:b], None if ps is None else ps[a:b])
                 continue
-            rows = offsets[idx][:, None] + np.arange(L)  # (B, L)
-            if lens[0] == L:  # all of one length: no padding
-                pb = None if prior is None else prior[rows]
-                h, w = contextualize(static[rows], cfg, proj, pb)  # (B, L, d_out), (B, H, L, L)
-                out[rows.reshape(-1)] = h.reshape(-1, h.shape[-1])
+            if sl[i] == L:  # one length: no padding; the same numbers as one sentence alone
+                pb = None if ps is None else ps[a:b].reshape(B, L)
+                h, w = contextualize(xs[a:b].reshape(B, L, -1), cfg, proj, pb)  # (B, L, d_out), (B, H, L, L)
+                outs[a:b] = h.reshape(B * L, -1)
             else:
+                lens = sl[i:j]  # (B,)
+                rows = so[i:j, None] + np.arange(L)  # (B, L)
                 valid = np.arange(L) < lens[:, None]  # (B, L)
                 src = np.where(valid, rows, 0)
-                xb = static[src]  # (B, L, d)
+                xb = xs[src]  # (B, L, d)
                 xb[~valid] = 0.0
-                pb = None if prior is None else prior[src]
+                pb = None if ps is None else ps[src]
                 h, w = contextualize(xb, cfg, proj, pb, lengths=lens)  # (B, L, d_out), (B, H, L, L)
-                out[rows[valid]] = h[valid]
+                outs[a:b] = h[valid]
             if self.with_attention:
-                for k, s in enumerate(idx):
-                    n = int(lens[k])
+                for k in range(B):
+                    n, s = int(sl[i + k]), int(order[i + k])
                     hw = np.ascontiguousarray(w[k, :, :n, :n])  # (H, n, n)
                     heads[s] = hw
                     attn[s] = hw.mean(axis=0)  # (n, n)
+        out[perm] = outs
         return offsets, out, static, attn, heads
+
+    def _batches(self, sl: np.ndarray) -> Iterator[tuple[int, int]]:
+        """(i, j): batches over sentences sorted by length `sl`. Sentences of one length go
+        together, unpadded, up to batch_size and block_cells; lengths with fewer than
+        MIN_UNIFORM sentences are padded together with their neighbours."""
+        m, H = len(sl), self.proj.heads
+        i = 0
+        while i < m:
+            run = int(np.searchsorted(sl, sl[i], side="right"))
+            j = run
+            if run - i < MIN_UNIFORM:  # few of this length: pad them with the next few lengths
+                while j < m and j - i < self.batch_size:
+                    nxt = int(np.searchsorted(sl, sl[j], side="right"))
+                    if nxt - j >= MIN_UNIFORM:
+                        break
+                    j = nxt
+            L = int(sl[min(j, i + self.batch_size) - 1])
+            j = min(j, i + self.batch_size, i + max(1, self.block_cells // (H * L * L)))
+            yield i, j
+            i = j
 
     def _blocked(self, x: np.ndarray, prior: np.ndarray | None) -> np.ndarray:
         """One long sentence (n, d) -> (n, d_out), in row blocks; as pipeline.contextualize."""
