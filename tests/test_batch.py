@@ -148,6 +148,16 @@ def test_token_texts_equals_tokenize(text):
     assert token_texts(text) == [t.text for t in tokenize(text)]
 
 
+def test_token_texts_equals_tokenize_fuzzed():
+    """Random strings over the characters the repairs look at."""
+    known = get_vectors().index.__contains__
+    rng = np.random.default_rng(5)
+    alphabet = list("ab.-' ’“") + ["mr", "st", "co", "op", "u.s", "n't", "well", "known", "MR", "İ"]
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet, rng.integers(0, 12)))
+        assert token_texts(text, known) == [t.text for t in tokenize(text, known)], text
+
+
 def test_read_items_bad_utf8_and_jsonl(tmp_path):
     p = tmp_path / "in.txt"
     p.write_bytes(b"one\r\n\xff\xfe two\nthree")
