@@ -227,6 +227,16 @@ def _is_identity(proj: Projections) -> bool:
     return proj.source == "identity" and proj.W_q is proj.W_k is proj.W_v and proj.b_q is None and proj.b_k is None and proj.b_v is None
 
 
+def _qkv(x: np.ndarray, proj: Projections) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Q, K, V of x (..., n, d): (..., n, H*d_k), (..., n, H*d_k), (..., n, H*d_v)."""
+    if _is_identity(proj):  # x @ I == x exactly: skip three matmuls (stage 1, the default)
+        return x, x, x
+    q = x @ proj.W_q if proj.b_q is None else x @ proj.W_q + proj.b_q
+    k = x @ proj.W_k if proj.b_k is None else x @ proj.W_k + proj.b_k
+    v = x @ proj.W_v if proj.b_v is None else x @ proj.W_v + proj.b_v
+    return q, k, v
+
+
 def multi_head(
     x: np.ndarray,
     proj: Projections,
@@ -235,12 +245,7 @@ def multi_head(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stage 2 and 3 over x (..., n, d) -> (output (..., n, d_out), weights (..., H, n, n))."""
     H = proj.heads
-    if _is_identity(proj):  # x @ I == x exactly: skip three matmuls (stage 1, the default)
-        q = k = v = x
-    else:
-        q = x @ proj.W_q if proj.b_q is None else x @ proj.W_q + proj.b_q  # (..., n, H*d_k)
-        k = x @ proj.W_k if proj.b_k is None else x @ proj.W_k + proj.b_k  # (..., n, H*d_k)
-        v = x @ proj.W_v if proj.b_v is None else x @ proj.W_v + proj.b_v  # (..., n, H*d_v)
+    q, k, v = _qkv(x, proj)
     if mask is not None:
         mask = np.expand_dims(mask, -3)  # broadcast over heads
     kb = kw.pop("key_bias", None)
@@ -357,12 +362,7 @@ def blocked_self_attention(
     kw = dict(similarity=settings.similarity, scale=settings.scale, temperature=settings.temperature)
     h = x
     for _ in range(settings.layers):
-        if _is_identity(proj):
-            q = k = v = h
-        else:
-            q = h @ proj.W_q if proj.b_q is None else h @ proj.W_q + proj.b_q  # (n, H*d_k)
-            k = h @ proj.W_k if proj.b_k is None else h @ proj.W_k + proj.b_k  # (n, H*d_k)
-            v = h @ proj.W_v if proj.b_v is None else h @ proj.W_v + proj.b_v  # (n, H*d_v)
+        q, k, v = _qkv(h, proj)  # (n, H*d_k), (n, H*d_k), (n, H*d_v)
         # (H, n, d_h), contiguous: a strided view would make each block's matmul skip BLAS
         q, k, v = (np.ascontiguousarray(_split_heads(a, H)) for a in (q, k, v))
         merged = np.empty((n, v.shape[-1] * H), dtype=np.float32)  # (n, H*d_v)
