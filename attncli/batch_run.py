@@ -7,7 +7,8 @@ On the CLI's side of the house (it uses render and writers); no typer here. Impo
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
+import gc
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -39,6 +40,20 @@ def config_meta(cfg, proj) -> dict:
 
 def _warn(msg: str) -> None:
     print(f"attncli: warning: {msg}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def no_gc():
+    """Pause Python's cyclic garbage collector: a run allocates millions of small lists that
+    live on (the tokenizer's cache) and hold no cycles, and the collector would rescan them
+    over and over (about a quarter of the time on 200k distinct lines)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def count_lines(path: Path) -> int:
@@ -115,7 +130,7 @@ def run_batch(
             task = progress.add_task("embed", total=total)
             progress.start()
         try:
-            with writer:
+            with writer, no_gc():
                 for chunk in emb.embed_chunks(read_items(f, input_format, text_field)):
                     for e in chunk.errors:
                         _warn(f"line {e.line}: {e.error}")

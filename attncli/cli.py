@@ -212,7 +212,7 @@ def embed(
     max_attention_cells: Annotated[int, typer.Option(min=1, rich_help_panel=_BATCH,
                                    help="--with-attention: a line whose heads x n x n weights pass this fails.")] = 25_000_000,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", rich_help_panel=_BATCH, help="No progress bar.")] = False,
-    engine: Annotated[Engine, typer.Option(rich_help_panel=_BATCH, help="dask: one .npz shard per input file, on Dask (pip install 'attncli[dask]').")] = Engine.local,
+    engine: Annotated[Engine, typer.Option(rich_help_panel=_BATCH, help="dask: one .npz shard per input file, on Dask (pip install 'attncli\\[dask]').")] = Engine.local,
     scheduler: Annotated[Optional[str], typer.Option(rich_help_panel=_BATCH, show_default=False,
                          help="--engine dask: address of a Dask scheduler (default: local processes).")] = None,
 ):

@@ -28,7 +28,7 @@ INSTALL_HINT = "--engine dask needs Dask: pip install 'attncli[dask]'"
 def embed_shard(source: str, target: str, cfg, options: dict) -> dict:
     """Embed one file into one .npz shard (atomically); runs on a Dask worker."""
     from .batch import BatchEmbedder, read_items
-    from .batch_run import config_meta
+    from .batch_run import config_meta, no_gc
     from .writers import NpzWriter
 
     emb = BatchEmbedder(
@@ -37,7 +37,7 @@ def embed_shard(source: str, target: str, cfg, options: dict) -> dict:
     )
     meta = dict(vectors=emb.vectors.info(), config=config_meta(emb.config, emb.proj))
     errors = []
-    with open(source, "rb") as f, NpzWriter(
+    with no_gc(), open(source, "rb") as f, NpzWriter(
         target, dim=emb.d_out, static_dim=emb.vectors.dim, with_static=options["with_static"],
         with_attention=options["with_attention"], **meta,
     ) as writer:
