@@ -107,14 +107,27 @@ def run_batch(
         parent = Path(output).resolve().parent
         if not parent.is_dir():
             raise DataError(f"{output}: the directory {parent} does not exist")
+        if Path(output).is_dir():
+            raise DataError(f"{output}: is a directory (name the output file)")
 
-    from .batch import BatchEmbedder, read_items
-    from .writers import JsonlWriter, NpzWriter
+    from .batch import BatchEmbedder
 
     emb = BatchEmbedder(cfg, batch_size=batch_size, with_attention=with_attention, max_attention_cells=max_attention_cells)
-    meta = dict(vectors=emb.vectors.info(), config=config_meta(emb.config, emb.proj))
     show = not quiet and sys.stderr.isatty()
     total = count_lines(Path(source)) if show and source != "-" else None
+    try:
+        return _run_local(emb, source, fmt, output, total, show, input_format, text_field, with_static, with_attention)
+    except BrokenPipeError:  # the reader of stdout went away: the CLI stops quietly
+        raise
+    except OSError as e:  # a full disk, a read-only directory, a file that went away
+        raise DataError(f"{e.filename or output or source}: {e.strerror or e}") from None
+
+
+def _run_local(emb, source, fmt, output, total, show, input_format, text_field, with_static, with_attention) -> int:
+    from .batch import read_items
+    from .writers import JsonlWriter, NpzWriter
+
+    meta = dict(vectors=emb.vectors.info(), config=config_meta(emb.config, emb.proj))
     f = sys.stdin.buffer if source == "-" else open(source, "rb")
     failed = done = 0
     try:
