@@ -327,6 +327,18 @@ def test_cli_interrupted_run_leaves_no_output(tmp_path, monkeypatch, suffix):
     assert list(tmp_path.iterdir()) == [p]
 
 
+def test_cli_empty_input_writes_empty_npz(tmp_path):
+    p = tmp_path / "empty.txt"
+    p.write_bytes(b"")
+    out = tmp_path / "out.npz"
+    result = runner.invoke(app, ["embed", "-i", str(p), "-o", str(out)])
+    assert result.exit_code == 0
+    z = np.load(out)
+    assert z["vectors"].shape == (0, 50) and list(z["offsets"]) == [0] and len(z["lines"]) == 0
+    result = runner.invoke(app, ["embed", "-i", str(p), "-o", str(tmp_path), "-f", "npz"])
+    assert result.exit_code == 1 and "is a directory" in result.stderr
+
+
 def test_cli_output_over_existing_file_is_replaced(tmp_path):
     p = tmp_path / "in.txt"
     p.write_text("money bank grows\n", encoding="utf-8")
