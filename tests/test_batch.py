@@ -176,6 +176,7 @@ def test_read_items_bad_utf8_and_jsonl(tmp_path):
 # ---------------------------------------------------------------- the command line
 
 runner = CliRunner()
+ATTNCLI = str(Path(sys.executable).with_name("attncli"))  # for runs in a subprocess
 GOOD = [1, 2, 3, 4, 8, 9, 10]  # 1-based lines of SENTENCES that embed under the default config
 BAD = [5, 6, 7]
 
@@ -339,6 +340,26 @@ def test_cli_empty_input_writes_empty_npz(tmp_path):
     assert result.exit_code == 1 and "is a directory" in result.stderr
 
 
+@pytest.mark.parametrize("suffix", ["npz", "jsonl"])
+def test_killed_run_leaves_no_file_under_the_final_name(tmp_path, suffix):
+    """SIGKILL midway (stdin still open, so the run cannot have finished): no out.* exists."""
+    import signal
+    import time
+
+    out = tmp_path / f"out.{suffix}"
+    proc = subprocess.Popen([ATTNCLI, "embed", "-i", "-", "-o", str(out), "-q"], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc.stdin.write(b"the bank raised its rates .\n" * 20000)  # more than two chunks
+    proc.stdin.flush()
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdin.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert not out.exists()
+    assert all(p.name.startswith(f".out.{suffix}.") for p in tmp_path.iterdir())  # only the hidden temp
+
+
 def test_cli_output_over_existing_file_is_replaced(tmp_path):
     p = tmp_path / "in.txt"
     p.write_text("money bank grows\n", encoding="utf-8")
@@ -349,9 +370,6 @@ def test_cli_output_over_existing_file_is_replaced(tmp_path):
 
 
 # ---------------------------------------------------------------- long inputs
-
-ATTNCLI = str(Path(sys.executable).with_name("attncli"))
-
 
 def _long_line(path: Path, n: int) -> None:
     words = get_vectors().words[100:5100]
