@@ -108,8 +108,7 @@ def run_dask(
             shards = list(dask.compute(*tasks, scheduler=client))
     else:
         shards = list(dask.compute(*tasks, scheduler="processes"))
-    for shard, src in zip(shards, files):
-        shard["source"] = src
+    shards = [{"file": shard.pop("file"), "source": src, **shard} for shard, src in zip(shards, files)]
 
     from .batch import BatchEmbedder
     from .batch_run import config_meta
