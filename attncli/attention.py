@@ -31,11 +31,24 @@ def softmax(logits: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """
     if mask is not None:
         logits = np.where(mask, logits, -np.inf)
-    top = logits.max(axis=-1, keepdims=True)
+    top = _row_max(logits)  # (..., 1)
     top = np.where(np.isfinite(top), top, 0)  # fully masked row: exp(-inf - 0) = 0
     e = np.exp(logits - top)
     total = e.sum(axis=-1, keepdims=True)
     return e / np.where(total == 0, 1, total)
+
+
+def _row_max(a: np.ndarray) -> np.ndarray:
+    """a.max(axis=-1, keepdims=True), the same values; for many short rows (batches of short
+    sentences) an elementwise maximum over the columns, several times faster than numpy's
+    reduction along a short last axis."""
+    n = a.shape[-1]
+    if n == 0 or n > 32 or a.size < 4096:
+        return a.max(axis=-1, keepdims=True)
+    top = a[..., 0].copy()
+    for j in range(1, n):
+        np.maximum(top, a[..., j], out=top)
+    return top[..., None]
 
 
 def causal_mask(n_q: int, n_k: int | None = None, offset: int = 0) -> np.ndarray:
