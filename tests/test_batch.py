@@ -129,6 +129,14 @@ def test_blocked_equals_full_attention(settings, proj):
         np.testing.assert_allclose(blocked, full, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(256, 1, 8, 8), (3, 4), (1000, 33), (64, 2, 16, 16), (5000, 1)])
+def test_row_max_is_max(shape):
+    a = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    a[::3, ..., 0] = -np.inf
+    a[::7] = -np.inf  # fully masked rows
+    np.testing.assert_array_equal(att._row_max(a), a.max(axis=-1, keepdims=True))
+
+
 def test_blocked_causal_first_row_is_first_input():
     x = np.random.default_rng(1).normal(size=(300, 8)).astype(np.float32)
     out = att.blocked_self_attention(x, att.AttentionSettings(causal=True), att.Projections.identity(8), block_cells=40)
