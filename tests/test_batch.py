@@ -259,6 +259,31 @@ def test_cli_npz(corpus, tmp_path):
         np.testing.assert_allclose(weights, want.attention, **TOL)
 
 
+def test_npz_spilled_to_disk_equals_held_in_memory(tmp_path, monkeypatch):
+    """Past its memory budget a .npz array goes to a temp file; the result is the same,
+    token arrays of different widths per chunk included."""
+    from attncli import batch, writers
+
+    p = tmp_path / "in.txt"
+    p.write_text("money bank grows\nthe internationalization of banks\n" * 50 + "a b\n", encoding="utf-8")
+    held, spilled = tmp_path / "held.npz", tmp_path / "spilled.npz"
+    args = ["embed", "-i", str(p), "--with-static", "--with-attention"]
+    assert runner.invoke(app, [*args, "-o", str(held)]).exit_code == 0
+    original = batch.BatchEmbedder.embed_chunks
+    monkeypatch.setattr(batch.BatchEmbedder, "embed_chunks", lambda self, items: original(self, items, 7))
+    monkeypatch.setattr(writers._Spill.__init__, "__defaults__", ((), 100))  # 100 bytes in memory
+    on_disk = []
+    write_into = writers._Spill.write_into
+    monkeypatch.setattr(writers._Spill, "write_into", lambda self, zf, name: (on_disk.append(self.f is not None), write_into(self, zf, name))[1])
+    assert runner.invoke(app, [*args, "-o", str(spilled)]).exit_code == 0
+    assert on_disk == [True] * 4  # vectors, tokens, static, attention all went through temp files
+    a, b = np.load(held), np.load(spilled)
+    assert a.files == b.files
+    for key in a.files:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert a["tokens"].dtype == b["tokens"].dtype == np.dtype("<U20")
+
+
 def test_cli_npz_by_format_option_and_jsonl_input(tmp_path):
     src = tmp_path / "in.jsonl"
     src.write_bytes(b'{"id": 1, "body": "money bank grows"}\n{"id": 2}\n{"body": "the river bank"}\n')
