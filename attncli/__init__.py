@@ -7,10 +7,11 @@ The names below are imported on first use, so `import attncli` stays cheap for t
 """
 
 __version__ = "0.1.0"
-__all__ = ["embed", "Config", "EmbedResult", "get_vectors", "AttncliError", "DataError", "UsageError"]
+__all__ = ["embed", "embed_batch", "Config", "EmbedResult", "get_vectors", "AttncliError", "DataError", "UsageError"]
 
 _LAZY = {
     "embed": "pipeline",
+    "embed_batch": "batch",
     "Config": "pipeline",
     "EmbedResult": "pipeline",
     "get_vectors": "pipeline",

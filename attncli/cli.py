@@ -286,23 +286,88 @@ def _resolve_config(shared: dict):
 # ---------------------------------------------------------------- embed
 
 
+class InputFormat(str, Enum):
+    text = "text"
+    jsonl = "jsonl"
+
+
+class OutputFormat(str, Enum):
+    jsonl = "jsonl"
+    npz = "npz"
+
+
+class Engine(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
+_BATCH = "Batch: files of sentences (-i)"
+
+
 @app.command()
 @config_options
 def embed(
-    text: Annotated[str, typer.Argument(help="The sentence to embed.", show_default=False)],
+    text: Annotated[Optional[str], typer.Argument(help="The sentence to embed (or -i FILE for many).", show_default=False)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
     dims: Annotated[int, typer.Option(min=1, help="Vector dimensions shown in tables.")] = 8,
     show_static: Annotated[bool, typer.Option("--show-static", help="Also show the static vectors.")] = False,
     neighbors: Annotated[int, typer.Option("--neighbors", min=0, help="Also show each token's K nearest vocabulary words (cosine to its contextual vector).")] = 0,
     html_file: HtmlOpt = None,
     svg_file: SvgOpt = None,
+    input: Annotated[Optional[str], typer.Option("-i", "--input", rich_help_panel=_BATCH, show_default=False,
+                     help="Embed every line of FILE ('-': stdin); with --engine dask, a glob of files.")] = None,
+    input_format: Annotated[InputFormat, typer.Option(rich_help_panel=_BATCH, help="text: one sentence per line; jsonl: JSON objects.")] = InputFormat.text,
+    text_field: Annotated[str, typer.Option(rich_help_panel=_BATCH, help="--input-format jsonl: the field holding the sentence.")] = "text",
+    output: Annotated[Optional[str], typer.Option("-o", "--output", rich_help_panel=_BATCH, show_default=False,
+                      help="Write to FILE (.jsonl or .npz, atomically) instead of JSON Lines on stdout; --engine dask: a directory.")] = None,
+    output_format: Annotated[Optional[OutputFormat], typer.Option("--format", "-f", rich_help_panel=_BATCH, show_default=False,
+                             help="Format of -o when its extension does not say.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, rich_help_panel=_BATCH, help="Sentences attended together in one padded matmul.")] = 256,
+    with_static: Annotated[bool, typer.Option("--with-static", rich_help_panel=_BATCH, help="Add the static vectors to the output.")] = False,
+    with_attention: Annotated[bool, typer.Option("--with-attention", rich_help_panel=_BATCH, help="Add the attention weights to the output.")] = False,
+    max_attention_cells: Annotated[int, typer.Option(min=1, rich_help_panel=_BATCH,
+                                   help="--with-attention: a line whose heads x n x n weights pass this fails.")] = 25_000_000,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", rich_help_panel=_BATCH, help="No progress bar.")] = False,
+    engine: Annotated[Engine, typer.Option(rich_help_panel=_BATCH, help="dask: one .npz shard per input file, on Dask (pip install 'attncli\\[dask]').")] = Engine.local,
+    scheduler: Annotated[Optional[str], typer.Option(rich_help_panel=_BATCH, show_default=False,
+                         help="--engine dask: address of a Dask scheduler (default: local processes).")] = None,
     *,
     config,
 ):
     """Embed one sentence: the attention matrix and the new contextual vectors.
 
     Example: attncli embed "money bank grows" --json | jq '.attention[1]'
+
+    With -i FILE, embed every line: JSON Lines on stdout (one object per line, with "line"),
+    or -o out.jsonl / out.npz. Exit codes: 0 every line embedded; 1 error, nothing written;
+    2 bad usage; 3 some lines failed (reported on stderr and as error records), the rest written.
     """
+    batch = dict(
+        input_format=input_format.value, text_field=text_field, output=output,
+        output_format=output_format.value if output_format else None, batch_size=batch_size,
+        with_static=with_static, with_attention=with_attention, max_attention_cells=max_attention_cells,
+        quiet=quiet, engine=engine.value, scheduler=scheduler,
+    )
+    if input is not None:
+        if text is not None:
+            raise UsageError("give either a sentence or -i FILE, not both")
+        for flag, value in (("--html", html_file), ("--svg", svg_file), ("--neighbors", neighbors)):
+            if value:
+                raise UsageError(f"{flag} shows one sentence: it does not go with -i FILE")
+        from .batch_run import run_batch
+
+        code = run_batch(config, input, **batch)
+        if code:
+            raise typer.Exit(code)
+        return
+    if text is None:
+        raise UsageError("give a sentence to embed, or -i FILE for a file of sentences (-i - for stdin)")
+    for name, flag in (("output", "-o/--output"), ("output_format", "--format"), ("with_static", "--with-static"),
+                       ("with_attention", "--with-attention"), ("scheduler", "--scheduler")):
+        if batch[name]:
+            raise UsageError(f"{flag} needs -i FILE")
+    if engine != Engine.local:
+        raise UsageError("--engine needs -i FILE")
     from . import pipeline
 
     result = pipeline.embed(text, config)

@@ -84,3 +84,24 @@ def word_spans(text: str, tokens: list[Token]) -> list[list[int]]:
             t += 1
         spans.append(inside)
     return spans
+
+
+def token_texts(text: str, known: Callable[[str], bool] | None = None) -> list[str]:
+    """`[t.text for t in tokenize(text, known)]`, about twice as fast: for batch embedding,
+    which needs the normalized tokens only. Falls back to tokenize() when a repair may apply
+    (an unknown hyphenated word; a "." inside the text after a word that is known with it)."""
+    if text.isascii():  # no typographic quotes; ASCII lowercasing keeps lengths, the pattern ignores case
+        texts = _TOKEN.findall(text.lower())
+    else:
+        texts = [t.lower() for t in _TOKEN.findall(text.translate(_QUOTES))]
+    if known is None:
+        return texts
+    if "-" in text and any("-" in t and len(t) > 1 and not known(t) for t in texts):
+        return [t.text for t in tokenize(text, known)]
+    last = len(texts) - 1
+    i = texts.index(".") if "." in texts else last
+    while 0 <= i < last:
+        if i > 0 and known(texts[i - 1] + "."):
+            return [t.text for t in tokenize(text, known)]
+        i = texts.index(".", i + 1) if "." in texts[i + 1 :] else last
+    return texts

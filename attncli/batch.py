@@ -1,0 +1,461 @@
+"""Batch embedding: many sentences at once, for files and corpora.
+
+    >>> from attncli.batch import embed_batch
+    >>> for r in embed_batch(["money bank grows", "", "the river bank"]):
+    ...     print(r.line, r.error if isinstance(r, BatchError) else r.tokens)
+
+The same numbers as `pipeline.embed` per sentence (within float32 rounding), computed
+vectorized: a chunk of sentences is sorted by length, cut into batches of at most
+`batch_size` sentences and BLOCK_CELLS attention cells, padded to the longest of its batch,
+and attended in one masked batched matmul per batch (`attention.self_attention(lengths=)`).
+A sentence too long for one batch is computed alone in row blocks
+(`attention.blocked_self_attention`): memory linear in its length.
+
+A sentence that cannot be embedded (empty, only punctuation, nothing in the vocabulary, not
+UTF-8) becomes a BatchError with its line number; the others go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import BinaryIO, Iterable, Iterator
+
+import numpy as np
+
+from . import attention as att
+from .errors import DataError, UsageError
+from .pipeline import (
+    Config,
+    EmbedResult,
+    contextualize,
+    key_prior,
+    load_projections,
+    model_input,
+    prepare,
+    static_rows,
+    vectors_for,
+)
+from .tokens import token_texts
+from .vectors import Vectors
+
+DEFAULT_BATCH_SIZE = 256
+DEFAULT_MAX_ATTENTION_CELLS = 25_000_000  # H x n x n weights kept for --with-attention: 100 MB of float32
+BLOCK_CELLS = 1 << 20  # attention cells (B x H x n x n) computed at once: 4 MiB of float32, cache-sized
+MIN_UNIFORM = 16  # sentences of one length batched alone, unpadded; fewer are padded with neighbours
+CHUNK_SENTENCES = 8192  # sentences read, sorted and embedded together
+CHUNK_CHARS = 1 << 22  # ... or fewer, when their text passes this many characters
+CACHE_SENTENCES = 100_000  # tokenized sentences remembered (corpora repeat lines: headers, boilerplate)
+
+
+@dataclass(frozen=True)
+class BatchError:
+    """A line that could not be embedded. `text` is None when the line was not valid UTF-8."""
+
+    line: int
+    error: str
+    text: str | None = None
+
+
+@dataclass
+class Chunk:
+    """Consecutive input lines, embedded; m sentences that worked, T = their total tokens."""
+
+    lines: np.ndarray  # (m,) int64, 1-based input line of each embedded sentence, ascending
+    texts: list[str]  # (m,)
+    tokens: list[list[str]]  # (m,) normalized tokens that took part
+    oov: list[list[dict]]  # (m,) [{"token", "position"}] per sentence
+    offsets: np.ndarray  # (m + 1,) int64: sentence i is rows offsets[i]:offsets[i+1]
+    contextual: np.ndarray  # (T, d_out) float32
+    static: np.ndarray  # (T, d) float32
+    attention: list[np.ndarray] | None  # (m,) of (n, n), mean over heads; with_attention only
+    heads: list[np.ndarray] | None  # (m,) of (H, n, n); with_attention only
+    errors: list[BatchError]  # lines that failed, ascending
+    surfaces: list[list[str]] | None = None  # detail mode only (embed_batch)
+    positions: list[list[int]] | None = None
+    ids: np.ndarray | None = None  # (T,) int64 vocabulary row of each token, -1 for a zeroed OOV word
+    vocab: "_Vocab | None" = None
+
+    @property
+    def size(self) -> int:
+        """Input lines covered, embedded or not."""
+        return len(self.lines) + len(self.errors)
+
+    def token_array(self) -> np.ndarray:
+        """(T,) unicode array of the tokens, gathered from the vocabulary without a Python loop."""
+        if self.vocab is None or self.ids is None:
+            flat = [t for sentence in self.tokens for t in sentence]
+            return np.array(flat, dtype=str) if flat else np.zeros(0, "<U1")
+        return self.vocab.gather(self.ids, self.tokens, self.offsets)
+
+
+class _Vocab:
+    """The vocabulary as a numpy unicode array, for gathering token strings by row."""
+
+    def __init__(self, words: list[str]):
+        self.words = np.array(words, dtype=str) if words else np.zeros(0, "<U1")
+        self.lengths = np.char.str_len(self.words) if words else np.zeros(0, np.int64)
+
+    def gather(self, ids: np.ndarray, tokens: list[list[str]], offsets: np.ndarray) -> np.ndarray:
+        if len(ids) == 0:
+            return np.zeros(0, "<U1")
+        known = ids >= 0
+        safe = np.where(known, ids, 0)
+        width = max(1, int(self.lengths[safe[known]].max(initial=1)))
+        unknown = np.flatnonzero(~known)
+        extra = {}
+        if len(unknown):  # zeroed OOV words (--oov zero): their text is not in the vocabulary
+            sentence = np.searchsorted(offsets, unknown, side="right") - 1
+            for row, s in zip(unknown.tolist(), sentence.tolist()):
+                extra[row] = tokens[s][row - offsets[s]]
+            width = max(width, max(map(len, extra.values())))
+        out = self.words[safe].astype(f"<U{width}")
+        for row, text in extra.items():
+            out[row] = text
+        return out
+
+
+class BatchEmbedder:
+    """Embeds chunks of (line, text) pairs with one config; keeps the vectors, projections
+    and a cache of tokenized sentences between chunks."""
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        vectors: Vectors | None = None,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        with_attention: bool = False,
+        max_attention_cells: int = DEFAULT_MAX_ATTENTION_CELLS,
+        block_cells: int = BLOCK_CELLS,
+        detail: bool = False,
+    ):
+        if batch_size < 1:
+            raise UsageError(f"--batch-size must be >= 1, not {batch_size}")
+        self.config = config or Config()
+        self.vectors = vectors if vectors is not None else vectors_for(self.config)
+        self.proj = load_projections(self.config, self.vectors.dim)
+        self.batch_size = batch_size
+        self.with_attention = with_attention
+        self.max_attention_cells = max_attention_cells
+        self.block_cells = block_cells
+        self.detail = detail  # keep surfaces and positions (for EmbedResult)
+        self._cache: dict[str, tuple | str] = {}
+        self._index = self.vectors.index
+        self._known = self._index.__contains__
+        self._matrix = None  # float32 copy of the vectors, when small enough (faster gathers)
+        if self.vectors.matrix.size <= 1 << 27:
+            self._matrix = np.asarray(self.vectors.matrix, dtype=np.float32)
+        self._vocab: _Vocab | None = None
+
+    @property
+    def vocab(self) -> _Vocab:
+        if self._vocab is None:
+            self._vocab = _Vocab(self.vectors.words)
+        return self._vocab
+
+    @property
+    def d_out(self) -> int:
+        return self.proj.d_out
+
+    # ------------------------------------------------------------ tokens and look-up
+
+    def prepare(self, text: str) -> tuple:
+        """(tokens, ids, oov, subword[, surfaces, positions]) of one sentence (subword: row ->
+        fastText vector of an out-of-vocabulary word); DataError when it cannot be embedded.
+        Remembered per distinct text, errors too."""
+        hit = self._cache.get(text)
+        if hit is None:
+            try:
+                hit = self._prepare(text)
+            except DataError as e:
+                hit = str(e)
+            if len(self._cache) >= CACHE_SENTENCES:
+                self._cache.clear()
+            self._cache[text] = hit
+        if type(hit) is str:
+            raise DataError(hit)
+        return hit
+
+    def _prepare(self, text: str) -> tuple:
+        if not self.detail:
+            texts = token_texts(text, self._known)
+            get = self._index.get
+            ids = [get(t) for t in texts]
+            # the common case; anything else (OOV, errors) takes pipeline.prepare's exact path
+            if texts and None not in ids and any(t.isalnum() for t in texts):
+                return texts, ids, [], None
+        p = prepare(text, self.vectors, self.config)
+        tokens = [p.tokens[i].text for i in p.kept]
+        subword = p.subword or None
+        if self.detail:
+            return tokens, p.ids.tolist(), p.oov, subword, [p.tokens[i].surface for i in p.kept], list(p.kept)
+        return tokens, p.ids.tolist(), p.oov, subword
+
+    # ------------------------------------------------------------ a chunk
+
+    def embed_chunk(self, items: Iterable[tuple[int, str | BatchError]]) -> Chunk:
+        """Embed (line, text) pairs (a BatchError in place of a text passes through)."""
+        lines, texts, tokens, oovs, ids, lengths, errors, subword = [], [], [], [], [], [], [], {}
+        surfaces, positions = ([], []) if self.detail else (None, None)
+        limit = self.max_attention_cells // self.proj.heads if self.with_attention else None
+        cache = self._cache
+        for line, text in items:
+            prep = cache.get(text) if type(text) is str else None
+            if type(prep) is not tuple:  # not seen yet, or an error
+                if isinstance(text, BatchError):
+                    errors.append(text)
+                    continue
+                try:
+                    prep = self.prepare(text)
+                except DataError as e:
+                    errors.append(BatchError(line, str(e), text))
+                    continue
+            n = len(prep[1])
+            if limit is not None and n * n > limit:
+                errors.append(BatchError(line, self._too_big(n), text))
+                continue
+            lines.append(line)
+            texts.append(text)
+            tokens.append(prep[0])
+            if prep[3]:  # fastText vectors of out-of-vocabulary words, by row of the chunk
+                subword.update({len(ids) + k: v for k, v in prep[3].items()})
+            ids.extend(prep[1])
+            oovs.append(prep[2])
+            lengths.append(n)
+            if surfaces is not None:
+                surfaces.append(prep[4])
+                positions.append(prep[5])
+        ids = np.asarray(ids, dtype=np.int64)
+        offsets, contextual, static, attn, heads = self.compute(ids, lengths, subword)
+        return Chunk(
+            lines=np.asarray(lines, dtype=np.int64), texts=texts, tokens=tokens, oov=oovs, offsets=offsets,
+            contextual=contextual, static=static, attention=attn, heads=heads, errors=errors,
+            surfaces=surfaces, positions=positions, ids=ids, vocab=self.vocab,
+        )
+
+    def _too_big(self, n: int) -> str:
+        H = self.proj.heads
+        cells = H * n * n
+        shape = f"{H} x {n} x {n}" if H > 1 else f"{n} x {n}"
+        return (
+            f"{n} tokens: the attention weights ({shape} = {cells:,} cells, {cells * 4 / 2**20:,.0f} MiB) are above "
+            f"--max-attention-cells {self.max_attention_cells:,}; leave out --with-attention (the vectors alone "
+            f"are computed in blocks) or raise the limit"
+        )
+
+    # ------------------------------------------------------------ the math
+
+    def compute(self, ids, lengths, subword: dict[int, np.ndarray] | None = None) -> tuple:
+        """Vocabulary rows `ids` (T,) of sentences of `lengths` (m,) -> (offsets (m+1,),
+        contextual (T, d_out), static (T, d), attention list | None, heads list | None).
+        `subword` gives the static vector of rows whose id is -1 but that fastText can build."""
+        cfg, vec, proj = self.config, self.vectors, self.proj
+        lengths = np.asarray(lengths, dtype=np.int64)
+        m = len(lengths)
+        offsets = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if self._matrix is None:
+            static = static_rows(vec, ids)  # (T, d)
+        else:  # the same numbers as static_rows, from the float32 copy
+            static = self._matrix[np.where(ids < 0, 0, ids)]  # (T, d)
+            static[ids < 0] = 0.0
+        for row, v in (subword or {}).items():
+            static[row] = v
+        prior = key_prior(vec, ids, cfg)  # (T,) or None
+        out = np.empty((len(ids), proj.d_out), dtype=np.float32)  # (T, d_out)
+        attn = [None] * m if self.with_attention else None
+        heads = [None] * m if self.with_attention else None
+        H = proj.heads
+        order = np.argsort(lengths, kind="stable")
+        sl = lengths[order]  # (m,) ascending
+        # token rows in sorted-sentence order: a batch of one length is then a plain slice
+        so = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(sl, out=so[1:])
+        perm = np.repeat(offsets[order] - so[:-1], sl) + np.arange(len(ids))  # (T,)
+        xs = model_input(static, vec, cfg)[perm]  # (T, d): centered when --center
+        ps = None if prior is None else prior[perm]
+        outs = np.empty_like(out)
+        for i, j in self._batches(sl):
+            L, B = int(sl[j - 1]), j - i
+            a, b = so[i], so[j]
+            if B == 1 and H * L * L > self.block_cells and not self.with_attention:
+                outs[a:b] = self._blocked(xs[a:b], None if ps is None else ps[a:b])
+                continue
+            if sl[i] == L:  # one length: no padding; the same numbers as one sentence alone
+                pb = None if ps is None else ps[a:b].reshape(B, L)
+                h, w = contextualize(xs[a:b].reshape(B, L, -1), cfg, proj, pb)  # (B, L, d_out), (B, H, L, L)
+                outs[a:b] = h.reshape(B * L, -1)
+            else:
+                lens = sl[i:j]  # (B,)
+                rows = so[i:j, None] + np.arange(L)  # (B, L)
+                valid = np.arange(L) < lens[:, None]  # (B, L)
+                src = np.where(valid, rows, 0)
+                xb = xs[src]  # (B, L, d)
+                xb[~valid] = 0.0
+                pb = None if ps is None else ps[src]
+                h, w = contextualize(xb, cfg, proj, pb, lengths=lens)  # (B, L, d_out), (B, H, L, L)
+                outs[a:b] = h[valid]
+            if self.with_attention:
+                for k in range(B):
+                    n, s = int(sl[i + k]), int(order[i + k])
+                    hw = np.ascontiguousarray(w[k, :, :n, :n])  # (H, n, n)
+                    heads[s] = hw
+                    attn[s] = hw.mean(axis=0)  # (n, n)
+        out[perm] = outs
+        return offsets, out, static, attn, heads
+
+    def _batches(self, sl: np.ndarray) -> Iterator[tuple[int, int]]:
+        """(i, j): batches over sentences sorted by length `sl`. Sentences of one length go
+        together, unpadded, up to batch_size and block_cells; lengths with fewer than
+        MIN_UNIFORM sentences are padded together with their neighbours."""
+        m, H = len(sl), self.proj.heads
+        i = 0
+        while i < m:
+            run = int(np.searchsorted(sl, sl[i], side="right"))
+            j = run
+            if run - i < MIN_UNIFORM:  # few of this length: pad them with the next few lengths
+                while j < m and j - i < self.batch_size:
+                    nxt = int(np.searchsorted(sl, sl[j], side="right"))
+                    if nxt - j >= MIN_UNIFORM:
+                        break
+                    j = nxt
+            L = int(sl[min(j, i + self.batch_size) - 1])
+            j = min(j, i + self.batch_size, i + max(1, self.block_cells // (H * L * L)))
+            yield i, j
+            i = j
+
+    def _blocked(self, x: np.ndarray, prior: np.ndarray | None) -> np.ndarray:
+        """One long sentence (n, d) -> (n, d_out), in row blocks; as pipeline.contextualize."""
+        if self.config.positions == "sinusoidal":
+            x = x + att.sinusoidal_positions(x.shape[-2], x.shape[-1])
+        try:
+            return att.blocked_self_attention(x, self.config.settings, self.proj, prior, self.block_cells)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+
+    # ------------------------------------------------------------ a stream
+
+    def embed_chunks(
+        self,
+        items: Iterable[tuple[int, str | BatchError]],
+        chunk_sentences: int = CHUNK_SENTENCES,
+        chunk_chars: int = CHUNK_CHARS,
+    ) -> Iterator[Chunk]:
+        """Embed a stream of (line, text) pairs, a chunk at a time, in input order."""
+        buf, chars = [], 0
+        for item in items:
+            buf.append(item)
+            if isinstance(item[1], str):
+                chars += len(item[1])
+            if len(buf) >= chunk_sentences or chars >= chunk_chars:
+                yield self.embed_chunk(buf)
+                buf, chars = [], 0
+        if buf:
+            yield self.embed_chunk(buf)
+
+
+def embed_batch(
+    texts: Iterable[str],
+    config: Config | None = None,
+    vectors: Vectors | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    *,
+    with_attention: bool = True,
+    max_attention_cells: int = DEFAULT_MAX_ATTENTION_CELLS,
+) -> Iterator[EmbedResult | BatchError]:
+    """Embed many sentences: one EmbedResult per text (its `.line` = 1-based index added), or
+    a BatchError, in order. The numbers equal pipeline.embed's for each text alone. Without
+    `with_attention`, `.attention` and `.heads` are None."""
+    emb = BatchEmbedder(
+        config, vectors, batch_size=batch_size, with_attention=with_attention,
+        max_attention_cells=max_attention_cells, detail=True,
+    )
+    info = emb.vectors.info()
+    for chunk in emb.embed_chunks(enumerate(texts, start=1)):
+        ei = 0
+        for k, line in enumerate(chunk.lines.tolist()):
+            while ei < len(chunk.errors) and chunk.errors[ei].line < line:
+                yield chunk.errors[ei]
+                ei += 1
+            a, b = chunk.offsets[k], chunk.offsets[k + 1]
+            result = EmbedResult(
+                text=chunk.texts[k], tokens=chunk.tokens[k], surfaces=chunk.surfaces[k],
+                positions=chunk.positions[k], oov=chunk.oov[k], static=chunk.static[a:b],
+                attention=chunk.attention[k] if with_attention else None,
+                heads=chunk.heads[k] if with_attention else None,
+                contextual=chunk.contextual[a:b], config=emb.config, vectors=info,
+                untrained=not emb.proj.trained,
+            )
+            result.line = line
+            yield result
+        yield from chunk.errors[ei:]
+
+
+# ---------------------------------------------------------------- reading input
+
+
+def read_items(f: BinaryIO, input_format: str = "text", text_field: str = "text") -> Iterator[tuple[int, str | BatchError]]:
+    """(line number, sentence) per line of a binary stream; a BatchError for a line that is not
+    UTF-8 (or, in JSON Lines, not an object with a string `text_field`). Decoded line by line,
+    so one bad line does not stop the rest."""
+    if input_format not in ("text", "jsonl"):
+        raise UsageError(f"--input-format must be text or jsonl, not {input_format!r}")
+    if input_format == "text":
+        yield from _read_text(f)
+        return
+    import orjson
+
+    for line, raw in enumerate(f, start=1):
+        raw = raw.rstrip(b"\r\n")
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            yield line, BatchError(line, f"not valid JSON ({e})")
+            continue
+        text = obj.get(text_field) if isinstance(obj, dict) else None
+        if not isinstance(text, str):
+            yield line, BatchError(line, f"not a JSON object with a string field {text_field!r}")
+            continue
+        yield line, text
+
+
+def _read_text(f: BinaryIO, block: int = 1 << 22) -> Iterator[tuple[int, str | BatchError]]:
+    """Lines of text, decoded a block of whole lines at a time (line by line only in a block
+    that is not valid UTF-8)."""
+    line = 0
+    rest = b""
+    while True:
+        data = f.read(block)
+        if not data:
+            break
+        data = rest + data
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            rest = data
+            continue
+        rest = data[cut:]
+        raws = data[:cut - 1].split(b"\n")
+        try:
+            texts = data[:cut - 1].decode("utf-8").split("\n")
+        except UnicodeDecodeError:
+            texts = None
+        if texts is not None and len(texts) == len(raws):
+            for t in texts:
+                line += 1
+                yield line, t[:-1] if t.endswith("\r") else t
+            continue
+        for raw in raws:
+            line += 1
+            yield line, _decode(line, raw)
+    if rest:
+        yield line + 1, _decode(line + 1, rest)
+
+
+def _decode(line: int, raw: bytes) -> str | BatchError:
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return BatchError(line, f"not valid UTF-8 (byte {e.start + 1}: {raw[e.start:e.start + 1]!r})")

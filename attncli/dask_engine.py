@@ -1,0 +1,130 @@
+"""`attncli embed -i 'corpus/*.txt' --engine dask -o out/`: the same batch function mapped
+over partitions by Dask, one numbered .npz shard per input file, plus out/manifest.json.
+
+Dask is an optional extra (pip install 'attncli[dask]'). Without --scheduler the partitions run
+in local processes; with it, on that Dask cluster, whose workers must have attncli installed
+and see the input files and the output directory at the same paths (a shared file system).
+
+manifest.json:
+    {"format": "attncli-shards/1", "sentences": int, "failed": int, "tokens": int,
+     "shards": [{"file": "shard-00000.npz", "source": str, "sentences": int, "failed": int,
+                 "tokens": int, "errors": [{"line", "error"}]}],
+     "config": {...}, "vectors": {...}, "options": {...}}
+The shards, in order, hold what the single-machine .npz of the files, one after the other,
+would hold (each shard's `lines` counts from 1 in its own source file).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+from .errors import DataError, UsageError
+
+INSTALL_HINT = "--engine dask needs Dask: pip install 'attncli[dask]'"
+
+
+def embed_shard(source: str, target: str, cfg, options: dict) -> dict:
+    """Embed one file into one .npz shard (atomically); runs on a Dask worker."""
+    from .batch import BatchEmbedder, read_items
+    from .batch_run import config_meta, no_gc
+    from .writers import NpzWriter
+
+    emb = BatchEmbedder(
+        cfg, batch_size=options["batch_size"], with_attention=options["with_attention"],
+        max_attention_cells=options["max_attention_cells"],
+    )
+    meta = dict(vectors=emb.vectors.info(), config=config_meta(emb.config, emb.proj))
+    errors = []
+    with no_gc(), open(source, "rb") as f, NpzWriter(
+        target, dim=emb.d_out, static_dim=emb.vectors.dim, with_static=options["with_static"],
+        with_attention=options["with_attention"], **meta,
+    ) as writer:
+        for chunk in emb.embed_chunks(read_items(f, options["input_format"], options["text_field"])):
+            errors.extend({"line": e.line, "error": e.error} for e in chunk.errors)
+            writer.write(chunk)
+    return {
+        "file": Path(target).name, "sentences": writer.sentences, "failed": len(errors),
+        "tokens": writer.total_tokens, "errors": errors,
+    }
+
+
+def run_dask(
+    cfg,
+    pattern: str,
+    output: str | None,
+    *,
+    input_format: str,
+    text_field: str,
+    output_format: str | None,
+    batch_size: int,
+    with_static: bool,
+    with_attention: bool,
+    max_attention_cells: int,
+    scheduler: str | None = None,
+    quiet: bool = False,
+) -> dict:
+    """Embed every file matching `pattern` into shards under the directory `output`; returns
+    the manifest (also written to output/manifest.json)."""
+    if output in (None, "-"):
+        raise UsageError("--engine dask writes shards: give -o DIRECTORY")
+    if output_format not in (None, "npz"):
+        raise UsageError("--engine dask writes .npz shards only")
+    if pattern == "-":
+        raise UsageError("--engine dask reads files, not stdin")
+    try:
+        import dask
+    except ImportError:
+        raise DataError(INSTALL_HINT) from None
+    files = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+    files = [f for f in files if os.path.isfile(f)]
+    if not files:
+        raise DataError(f"{pattern}: no such file")
+    out = Path(output)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{output}: exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+
+    options = dict(
+        batch_size=batch_size, with_static=with_static, with_attention=with_attention,
+        max_attention_cells=max_attention_cells, input_format=input_format, text_field=text_field,
+    )
+    targets = [str((out / f"shard-{i:05d}.npz").resolve()) for i in range(len(files))]
+    tasks = [
+        dask.delayed(embed_shard, pure=False)(os.path.abspath(src), dst, cfg, options)
+        for src, dst in zip(files, targets)
+    ]
+    if scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise DataError(INSTALL_HINT) from None
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as e:
+            raise DataError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+        with client:
+            shards = list(dask.compute(*tasks, scheduler=client))
+    else:
+        shards = list(dask.compute(*tasks, scheduler="processes"))
+    shards = [{"file": shard.pop("file"), "source": src, **shard} for shard, src in zip(shards, files)]
+
+    from .batch import BatchEmbedder
+    from .batch_run import config_meta
+    from .export import write_atomic
+    import orjson
+
+    emb = BatchEmbedder(cfg, batch_size=batch_size)  # for the config and vectors description
+    manifest = {
+        "format": "attncli-shards/1",
+        "sentences": sum(s["sentences"] for s in shards),
+        "failed": sum(s["failed"] for s in shards),
+        "tokens": sum(s["tokens"] for s in shards),
+        "shards": shards,
+        "config": config_meta(emb.config, emb.proj),
+        "vectors": emb.vectors.info(),
+        "options": options,
+    }
+    write_atomic(out / "manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
+    return manifest
