@@ -572,3 +572,17 @@ def test_the_vectors_commands_register_whichever_module_is_imported_first():
         code = f"import {first}; import typer.main; from attncli.cli import app; print(sorted(typer.main.get_command(app).commands))"
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         assert "'vectors'" in out.stdout and "'embed'" in out.stdout
+
+
+def test_batch_gives_fasttext_oov_words_the_same_subword_vectors(files, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("the banking river\nmoney grows\nthe loaning bank\n")
+    r = CliRunner().invoke(app, ["embed", "-i", str(src), "--vectors", str(files["fasttext"]), "--with-static", "-q"])
+    assert r.exit_code == 0, r.stderr
+    records = [json.loads(line) for line in r.stdout.splitlines()]
+    for rec, text in zip(records, src.read_text().splitlines()):
+        single = json.loads(CliRunner().invoke(app, ["embed", text, "--vectors", str(files["fasttext"]), "--json"]).stdout)
+        assert rec["tokens"] == single["tokens"] and rec["oov"] == single["oov"]
+        np.testing.assert_allclose(rec["static"], single["static"], atol=1e-7)
+        np.testing.assert_allclose(rec["contextual"], single["contextual"], atol=1e-6)
+    assert records[0]["oov"] == [{"token": "banking", "position": 1, "handled": "subword"}]
