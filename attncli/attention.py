@@ -115,7 +115,7 @@ def attention(
     """
     d_k = query.shape[-1]
     if similarity == "cosine":
-        query, key = _unit(query), _unit(key)
+        query, key = (_unit(query),) * 2 if key is query else (_unit(query), _unit(key))  # Q = K: once
     elif similarity != "dot":
         raise ValueError(f"similarity must be one of {SIMILARITIES}, not {similarity!r}")
     logits = query @ np.swapaxes(key, -1, -2)  # (..., n_q, n_k)
@@ -129,8 +129,9 @@ def attention(
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.where(norm == 0, 1, norm)
+    norm = np.sqrt(np.einsum("...i,...i->...", x, x))[..., None]  # as np.linalg.norm, without its temporaries
+    norm[norm == 0] = 1
+    return x / norm
 
 
 # ---------------------------------------------------------------- projections

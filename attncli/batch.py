@@ -143,8 +143,10 @@ class BatchEmbedder:
         self._index = self.vectors.index
         self._known = self._index.__contains__
         self._matrix = None  # float32 copy of the vectors, when small enough (faster gathers)
+        self._inputs = None  # the same, centered as pipeline.model_input does (--center)
         if self.vectors.matrix.size <= 1 << 27:
             self._matrix = np.asarray(self.vectors.matrix, dtype=np.float32)
+            self._inputs = self._matrix - self.vectors.mean(self.config.center) if self.config.center else self._matrix
         self._vocab: _Vocab | None = None
 
     @property
@@ -273,7 +275,17 @@ class BatchEmbedder:
         so = np.zeros(m + 1, dtype=np.int64)
         np.cumsum(sl, out=so[1:])
         perm = np.repeat(offsets[order] - so[:-1], sl) + np.arange(len(ids))  # (T,)
-        xs = model_input(static, vec, cfg)[perm]  # (T, d): centered when --center
+        if self._inputs is None:
+            xs = model_input(static, vec, cfg)[perm]  # (T, d): centered when --center
+        else:  # the same numbers, gathered straight from the centered copy
+            ip = ids[perm]
+            xs = self._inputs[np.where(ip < 0, 0, ip)]  # (T, d)
+            xs[ip < 0] = 0.0
+            if subword:
+                where = np.empty_like(perm)
+                where[perm] = np.arange(len(perm))
+                for row, v in subword.items():
+                    xs[where[row]] = model_input(v[None, :], vec, cfg)[0]
         ps = None if prior is None else prior[perm]
         outs = np.empty_like(out)
         for i, j in self._batches(sl):
