@@ -21,7 +21,10 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
+from .attention import SIMILARITIES
 from .errors import AttncliError, DataError, UsageError
+from .pipeline import MODES, OOV_POLICIES, POSITIONS, PRIORS
+from .vectors import FORMATS, UNICODE_ERRORS
 
 
 class _Group(TyperGroup):
@@ -105,30 +108,21 @@ def _root(
 # ---------------------------------------------------------------- options shared by commands
 
 
-class Mode(str, Enum):
-    simple = "simple"
-    qkv = "qkv"
+def _choices(name: str, values) -> type[Enum]:
+    """A str Enum of the allowed values, for typer; the lists live beside the code that uses them."""
+    return Enum(name, {v.replace("-", "_"): v for v in values}, type=str)
 
 
-class Similarity(str, Enum):
-    dot = "dot"
-    cosine = "cosine"
-
-
-class Positions(str, Enum):
-    none = "none"
-    sinusoidal = "sinusoidal"
-
-
-class Prior(str, Enum):
-    none = "none"
-    zipf = "zipf"
-
-
-class Oov(str, Enum):
-    skip = "skip"
-    zero = "zero"
-    error = "error"
+Mode = _choices("Mode", MODES)
+Similarity = _choices("Similarity", SIMILARITIES)
+Positions = _choices("Positions", POSITIONS)
+Prior = _choices("Prior", PRIORS)
+Oov = _choices("Oov", OOV_POLICIES)
+VectorsFormat = _choices("VectorsFormat", FORMATS)
+UnicodeErrors = _choices("UnicodeErrors", UNICODE_ERRORS)
+InputFormat = _choices("InputFormat", ("text", "jsonl"))
+OutputFormat = _choices("OutputFormat", ("jsonl", "npz"))
+Engine = _choices("Engine", ("local", "dask"))
 
 
 _ATT = "Attention (simple-mode defaults tuned on WiC train; --textbook: the plain formula)"
@@ -145,21 +139,6 @@ SvgOpt = Annotated[
     typer.Option("--svg", dir_okay=False, metavar="FILE", rich_help_panel=_OUT,
                  help="Also write the terminal tables as an SVG image, for slides and papers."),
 ]
-
-
-class VectorsFormat(str, Enum):
-    auto = "auto"
-    word2vec = "word2vec"
-    word2vec_bin = "word2vec-bin"
-    glove = "glove"
-    fasttext = "fasttext"
-    kv = "kv"
-
-
-class UnicodeErrors(str, Enum):
-    strict = "strict"
-    replace = "replace"
-    ignore = "ignore"
 
 
 VectorsOpt = Annotated[
@@ -284,21 +263,6 @@ def _resolve_config(shared: dict):
 
 
 # ---------------------------------------------------------------- embed
-
-
-class InputFormat(str, Enum):
-    text = "text"
-    jsonl = "jsonl"
-
-
-class OutputFormat(str, Enum):
-    jsonl = "jsonl"
-    npz = "npz"
-
-
-class Engine(str, Enum):
-    local = "local"
-    dask = "dask"
 
 
 _BATCH = "Batch: files of sentences (-i)"
