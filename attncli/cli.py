@@ -430,10 +430,8 @@ def eval_wic(
     """
     from . import pipeline, wic
 
-    eval_pairs = wic.read_pairs(eval_data)
-    eval_labels = wic.read_gold(eval_gold, len(eval_pairs))
-    fit_pairs = wic.read_pairs(fit_data)
-    fit_labels = wic.read_gold(fit_gold, len(fit_pairs))
+    eval_pairs, eval_labels = wic.read_split(eval_data, eval_gold)
+    fit_pairs, fit_labels = wic.read_split(fit_data, fit_gold)
     vec = pipeline.vectors_for(config)
     trials = len(list(wic.grid(config))) if tune else 1
     total = trials * len(fit_pairs) + len(eval_pairs)
@@ -443,11 +441,10 @@ def eval_wic(
         warn(f"{result.unknown_targets} eval target word(s) out of the vocabulary: each taking part as a zero vector (it gets its sentence's prior-weighted mean)")
     if save_config is not None:
         from .configfile import settings_json
-        from .export import write_atomic
 
         notes = {"by": "attncli eval wic --tune" if tune else "attncli eval wic", "fit_data": str(fit_data),
                  "fit_accuracy": result.fit_accuracy, "threshold": result.threshold}
-        write_atomic(save_config, settings_json(result.config, notes))
+        _write_file(save_config, settings_json(result.config, notes))
     if json_out:
         _print_json({"accuracy": result.accuracy, "threshold": result.threshold, "n": result.n,
                      "config": dataclasses.asdict(result.config)})
@@ -479,10 +476,8 @@ def train_wic(
     Example: attncli train wic train.data.txt train.gold.txt -o wic-wv.npz --save-config wic.json
     """
     from . import learn, pipeline, wic
-    from .export import write_atomic
 
-    pairs = wic.read_pairs(fit_data)
-    labels = wic.read_gold(fit_gold, len(pairs))
+    pairs, labels = wic.read_split(fit_data, fit_gold)
     vec = pipeline.vectors_for(config)
     with _progress("learning W_v", learn.steps(len(pairs))) as advance:
         trained = learn.train_value_projection(pairs, labels, config, vec, progress=advance)
@@ -492,14 +487,14 @@ def train_wic(
 
     buffer = io.BytesIO()
     np.savez(buffer, **trained.weights)
-    write_atomic(output, buffer.getvalue())
+    _write_file(output, buffer.getvalue())
     run_with = dataclasses.replace(trained.config, weights=str(output.resolve()))
     if save_config is not None:
         from .configfile import settings_json
 
         notes = {"by": "attncli train wic", "fit_data": str(fit_data), "mu": trained.mu,
                  "fit_accuracy": trained.fit_accuracy, "cv_accuracy": {str(k): v for k, v in trained.cv_accuracy.items()}}
-        write_atomic(save_config, settings_json(run_with, notes))
+        _write_file(save_config, settings_json(run_with, notes))
     summary = {"weights": str(output), "mu": trained.mu, "cv_accuracy": {str(k): v for k, v in trained.cv_accuracy.items()},
                "fit_accuracy": trained.fit_accuracy, "threshold": trained.threshold, "config": dataclasses.asdict(run_with)}
     if json_out:

@@ -32,10 +32,11 @@ def target_parts(scorer: Scorer, pairs: list[Pair], cfg: P.Config, progress: Cal
     """(N, 2, 2, d): for each pair and sentence, x_t (the target's model input, zero when out
     of the vocabulary) and m_t (what it attends to, before W_v)."""
     attend = dataclasses.replace(cfg, residual=0.0)  # simple mode: Q = K = V = X
+    identity = P.load_projections(attend, scorer.vec.dim)
     out = np.zeros((len(pairs), 2, 2, scorer.vec.dim))
     for i, p in enumerate(pairs):
         for j, (text, index) in enumerate(((p.sentence1, p.index1), (p.sentence2, p.index2))):
-            out[i, j, 1] = scorer.target_vector(text, index, attend, P.load_projections(attend, scorer.vec.dim))
+            out[i, j, 1] = scorer.target_vector(text, index, attend, identity)
             out[i, j, 0] = scorer.target_input(text, index, cfg)
         if progress:
             progress(1)

@@ -129,9 +129,10 @@ class Config:
                     changes[name] = None
         return dataclasses.replace(self, **changes)
 
-    def describe(self, proj: att.Projections | None = None) -> str:
+    def describe(self) -> str:
         """One line for captions: mode, similarity, scaling and every non-default option."""
-        parts = [self.mode if self.mode == "simple" else f"qkv, weights {_weights_label(self, proj)}"]
+        weights = f"random seed {self.seed} (untrained)" if self.weights == "random" else self.weights
+        parts = [self.mode if self.mode == "simple" else f"qkv, weights {weights}"]
         if self.heads > 1:
             parts.append(f"{self.heads} heads")
         parts.append(f"{self.similarity}{' / sqrt(d_k)' if self.scale else ''}")
@@ -151,12 +152,6 @@ class Config:
         if self.center:
             parts.append(f"centered on top {self.center:,}")
         return ", ".join(parts)
-
-
-def _weights_label(cfg: Config, proj: att.Projections | None) -> str:
-    if cfg.weights == "random":
-        return f"random seed {cfg.seed} (untrained)"
-    return cfg.weights
 
 
 @dataclass
@@ -324,6 +319,12 @@ def contextualize(
         raise UsageError(str(e)) from None
 
 
+def _with_options(config: Config | None, options: dict) -> Config:
+    """`config` (default Config()) with the keyword `options` of an API call applied."""
+    config = config or Config()
+    return config.replace(**options) if options else config
+
+
 def embed(text: str, config: Config | None = None, vectors: Vectors | None = None, **options) -> EmbedResult:
     """Embed one sentence: `embed("money bank grows", similarity="cosine")`.
 
@@ -331,7 +332,7 @@ def embed(text: str, config: Config | None = None, vectors: Vectors | None = Non
     loaded once per process."""
     if isinstance(vectors, (str, os.PathLike)):  # a source, as in Config.vectors: embed(text, vectors="v.txt")
         options["vectors"], vectors = str(vectors), None
-    cfg = (config or Config()).replace(**options) if options else (config or Config())
+    cfg = _with_options(config, options)
     vec = vectors if vectors is not None else vectors_for(cfg)
     proj = load_projections(cfg, vec.dim)
     prep = prepare(text, vec, cfg)
@@ -357,10 +358,16 @@ def neighbors(result: EmbedResult, k: int, vec: Vectors | None = None, exclude_s
     """The k vocabulary words nearest (cosine) to each contextual vector of `result`, in the
     same space attention worked in (centered when --center is on). Needs d_out == d."""
     vec = vec if vec is not None else vectors_for(result.config)
-    if result.contextual.shape[1] != vec.dim:
-        raise UsageError(f"neighbours need contextual vectors of the vocabulary's {vec.dim} dims, not {result.contextual.shape[1]} (W_o changes the size)")
     exclude = [{t} for t in result.tokens] if exclude_self_word else None
-    return vec.nearest(result.contextual, k, exclude, center=result.config.center)
+    return _nearest(vec, result.contextual, k, exclude, result.config.center)
+
+
+def _nearest(vec: Vectors, contextual: np.ndarray, k: int, exclude, center: int) -> list[list[tuple[str, float]]]:
+    """Vectors.nearest for contextual vectors, which must have the vocabulary's dimension."""
+    if contextual.shape[1] != vec.dim:
+        raise UsageError(f"neighbours need contextual vectors of the vocabulary's {vec.dim} dims, not "
+                         f"{contextual.shape[1]} (W_o changes the size; leave neighbours out)")
+    return vec.nearest(contextual, k, exclude, center=center)
 
 
 @dataclass
@@ -404,7 +411,7 @@ def compare(
     between sentences, what it attended to, and its nearest vocabulary words in each.
     `occurrence` picks the K-th appearance (1-based) in sentences holding the word more than
     once; a sentence holding it once uses that one."""
-    cfg = (config or Config()).replace(**options) if options else (config or Config())
+    cfg = _with_options(config, options)
     if len(sentences) < 2:
         raise UsageError(f"compare needs at least 2 sentences, got {len(sentences)}")
     if occurrence < 1:
@@ -425,9 +432,7 @@ def compare(
     ctx = np.stack([o.result.contextual[o.index] for o in occurrences])  # (m, d_out)
     static = np.stack([o.result.static[o.index] for o in occurrences])  # (m, d)
     if k > 0:
-        near = vec.nearest(ctx, k, [{target}] * len(occurrences) if exclude_word else None, center=cfg.center) if ctx.shape[1] == vec.dim else None
-        if near is None:
-            raise UsageError(f"neighbours need {vec.dim}-dim contextual vectors; use -n 0 with a W_o that changes the size")
+        near = _nearest(vec, ctx, k, [{target}] * len(occurrences) if exclude_word else None, cfg.center)
         for o, nb in zip(occurrences, near):
             o.neighbors = nb
     return CompareResult(word, list(sentences), cosine_matrix(static), cosine_matrix(ctx), occurrences, cfg, vec.info())

@@ -113,8 +113,7 @@ def cosine_table(labels: list[str], matrix: np.ndarray) -> Table:
 def compare_renderables(result) -> list:
     """Everything `attncli compare` shows."""
     labels = [f"s{o.sentence + 1}" for o in result.occurrences]
-    v = result.vectors
-    parts = [Text(f"vectors {v['name']} ({v['dim']}d, {v['vocab_size']:,} words) · {result.config.describe()}", style="dim")]
+    parts = [Text(caption(result), style="dim")]
     sentences = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
     sentences.add_column("", style="bold", no_wrap=True)
     sentences.add_column("sentence")

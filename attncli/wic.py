@@ -66,6 +66,12 @@ def read_gold(path: str | Path, n: int) -> np.ndarray:
     return np.array(labels)
 
 
+def read_split(data: str | Path, gold: str | Path) -> tuple[list[Pair], np.ndarray]:
+    """A split's pairs and their labels (True: same sense), checked to line up."""
+    pairs = read_pairs(data)
+    return pairs, read_gold(gold, len(pairs))
+
+
 @dataclass
 class _Sentence:
     prep: P.Prepared

