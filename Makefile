@@ -43,7 +43,7 @@ data: $(STAMP)
 bench-startup: $(STAMP)
 	$(BIN)/python bench/startup.py
 
-# Batch embedding figures (issue 5): attncli end to end on 200k WiC sentences beside the
+# Batch embedding figures: attncli end to end on 200k WiC sentences beside the
 # per-sentence loop, and a 20,000-token line (time, max RSS). WiC is read from ../shared/wic.
 bench: $(STAMP)
 	$(BIN)/python bench/batch.py

@@ -1,17 +1,13 @@
-"""`attncli embed -i 'corpus/*.txt' --engine dask -o out/`: the same batch function mapped
+"""`attncli batch -i 'corpus/*.txt' --engine dask -o out/`: the same batch function mapped
 over partitions by Dask, one numbered .npz shard per input file, plus out/manifest.json.
 
 Dask is an optional extra (pip install 'attncli[dask]'). Without --scheduler the partitions run
 in local processes; with it, on that Dask cluster, whose workers must have attncli installed
 and see the input files and the output directory at the same paths (a shared file system).
 
-manifest.json:
-    {"format": "attncli-shards/1", "sentences": int, "failed": int, "tokens": int,
-     "shards": [{"file": "shard-00000.npz", "source": str, "sentences": int, "failed": int,
-                 "tokens": int, "errors": [{"line", "error"}]}],
-     "config": {...}, "vectors": {...}, "options": {...}}
 The shards, in order, hold what the single-machine .npz of the files, one after the other,
-would hold (each shard's `lines` counts from 1 in its own source file).
+would hold (each shard's `lines` counts from 1 in its own source file); manifest.json sums them
+up. The schemas: docs/formats.md.
 """
 
 from __future__ import annotations

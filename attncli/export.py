@@ -1,11 +1,7 @@
 """Machine output: one JSON schema, written with orjson (numpy arrays natively, float32 at its
 shortest round-trip precision). Files are written atomically: a temp file, then a rename.
 
-Schema of `embed --json` (see README, "JSON output"):
-    {"tokens": [str] (n), "oov": [{"token": str, "position": int}],
-     "vectors": {"name", "dim", "vocab_size"}, "config": {every option},
-     "attention": n x n (mean over heads), "heads": H x n x n (only when H > 1),
-     "static": n x d, "contextual": n x d_out}
+The schemas of `embed --json` and `compare --json`: docs/formats.md.
 """
 
 from __future__ import annotations
@@ -51,7 +47,7 @@ def embed_record(result, *, static: bool = True, attention: bool = True) -> dict
 
 
 def compare_record(result) -> dict:
-    """The JSON object of `attncli compare` (schema in the README)."""
+    """The JSON object of `attncli compare` (schema in docs/formats.md)."""
     return {
         "word": result.word,
         "sentences": result.sentences,

@@ -42,7 +42,7 @@ class Config:
     """Every option of an embedding run; `dataclasses.asdict(config)` is the JSON "config".
 
     Seven attention options default by mode (None = "the mode's default"):
-    - simple (stage 1): tuned for meaning on the WiC train split (README, "Defaults that show
+    - simple (stage 1): tuned for meaning on the WiC train split (docs/wic.md, "Defaults that show
       meaning"): cosine scores, each word attending to its context only, frequent words damped
       by a Zipf prior, vectors centered on the mean of the 10,000 most frequent words, 20% of
       the word's own vector kept;

@@ -238,7 +238,7 @@ def word_neighbors_table(word: str, pairs: list[tuple[str, float]], name: str, s
 
 
 def batch_progress(total: int | None, console=None):
-    """A rich Progress for `embed -i`: bar, sentences done, sentences/s, ETA (on stderr)."""
+    """A rich Progress for `attncli batch`: bar, sentences done, sentences/s, ETA (on stderr)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 

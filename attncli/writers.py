@@ -4,22 +4,9 @@ Both are atomic when they write a file: everything goes to a hidden temp file (o
 beside the target, renamed onto the target only when the run ends well; a killed run leaves
 no file under the final name.
 
-JSON Lines, one object per input line, in input order:
-    {"line": int, "tokens": [str], "oov": [{"token", "position"}], "vectors": {...},
-     "config": {...}, "attention": n x n and "heads": H x n x n (--with-attention; heads only
-     when H > 1), "static": n x d (--with-static), "contextual": n x d_out}
-    a line that failed: {"line": int, "error": str, "text": str (absent when not UTF-8)}
-
-.npz (np.load(path) needs no pickle):
-    vectors    float32 (total_tokens, d_out)  every contextual vector, sentence after sentence
-    offsets    int64 (n_sentences + 1,)       sentence i is rows offsets[i]:offsets[i+1]
-    tokens     unicode (total_tokens,)
-    lines      int64 (n_sentences,)           input line of each sentence (failed lines absent)
-    config     unicode ()                     JSON: {"config": {...}, "vectors": {...}}
-    static     float32 (total_tokens, d)      --with-static only
-    attention  float32 (sum of n_i^2,)        --with-attention only: sentence i's n x n weights
-    attention_offsets int64 (n_sentences + 1,)  (mean over heads) are
-               attention[attention_offsets[i]:attention_offsets[i+1]].reshape(n_i, n_i)
+JSON Lines: one object per input line, in input order (a failed line becomes an error record).
+.npz: every contextual vector in one (total_tokens, d_out) array, with sentence offsets, tokens
+and input lines beside it; np.load needs no pickle. The schemas: docs/formats.md.
 """
 
 from __future__ import annotations

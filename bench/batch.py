@@ -1,4 +1,4 @@
-"""Batch embedding benchmark (issue 5): `make bench` (and `make bench-peers` for MiniLM).
+"""Batch embedding benchmark: `make bench` (and `make bench-peers` for MiniLM).
 
 Builds, in a temp dir, a text file of 200,000 sentences: the WiC train and dev sentences
 (both of each pair, 12,132) repeated; runs `attncli embed -i FILE -o out.npz` and `-o

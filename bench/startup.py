@@ -1,4 +1,4 @@
-"""Start-up benchmark (issue 3): `attncli embed "money bank grows" --json` from a cold process,
+"""Start-up benchmark: `attncli embed "money bank grows" --json` from a cold process,
 on the embedded default and on a cached user file, side by side with the floor
 `python -c "import numpy"` and with gensim parsing the same user file.
 

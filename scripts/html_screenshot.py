@@ -1,4 +1,4 @@
-"""Redraw docs/html-view.png, the README's picture of `attncli embed --html`.
+"""Redraw docs/html-view.png, the picture of `attncli embed --html` in docs/html.md.
 
     .venv/bin/python scripts/html_screenshot.py [SENTENCE] [--click N]
 

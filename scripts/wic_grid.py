@@ -1,9 +1,9 @@
-"""The measurements behind attncli's simple-mode defaults (README, "Defaults that show meaning").
+"""The measurements behind attncli's simple-mode defaults (docs/wic.md, "Defaults that show meaning").
 
     python scripts/wic_grid.py [--wic ../shared/wic] [--grid]
 
 Scores WiC train and dev with each setting below: the threshold is fitted on train, accuracy
-is reported on train (the fit) and on dev. Without --grid, the README's rows; with --grid, the
+is reported on train (the fit) and on dev. Without --grid, the rows of docs/wic.md; with --grid, the
 wider search they were picked from. The WiC data is read from its folder, never copied here.
 """
 
@@ -53,7 +53,7 @@ GRID = {"temperature": [0.5, 0.7, 1.0, 2.0], "prior_a": [1e-5, 1e-4, 3e-4, 1e-3]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wic", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "wic")
-    parser.add_argument("--grid", action="store_true", help="the wider search, not the README's rows")
+    parser.add_argument("--grid", action="store_true", help="the wider search, not the rows of docs/wic.md")
     args = parser.parse_args()
     tr, ytr = wic.read_split(args.wic / "train.data.txt", args.wic / "train.gold.txt")
     dv, ydv = wic.read_split(args.wic / "dev.data.txt", args.wic / "dev.gold.txt")

@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 from ..errors import AttncliError
 from .console import fail, install_reporter, one_line, quiet_pipe
 
-# `attncli embed -i FILE ...` was the batch command's spelling before it had its own: still works.
+# `attncli embed -i FILE ...` is another spelling of `attncli batch -i FILE ...`: routed there.
 _BATCH_ALIASES = {"embed": "batch"}
 
 
