@@ -11,12 +11,15 @@ every machine.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "docs" / "cli.md"
-ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
+WIDTH = 100
+ENV = {"COLUMNS": str(WIDTH), "NO_COLOR": "1", "TERM": "dumb", "FORCE_COLOR": None, "PY_COLORS": None}
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 HEADER = """\
 # Command reference
@@ -51,14 +54,23 @@ def command_paths() -> list[list[str]]:
 
 def render_help(path: list[str]) -> str:
     """The text `attncli PATH --help` prints, without trailing spaces or leading blank lines."""
+    from typer import rich_utils
     from typer.testing import CliRunner
 
     from attncli.cli import app
 
-    result = CliRunner().invoke(app, [*path, "--help"], prog_name="attncli", env=ENV)
+    # typer reads TERMINAL_WIDTH and FORCE_COLOR/GITHUB_ACTIONS once, at import: pin both here
+    # so that neither a CI runner nor the caller's environment changes the text.
+    saved = rich_utils.MAX_WIDTH, rich_utils.FORCE_TERMINAL
+    rich_utils.MAX_WIDTH, rich_utils.FORCE_TERMINAL = WIDTH, None
+    try:
+        result = CliRunner().invoke(app, [*path, "--help"], prog_name="attncli", env=ENV)
+    finally:
+        rich_utils.MAX_WIDTH, rich_utils.FORCE_TERMINAL = saved
     if result.exit_code != 0:
         raise SystemExit(f"attncli {' '.join(path)} --help failed: {result.output}")
-    lines = [line.rstrip() for line in result.stdout.splitlines()]
+    text = ANSI.sub("", result.stdout)
+    lines = [line.rstrip() for line in text.splitlines()]
     while lines and not lines[0]:
         lines.pop(0)
     return "\n".join(lines).rstrip() + "\n"
