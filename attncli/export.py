@@ -6,7 +6,6 @@ The schemas of `embed --json` and `compare --json`: docs/formats.md.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tempfile
 from pathlib import Path
@@ -22,7 +21,7 @@ def config_dict(result) -> dict:
 
 
 def config_record(config, *, untrained: bool = False) -> dict:
-    cfg = dataclasses.asdict(config)
+    cfg = config.to_dict()
     if untrained:
         cfg["untrained"] = True
     return cfg
@@ -64,7 +63,7 @@ def compare_record(result) -> dict:
             for o in result.occurrences
         ],
         "vectors": result.vectors,
-        "config": dataclasses.asdict(result.config),
+        "config": result.config.to_dict(),
     }
 
 
