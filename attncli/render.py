@@ -235,18 +235,3 @@ def word_neighbors_table(word: str, pairs: list[tuple[str, float]], name: str, s
     for rank, (w, c) in enumerate(pairs, 1):
         table.add_row(str(rank), w, f"{c:.3f}")
     return table
-
-
-def batch_progress(total: int | None, console=None):
-    """A rich Progress for `attncli batch`: bar, sentences done, sentences/s, ETA (on stderr)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
-
-    class Rate(ProgressColumn):
-        def render(self, task):
-            return Text(f"{task.speed or 0:,.0f} sentences/s", style="progress.data.speed")
-
-    return Progress(
-        TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn(),
-        console=console or Console(stderr=True),
-    )
