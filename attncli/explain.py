@@ -20,7 +20,7 @@ No typer or rich here; errors are attncli.errors exceptions.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -104,7 +104,8 @@ class Explanation:
     vectors: dict
     untrained: bool = False
     heads: int = 1
-    d_k: int = field(default=0)
+    w_o: bool = False  # the projections end with W_o
+    b_o: bool = False  # ... and its bias b_o
 
 
 def explain(
@@ -174,7 +175,8 @@ def explain(
         vectors=vec.info(),
         untrained=not proj.trained,
         heads=proj.heads,
-        d_k=proj.W_q.shape[1] // proj.heads,
+        w_o=proj.W_o is not None,
+        b_o=proj.b_o is not None,
     )
 
 
