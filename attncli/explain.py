@@ -91,6 +91,7 @@ class Explanation:
     index: int  # its row among tokens
     tokens: list[str]  # (n,)
     surfaces: list[str]  # (n,)
+    oov: list[dict]  # words not in the vocabulary, as in EmbedResult.oov
     masked: list[str | None]  # (n,) why key j is masked for the word ("self", "causal"), None if not
     static: np.ndarray  # (n, d) static vectors
     model_input: np.ndarray  # (n, d) what layer 1 sees before positions (centered when --center)
@@ -106,6 +107,12 @@ class Explanation:
     heads: int = 1
     w_o: bool = False  # the projections end with W_o
     b_o: bool = False  # ... and its bias b_o
+
+
+    @property
+    def attention(self) -> np.ndarray:
+        """(n, n) the last layer's weights, mean over heads: embed's `attention`."""
+        return np.mean([h.weights for h in self.layers[-1].heads], axis=0)
 
 
 def explain(
@@ -162,6 +169,7 @@ def explain(
         index=index,
         tokens=tokens,
         surfaces=[prep.tokens[j].surface for j in prep.kept],
+        oov=prep.oov,
         masked=_mask_reasons(index, n, settings),
         static=x,
         model_input=m,
