@@ -206,7 +206,7 @@ def _layer(
         terms = row[:, None] * qkv.v[hd]  # (n, d_v)
         masked_logits = np.where(allowed, logits[hd], np.nan).astype(np.float32)  # (n, n)
         heads.append(HeadWorking(
-            q=qkv.q[hd], k=qkv.k[hd], v=qkv.v[hd],
+            q=np.ascontiguousarray(qkv.q[hd]), k=np.ascontiguousarray(qkv.k[hd]), v=np.ascontiguousarray(qkv.v[hd]),
             similarity=sim[hd], logits=masked_logits, weights=weights[hd],
             steps=_steps(sim[hd, i], logits[hd, i], d_k, s, prior),
             exp=_exp(logits[hd, i], allowed[i]),

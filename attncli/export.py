@@ -102,10 +102,12 @@ def explain_record(e) -> dict:
     is the last layer's; with several heads, "weights" is their mean and "logits" its log, and
     each head's own numbers are under "heads"; with several layers, each one is under "layers"."""
     record = {"word": e.word, "index": e.index, "tokens": e.tokens, "config": config_dict(e)}
-    record.update(_layer_record(e.layers[-1], e.index))
-    record.pop("output")  # the last layer's output is "contextual", as contextualize returns it
-    record["contextual"] = e.contextual
-    record["static"] = e.static[e.index]
+    last = _layer_record(e.layers[-1], e.index)
+    del last["output"]  # the last layer's output is "contextual", as contextualize returns it
+    heads = last.pop("heads", None)
+    record.update(last, contextual=e.contextual, static=e.static[e.index])
+    if heads is not None:
+        record["heads"] = heads
     if len(e.layers) > 1:
         record["layers"] = [{"layer": n, **_layer_record(layer, e.index)} for n, layer in enumerate(e.layers, 1)]
     record["change"] = {"cosine": e.cosine, "before": [[w, c] for w, c in e.before], "after": [[w, c] for w, c in e.after]}
