@@ -593,7 +593,7 @@ _EXPLAIN_JS = r"""
     return m || 1;
   }
   function vec(values, top, name) {
-    var box = document.createElement("span"), w = Math.max(1, Math.floor(180 / values.length));
+    var box = document.createElement("span"), w = Math.max(1, Math.floor(110 / values.length));
     box.className = "vec";
     box.setAttribute("title", name);
     values.forEach(function (v, d) {

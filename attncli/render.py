@@ -336,7 +336,10 @@ def _softmax_table(e, head, layer_no: int) -> Group:
         w = float(head.weights[e.index, j])
         logit = "masked" if e.masked[j] else f"{logits[j]:+.3f}"
         table.add_row(_marked(_clip_label(tok), layer_no), logit, f"{head.exp[j]:.4f}", Text(f"{w:.2f}", style=heat_style(w)))
-    return Group(Text("3. Softmax: α_j = exp(logit_j) / Σ_k exp(logit_k)", style="bold"), table)
+    parts = [Text("3. Softmax: α_j = exp(logit_j) / Σ_k exp(logit_k)", style="bold"), table]
+    if not head.exp.any():
+        parts.append(Text("   every key is masked: nothing to attend to, so every α_j is 0", style="dim"))
+    return Group(*parts)
 
 
 _QKV_TITLE = "1. q = x W_q, k_j = x_j W_k, v_j = x_j W_v (+ biases), this head's columns"

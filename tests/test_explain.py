@@ -267,6 +267,10 @@ def test_w_o_output_says_it_cannot_compare(weights_file):
     (["money bank", "-w", "river bank"], 2, "single token"),
     (["money bank", "-w", ""], 2, "single token"),
     (["money bank"], 2, "--word"),
+    (["money bank", "-w", "bank", "--dims", "0"], 2, "--dims"),
+    (["money bank", "-w", "bank", "--top", "-1"], 2, "--top"),
+    (["money bank", "-w", "bank", "--temperature", "0"], 2, "--temperature"),
+    (["money bank", "-w", "bank", "--weights", "random"], 2, "--mode qkv"),
     (["money bank", "-w", "bank", "--heads", "3", "--mode", "qkv"], 2, "heads"),
 ])
 def test_bad_input_is_one_line(args, code, says):
@@ -282,6 +286,18 @@ def test_html_to_a_directory(tmp_path):
 def test_html_to_a_missing_directory(tmp_path):
     line = assert_one_line_error(run("explain", TEXT, "-w", "bank", "--html", tmp_path / "no" / "page.html"), 1)
     assert "cannot write" in line
+
+
+def test_a_word_with_every_key_masked():
+    """The first word under --causal with its own key excluded: no softmax, every weight 0."""
+    r = run("explain", TEXT, "-w", "money", "--causal", "--json")
+    assert r.exit_code == 0 and "nothing left to attend to" in r.stderr
+    ex = json.loads(r.stdout)
+    assert ex["logits"] == [None] * 3 and ex["weights"] == [0.0] * 3
+    np.testing.assert_allclose(ex["residual"], ex["contextual"], atol=1e-6)  # only the word's own share
+    r = run("explain", TEXT, "-w", "money", "--causal", env={"COLUMNS": "80"})
+    assert "every key is masked" in r.stdout and "masked (causal)" in r.stdout
+    _assert_fits(r.stdout)
 
 
 def test_oov_word_with_oov_zero_is_explained():
@@ -307,3 +323,35 @@ def test_record_from_the_library_is_the_cli_json():
 
     r = run("explain", TEXT, "-w", "grows", "--json")
     assert json.loads(r.stdout) == json.loads(dumps(explain_record(explain(TEXT, "grows"))))
+
+
+# ---------------------------------------------------------------- the page, without a browser
+
+
+def test_explain_page_is_offline_escaped_and_carries_the_json(tmp_path):
+    from .test_html import page_data, parse
+
+    out = tmp_path / "e.html"
+    text = 'the bank said </script><img src=x onerror=alert(1)> & "ok"'
+    r = run("explain", text, "-w", "bank", "--html", out, "--json")
+    assert r.exit_code == 0, r.stderr
+    page = out.read_text(encoding="utf-8")
+    assert not re.search(r"(?i)\b(?:https?|ftp)://", page) and "url(" not in page
+    dom = parse(page)
+    assert not dom.find_all("img") and not dom.find_all("link")
+    assert [s.attrs.get("type") for s in dom.find_all("script")] == ["application/json", None]
+    (csp,) = [m for m in dom.find_all("meta") if m.attrs.get("http-equiv") == "Content-Security-Policy"]
+    assert "default-src 'none'" in csp.attrs["content"]
+    (sentence,) = dom.find_all("p", id="sentence")
+    assert sentence.text == text
+    data = page_data(page)
+    record = json.loads(r.stdout)
+    assert {k: data[k] for k in record} == record  # the page's numbers are the --json numbers
+    chips = dom.find_all("button", cls="chip")
+    assert [c.text for c in chips] == data["surfaces"]
+    assert [c.attrs["data-i"] for c in chips if "sel" in c.classes()] == [str(record["index"])]
+    (layer,) = data["view"]["layers"]
+    np.testing.assert_allclose(layer[0]["weights"][record["index"]], record["weights"], atol=1e-7)
+    q = np.asarray(layer[0]["q"])
+    np.testing.assert_allclose(np.linalg.norm(q, axis=1), 1.0, atol=1e-5)  # cosine: unit vectors, products sum to the score
+    np.testing.assert_allclose(q @ np.asarray(layer[0]["k"]).T, layer[0]["similarity"], atol=1e-5)
