@@ -10,15 +10,11 @@ and keeps the header and the neuron view.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from html_screenshot import FLAGS, ROOT  # noqa: E402  (the same Chromium flags as the embed picture)
+from html_screenshot import ROOT, shoot  # noqa: E402  (the same browser set-up as the embed picture)
 
 from attncli.explain import explain  # noqa: E402
 from attncli.html import explain_page  # noqa: E402
@@ -32,21 +28,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "explain-view.png")
     ap.add_argument("--dark", action="store_true")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        page_file = Path(tmp) / "explain.html"
-        page_file.write_text(explain_page(explain(args.sentence, args.word)), encoding="utf-8")
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=FLAGS)
-            page = browser.new_page(viewport={"width": 1000, "height": 700},
-                                    color_scheme="dark" if args.dark else "light")
-            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
-            page.goto(page_file.as_uri())
-            if args.click is not None:
-                page.click(f'#chips .chip[data-i="{args.click}"]')
-            page.mouse.move(0, 0)
-            box = page.locator("#neuron-section").bounding_box()
-            page.screenshot(path=str(args.out), clip={"x": 0, "y": 0, "width": 1000, "height": box["y"] + box["height"] + 8})
-            browser.close()
+    click = f'#chips .chip[data-i="{args.click}"]' if args.click is not None else None
+    shoot(explain_page(explain(args.sentence, args.word)), args.out, click=click, keep="#neuron-section", width=1000, dark=args.dark)
     print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes)", file=sys.stderr)
     return 0
 
