@@ -127,11 +127,12 @@ def explain(
     """Work the formula for `word` (its `occurrence`-th appearance, from 1) in `text`:
     `explain("money bank grows", "bank")`. `options` override fields of `config`; `k` nearest
     vocabulary words before and after (0: none)."""
-    cfg = (config or Config()).replace(**options) if options else (config or Config())
+    if isinstance(vectors, (str, os.PathLike)):  # a source, as in Config.vectors
+        options["vectors"], vectors = str(vectors), None
+    cfg = config or Config()
+    cfg = cfg.replace(**options) if options else cfg
     if occurrence < 1:
         raise UsageError(f"--occurrence counts from 1, not {occurrence}")
-    if isinstance(vectors, (str, os.PathLike)):
-        cfg, vectors = cfg.replace(vectors=str(vectors)), None
     vec = vectors if vectors is not None else vectors_for(cfg)
     target = _one_token(word, vec)
     proj = load_projections(cfg, vec.dim)

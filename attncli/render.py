@@ -365,13 +365,13 @@ def explain_renderables(e, *, dims: int = 6, width: int = 80) -> list:
              Text(f"Explaining {word!r} (token {e.index + 1} of {len(e.tokens)}) in: {e.text}", style="bold")]
     if e.untrained:
         parts.append(Text("The projections are random and untrained: the numbers show the mechanism, not meaning.", style="dim"))
-    what = "static vectors x_j"
+    notes = []
     if cfg.center:
-        what += f", centered on the mean of the top {cfg.center:,} words"
-    pos = " + sinusoidal position p_j" if cfg.positions == "sinusoidal" else ""
-    parts.append(_vectors([_clip_label(t) for t in e.surfaces], e.model_input, dims, width, f"1. Inputs: {what}{pos}"))
-    if pos:
-        parts.append(Text("   layer 1 attends over x_j + p_j", style="dim"))
+        notes.append(f"centered: minus the mean of the {cfg.center:,} most frequent words")
+    if cfg.positions == "sinusoidal":
+        notes.append("layer 1 attends over x_j + p_j, p_j the sinusoidal position")
+    parts.append(_vectors([_clip_label(t) for t in e.surfaces], e.model_input, dims, width,
+                          "1. Inputs: static vectors x_j", "; ".join(notes) or None))
     r = cfg.residual
     for ell, layer in enumerate(e.layers):
         toks = [_marked(_clip_label(t), ell) for t in e.surfaces]
