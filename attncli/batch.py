@@ -153,7 +153,7 @@ class BatchEmbedder:
         block_cells: int = BLOCK_CELLS,
         detail: bool = False,
     ):
-        self.config = config or Config()
+        self.config = (config or Config()).resolved()
         self.options = options or BatchOptions()
         self.vectors = vectors if vectors is not None else vectors_for(self.config)
         self.proj = load_projections(self.config, self.vectors.dim)

@@ -10,7 +10,6 @@ Schema of `embed --json` (see README, "JSON output"):
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tempfile
 from pathlib import Path
@@ -26,7 +25,7 @@ def config_dict(result) -> dict:
 
 
 def config_record(config, *, untrained: bool = False) -> dict:
-    cfg = dataclasses.asdict(config)
+    cfg = config.to_dict()
     if untrained:
         cfg["untrained"] = True
     return cfg
@@ -68,7 +67,7 @@ def compare_record(result) -> dict:
             for o in result.occurrences
         ],
         "vectors": result.vectors,
-        "config": dataclasses.asdict(result.config),
+        "config": result.config.to_dict(),
     }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -49,7 +48,7 @@ def eval_wic(
         write_file(save_config, settings_json(result.config, notes))
     if json_out:
         print_json({"accuracy": result.accuracy, "threshold": result.threshold, "n": result.n,
-                     "config": dataclasses.asdict(result.config)})
+                     "config": result.config.to_dict()})
         return
     from ..render import wic_renderables
 
@@ -84,7 +83,7 @@ def train_wic(
     buffer = io.BytesIO()
     np.savez(buffer, **trained.weights)
     write_file(output, buffer.getvalue())
-    run_with = dataclasses.replace(trained.config, weights=str(output.resolve()))
+    run_with = trained.config.replace(weights=str(output.resolve()))
     if save_config is not None:
         from ..configfile import settings_json
 
@@ -92,7 +91,7 @@ def train_wic(
                  "fit_accuracy": trained.fit_accuracy, "cv_accuracy": {str(k): v for k, v in trained.cv_accuracy.items()}}
         write_file(save_config, settings_json(run_with, notes))
     summary = {"weights": str(output), "mu": trained.mu, "cv_accuracy": {str(k): v for k, v in trained.cv_accuracy.items()},
-               "fit_accuracy": trained.fit_accuracy, "threshold": trained.threshold, "config": dataclasses.asdict(run_with)}
+               "fit_accuracy": trained.fit_accuracy, "threshold": trained.threshold, "config": run_with.to_dict()}
     if json_out:
         print_json(summary)
         return
