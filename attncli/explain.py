@@ -130,7 +130,7 @@ def explain(
     if isinstance(vectors, (str, os.PathLike)):  # a source, as in Config.vectors
         options["vectors"], vectors = str(vectors), None
     cfg = config or Config()
-    cfg = cfg.replace(**options) if options else cfg
+    cfg = (cfg.replace(**options) if options else cfg).resolved()
     if occurrence < 1:
         raise UsageError(f"--occurrence counts from 1, not {occurrence}")
     vec = vectors if vectors is not None else vectors_for(cfg)
