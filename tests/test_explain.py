@@ -355,3 +355,15 @@ def test_explain_page_is_offline_escaped_and_carries_the_json(tmp_path):
     q = np.asarray(layer[0]["q"])
     np.testing.assert_allclose(np.linalg.norm(q, axis=1), 1.0, atol=1e-5)  # cosine: unit vectors, products sum to the score
     np.testing.assert_allclose(q @ np.asarray(layer[0]["k"]).T, layer[0]["similarity"], atol=1e-5)
+
+
+def test_docs_sample_is_the_real_output():
+    """docs/explain.md shows `COLUMNS=80 attncli explain "money bank grows" --word bank`: the same
+    text the command prints now (trailing spaces aside)."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "explain.md").read_text(encoding="utf-8")
+    sample = doc.split("```text\n", 1)[1].split("```", 1)[0]
+    r = run("explain", TEXT, "--word", "bank", env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.stderr
+    assert [line.rstrip() for line in r.stdout.splitlines()] == sample.splitlines()
