@@ -108,7 +108,6 @@ class Explanation:
     w_o: bool = False  # the projections end with W_o
     b_o: bool = False  # ... and its bias b_o
 
-
     @property
     def attention(self) -> np.ndarray:
         """(n, n) the last layer's weights, mean over heads: embed's `attention`."""

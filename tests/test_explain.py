@@ -367,3 +367,14 @@ def test_docs_sample_is_the_real_output():
     r = run("explain", TEXT, "--word", "bank", env={"COLUMNS": "80"})
     assert r.exit_code == 0, r.stderr
     assert [line.rstrip() for line in r.stdout.splitlines()] == sample.splitlines()
+
+
+def test_svg_with_json_writes_the_image_and_only_json_on_stdout(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    out = tmp_path / "e.svg"
+    r = run("explain", TEXT, "-w", "bank", "--svg", out, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["word"] == "bank"
+    texts = " ".join(t.text or "" for t in ET.parse(out).getroot().iter("{http://www.w3.org/2000/svg}text"))
+    assert "bank'" in texts and "Softmax" in texts
