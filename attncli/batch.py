@@ -368,12 +368,7 @@ class BatchEmbedder:
 
     def _blocked(self, x: np.ndarray, prior: np.ndarray | None) -> np.ndarray:
         """One long sentence (n, d) -> (n, d_out), in row blocks; as pipeline.contextualize."""
-        if self.config.positions == "sinusoidal":
-            x = x + att.sinusoidal_positions(x.shape[-2], x.shape[-1])
-        try:
-            return att.blocked_self_attention(x, self.config.settings, self.proj, prior, self.block_cells)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
+        return contextualize(x, self.config, self.proj, prior, block_cells=self.block_cells)[0]
 
     # ------------------------------------------------------------ a stream
 
