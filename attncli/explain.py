@@ -195,7 +195,7 @@ def _layer(
     n = h.shape[0]  # tokens
     qkv = att.head_inputs(h, proj)  # q, k (H, n, d_k), v (H, n, d_v)
     bias = None if prior is None else np.asarray(prior, dtype=np.float32)[None, None, :]  # (1, 1, n)
-    logits = att.scores(qkv.q, qkv.k, similarity=s.similarity, scale=s.scale, temperature=s.temperature, key_bias=bias)  # (H, n, n)
+    logits = att.scores(qkv.q, qkv.k, key_bias=bias, **s.scores)  # (H, n, n)
     sim = att.scores(qkv.q, qkv.k, similarity=s.similarity, scale=False, temperature=1.0)  # (H, n, n)
     weights = att.softmax(logits, None if mask is None else mask[None])  # (H, n, n)
     allowed = np.ones((n, n), dtype=bool) if mask is None else mask  # (n, n)
