@@ -368,10 +368,10 @@ def explain_renderables(e, *, dims: int = 6, width: int = 80) -> list:
     notes = []
     if cfg.center:
         notes.append(f"centered: minus the mean of the {cfg.center:,} most frequent words")
-    if cfg.positions == "sinusoidal":
-        notes.append("layer 1 attends over x_j + p_j, p_j the sinusoidal position")
-    parts.append(_vectors([_clip_label(t) for t in e.surfaces], e.model_input, dims, width,
-                          "1. Inputs: static vectors x_j", "; ".join(notes) or None))
+    title, inputs = "1. Inputs: static vectors x_j", e.model_input
+    if cfg.positions == "sinusoidal":  # what layer 1 sums: the terms below add up from these
+        title, inputs = "1. Inputs: x_j + p_j, p_j the sinusoidal position", e.layers[0].input
+    parts.append(_vectors([_clip_label(t) for t in e.surfaces], inputs, dims, width, title, "; ".join(notes) or None))
     r = cfg.residual
     for ell, layer in enumerate(e.layers):
         toks = [_marked(_clip_label(t), ell) for t in e.surfaces]

@@ -195,13 +195,6 @@ def test_residual_and_self_mask_by_hand(small):
 # ---------------------------------------------------------------- the text at 80 columns
 
 
-def _render(e, width: int = 80) -> str:
-    console = Console(width=width, file=io.StringIO(), color_system=None)
-    for part in explain_renderables(e, width=width):
-        console.print(part)
-    return console.file.getvalue()
-
-
 def _assert_fits(out: str, width: int = 80) -> None:
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= width, max(lines, key=len)
@@ -230,9 +223,13 @@ def test_long_sentences_and_tokens_fit_80_columns(opts):
             "that interest rates at the bank grew 3.5 percent")
     e = explain(text, "bank", occurrence=2, **opts)
     assert e.tokens[e.index] == "bank" and e.index > 3
-    out = _render(e)
-    _assert_fits(out)
-    assert "bank'" in out
+    for dims in (6, 50):
+        console = Console(width=80, file=io.StringIO(), color_system=None)
+        for part in explain_renderables(e, dims=dims, width=80):
+            console.print(part)
+        out = console.file.getvalue()
+        _assert_fits(out)
+        assert "bank'" in out
 
 
 def test_formula_wraps_between_terms():
@@ -378,3 +375,37 @@ def test_svg_with_json_writes_the_image_and_only_json_on_stdout(tmp_path):
     assert json.loads(r.stdout)["word"] == "bank"
     texts = " ".join(t.text or "" for t in ET.parse(out).getroot().iter("{http://www.w3.org/2000/svg}text"))
     assert "bank'" in texts and "Softmax" in texts
+
+
+# ---------------------------------------------------------------- the hooks in attention.py
+
+
+def test_scores_are_the_logits_attention_softmaxes():
+    from attncli import attention as att
+
+    rng = np.random.default_rng(0)
+    q, k, v = rng.normal(size=(2, 5, 4)), rng.normal(size=(2, 6, 4)), rng.normal(size=(2, 6, 3))
+    bias = rng.normal(size=(1, 6))
+    plain = att.scores(q, k, scale=False)
+    np.testing.assert_allclose(plain, q @ np.swapaxes(k, -1, -2), atol=1e-12)
+    logits = att.scores(q, k, temperature=0.5, key_bias=bias)
+    np.testing.assert_allclose(logits, plain / (2.0 * 0.5) + bias, atol=1e-12)  # √4 = 2
+    mask = att.causal_mask(5, 6)
+    out, weights = att.attention(q, k, v, mask, temperature=0.5, key_bias=bias)
+    np.testing.assert_array_equal(weights, att.softmax(logits, mask))
+    cos = att.scores(q, k, similarity="cosine", scale=False)
+    assert np.abs(cos).max() <= 1 + 1e-12
+    np.testing.assert_allclose(cos[0, 1, 2], q[0, 1] @ k[0, 2] / np.linalg.norm(q[0, 1]) / np.linalg.norm(k[0, 2]))
+
+
+def test_head_inputs_are_the_projections_columns():
+    from attncli import attention as att
+
+    w = random_weights(d=5, hk=6, hv=4, d_out=None)
+    proj = att.Projections.from_arrays(w, 5, 2, source="test")
+    x = np.random.default_rng(1).normal(size=(3, 5)).astype(np.float32)
+    hi = att.head_inputs(x, proj)
+    assert hi.q.shape == (2, 3, 3) and hi.v.shape == (2, 3, 2)
+    np.testing.assert_allclose(hi.q[1], x @ w["W_q"][:, 3:] + w["b_q"][3:], atol=1e-6)
+    np.testing.assert_allclose(hi.k[0], x @ w["W_k"][:, :3] + w["b_k"][:3], atol=1e-6)
+    np.testing.assert_allclose(hi.v[1], x @ w["W_v"][:, 2:] + w["b_v"][2:], atol=1e-6)
