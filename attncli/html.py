@@ -613,7 +613,8 @@ _EXPLAIN_JS = r"""
     tr.appendChild(td);
     return td;
   }
-  function name(j) { return (view.qkv ? "v_" : "") + toks[j]; }
+  function mark(tok, k) { return tok + (k <= 3 ? "'".repeat(k) : "(" + k + ")"); }  // after k layers, as the terminal
+  function name(j) { return (view.qkv ? "v_" : "") + mark(toks[j], layer); }
 
   function draw() {
     var h = view.layers[layer][head], q = h.q[query];
@@ -646,10 +647,10 @@ _EXPLAIN_JS = r"""
     }
     var terms = [];
     for (var k = 0; k < n; k++) terms.push(h.weights[query][k].toFixed(2) + " \u00b7 " + name(k));
-    var lhs = view.layers[layer].length > 1 ? "head " + (head + 1) + " of " + toks[query] : toks[query] + "'";
+    var lhs = view.layers[layer].length > 1 ? "head " + (head + 1) + " of " + mark(toks[query], layer + 1) : mark(toks[query], layer + 1);
     var sum = terms.join(" + "), r = view.residual;
     formula.textContent = lhs + " = " + (r && view.layers[layer].length === 1
-      ? r + " \u00b7 " + toks[query] + " + " + (+(1 - r).toFixed(6)) + " \u00b7 (" + sum + ")" : sum);
+      ? r + " \u00b7 " + mark(toks[query], layer) + " + " + (+(1 - r).toFixed(6)) + " \u00b7 (" + sum + ")" : sum);
     document.querySelectorAll("#chips .chip").forEach(function (c) {
       c.classList.toggle("sel", +c.getAttribute("data-i") === query);
       c.setAttribute("aria-pressed", +c.getAttribute("data-i") === query ? "true" : "false");

@@ -76,7 +76,10 @@ def test_heads_and_layers_switch_the_numbers(tmp_path, visit):  # noqa: F811
     assert all(r["bars"] == [25, 25, 25] for r in _rows(page))
     page.select_option("#layer-select", "0")
     np.testing.assert_allclose([r["w"] for r in _rows(page)], record["layers"][0]["heads"][1]["weights"], atol=1e-6)
-    assert page.text_content("#formula").startswith("head 2 of grows = ")
+    assert page.text_content("#formula").startswith("head 2 of grows' = 0.")
+    page.select_option("#layer-select", "1")
+    assert page.text_content("#formula").startswith("head 2 of grows'' = ")
+    assert "v_money'" in page.text_content("#formula")
     v.screenshot("explain-heads-layers-dark")
     v.assert_clean()
 
