@@ -31,20 +31,18 @@ def config_record(config, *, untrained: bool = False) -> dict:
     return cfg
 
 
-def embed_record(result, *, static: bool = True, attention: bool = True) -> dict:
-    """The JSON object of one embedded sentence."""
+def embed_record(result) -> dict:
+    """The JSON object of one embedded sentence (docs/formats.md)."""
     record = {
         "tokens": result.tokens,
         "oov": result.oov,
         "vectors": result.vectors,
         "config": config_dict(result),
+        "attention": result.attention,
     }
-    if attention:
-        record["attention"] = result.attention
-        if result.heads.shape[0] > 1:
-            record["heads"] = result.heads
-    if static:
-        record["static"] = result.static
+    if result.heads.shape[0] > 1:
+        record["heads"] = result.heads
+    record["static"] = result.static
     record["contextual"] = result.contextual
     return record
 

@@ -217,6 +217,7 @@ class EmbedResult:
     config: Config
     vectors: dict  # {"name", "dim", "vocab_size"}
     untrained: bool = False  # random projections: the numbers show the mechanism, not meaning
+    line: int | None = None  # from batch.embed_batch: the 1-based number of the input text
 
 
 @functools.lru_cache(maxsize=4)

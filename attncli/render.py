@@ -237,21 +237,6 @@ def word_neighbors_table(word: str, pairs: list[tuple[str, float]], name: str, s
     return table
 
 
-def batch_progress(total: int | None, console=None):
-    """A rich Progress for `embed -i`: bar, sentences done, sentences/s, ETA (on stderr)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
-
-    class Rate(ProgressColumn):
-        def render(self, task):
-            return Text(f"{task.speed or 0:,.0f} sentences/s", style="progress.data.speed")
-
-    return Progress(
-        TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn(),
-        console=console or Console(stderr=True),
-    )
-
-
 # ---------------------------------------------------------------- attncli explain
 
 
@@ -433,4 +418,3 @@ def explain_renderables(e, *, dims: int = 6, width: int = 80) -> list:
     if near.row_count:
         parts.append(near)
     return parts
-
