@@ -122,6 +122,24 @@ def attention(
     query's logits (a prior over keys). sim is the dot product, or the cosine when
     similarity="cosine". Returns output (..., n_q, d_v) and weights (..., n_q, n_k).
     """
+    logits = scores(query, key, similarity=similarity, scale=scale, temperature=temperature, key_bias=key_bias)
+    weights = softmax(logits, mask)  # (..., n_q, n_k)
+    return weights @ value, weights  # (..., n_q, d_v)
+
+
+def scores(
+    query: np.ndarray,
+    key: np.ndarray,
+    *,
+    similarity: str = "dot",
+    scale: bool = True,
+    temperature: float = 1.0,
+    key_bias: np.ndarray | None = None,
+) -> np.ndarray:
+    """The logits of `attention`, before mask and softmax: sim(Q, K) / sqrt(d_k) / T + key_bias.
+
+    query (..., n_q, d_k), key (..., n_k, d_k) -> (..., n_q, n_k). With scale=False, T=1 and no
+    key_bias it is the similarity alone (dot product, or cosine)."""
     d_k = query.shape[-1]
     if similarity == "cosine":
         query, key = (_unit(query),) * 2 if key is query else (_unit(query), _unit(key))  # Q = K: once
@@ -133,8 +151,7 @@ def attention(
         logits = logits / np.float32(divisor)
     if key_bias is not None:
         logits = logits + key_bias
-    weights = softmax(logits, mask)  # (..., n_q, n_k)
-    return weights @ value, weights  # (..., n_q, d_v)
+    return logits
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -258,6 +275,23 @@ def _qkv(x: np.ndarray, proj: Projections) -> tuple[np.ndarray, np.ndarray, np.n
     k = x @ proj.W_k if proj.b_k is None else x @ proj.W_k + proj.b_k
     v = x @ proj.W_v if proj.b_v is None else x @ proj.W_v + proj.b_v
     return q, k, v
+
+
+@dataclass(frozen=True)
+class HeadInputs:
+    """Queries, keys and values split into heads, as multi_head attends with them."""
+
+    q: np.ndarray  # (..., H, n, d_k)
+    k: np.ndarray  # (..., H, n, d_k)
+    v: np.ndarray  # (..., H, n, d_v)
+
+
+def head_inputs(x: np.ndarray, proj: Projections) -> HeadInputs:
+    """Q = X W_q + b_q, K = X W_k + b_k, V = X W_v + b_v of x (..., n, d), head h taking
+    columns h*d_k:(h+1)*d_k (and h*d_v:(h+1)*d_v of V)."""
+    q, k, v = _qkv(x, proj)
+    H = proj.heads
+    return HeadInputs(_split_heads(q, H), _split_heads(k, H), _split_heads(v, H))
 
 
 def multi_head(
