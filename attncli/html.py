@@ -153,7 +153,7 @@ def embed_page(result) -> str:
     layers = result.config.layers
     data = embed_record(result)  # what --json prints, and a few things for the page
     data.update(text=result.text, surfaces=result.surfaces, positions=result.positions,
-                describe=result.config.describe())
+                describe=result.config.describe(result.vectors["vocab_size"]))
     if "heads" not in data:
         data["heads"] = result.heads  # the head view always has them, even for one head
 
@@ -187,7 +187,7 @@ def embed_page(result) -> str:
 
     body = (
         f'<header><h1>Attention</h1><p class="sentence" id="sentence">{_e(result.text)}</p>'
-        f'<p class="caption">{_e(result.config.describe())}</p>{notes_html}</header>'
+        f'<p class="caption">{_e(result.config.describe(result.vectors["vocab_size"]))}</p>{notes_html}</header>'
         '<div class="panes"><section id="head-section"><h2>Head view</h2>'
         f'<div class="controls">{selector}'
         '<p class="hint" id="focus-note">Hover over a token to see only its lines; click to keep it.</p></div>'

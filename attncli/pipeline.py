@@ -129,8 +129,9 @@ class Config:
                     changes[name] = None
         return dataclasses.replace(self, **changes)
 
-    def describe(self) -> str:
-        """One line for captions: mode, similarity, scaling and every non-default option."""
+    def describe(self, vocab_size: int | None = None) -> str:
+        """One line for captions: mode, similarity, scaling and every non-default option. Given
+        the vocabulary size, centering reports the words really averaged, min(center, vocab_size)."""
         weights = f"random seed {self.seed} (untrained)" if self.weights == "random" else self.weights
         parts = [self.mode if self.mode == "simple" else f"qkv, weights {weights}"]
         if self.heads > 1:
@@ -150,7 +151,8 @@ class Config:
         if self.layers > 1:
             parts.append(f"{self.layers} layers")
         if self.center:
-            parts.append(f"centered on top {self.center:,}")
+            used = self.center if vocab_size is None else min(self.center, vocab_size)
+            parts.append(f"centered on top {used:,}" + (f" (all, of {self.center:,} asked)" if used < self.center else ""))
         return ", ".join(parts)
 
 
