@@ -112,7 +112,7 @@ def run_dask(
 
     from .batch import BatchEmbedder
     from .batch_run import config_meta
-    from .export import write_atomic
+    from .export import float32, write_atomic
     import orjson
 
     emb = BatchEmbedder(cfg, batch_size=batch_size)  # for the config and vectors description
@@ -126,5 +126,5 @@ def run_dask(
         "vectors": emb.vectors.info(),
         "options": options,
     }
-    write_atomic(out / "manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
+    write_atomic(out / "manifest.json", orjson.dumps(float32(manifest), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n")
     return manifest
