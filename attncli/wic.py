@@ -188,6 +188,7 @@ TUNE_GRID = {
 def grid(base: P.Config, spec: dict = TUNE_GRID) -> Iterable[P.Config]:
     """Every combination of the spec's values, each axis extended by base's own value; the
     first config yielded is base itself (so a tie keeps the settings the user started from)."""
+    base = base.resolved()
     keys = list(spec)
     axes = [[getattr(base, k)] + [v for v in spec[k] if v != getattr(base, k)] for k in keys]
     for values in itertools.product(*axes):
@@ -219,6 +220,7 @@ def evaluate(
     """Fit the threshold (and with `tune` the options of `spec`) on the fit split only, then
     report accuracy on the eval split. Tuning starts from `cfg` itself and moves only to a
     strictly better fit accuracy: it never chooses worse than the settings it was given."""
+    cfg = cfg.resolved()
     scorer = Scorer(vec, cfg.oov)
     trials = []
     candidates = list(grid(cfg, spec)) if tune else [cfg]
