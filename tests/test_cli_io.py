@@ -127,13 +127,25 @@ def test_eval_save_config_and_batch_output_say_what_they_wrote(tmp_path):
 
 def test_progress_lines_one_per_tenth(capsys):
     clock = iter(range(100)).__next__
-    p = ProgressLines("learning W_v", 40, clock=clock)
+    p = ProgressLines("learning W_v", 40, every=1000, clock=clock)
     for _ in range(40):
         p.advance()
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 10
     assert lines[0] == "attncli: learning W_v: 10% (4 of 40), 4 s"
     assert lines[-1].startswith("attncli: learning W_v: 100% (40 of 40)")
+
+
+def test_progress_lines_for_slow_steps_every_few_seconds(capsys):
+    # 100 fast steps, then 4 slow ones (folds) of 7 s each: a line per slow step
+    times = iter([0] + [0.01 * k for k in range(1, 101)] + [8, 15, 22, 29]).__next__
+    p = ProgressLines("learning W_v", 104, every=5, clock=times)
+    for _ in range(104):
+        p.advance()
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 9 + 4  # 10% .. 90% from the fast steps, then each slow step
+    assert lines[-4:] == ["attncli: learning W_v: 97% (101 of 104), 8 s", "attncli: learning W_v: 98% (102 of 104), 15 s",
+                          "attncli: learning W_v: 99% (103 of 104), 22 s", "attncli: learning W_v: 100% (104 of 104), 29 s"]
 
 
 def test_progress_lines_without_a_total_every_few_seconds(capsys):

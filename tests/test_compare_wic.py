@@ -286,3 +286,13 @@ def test_tune_keeps_the_starting_settings_on_a_tie():
     tuned = wic.evaluate(pairs, gold, pairs, gold, base, P.vectors_for(base), tune=True, spec={"seed": [5, 6]})
     assert len(tuned.trials) == 3 and len({acc for _, acc in tuned.trials}) == 1
     assert tuned.config == base
+
+
+def test_tuned_table_names_the_untuned_fit_accuracy():
+    untuned = json.loads(run("eval", "wic", *TINY, *FIT, "--json", "-q").stdout)
+    pairs, gold = wic.read_split(*TINY)
+    base_acc = wic.evaluate(pairs, gold, pairs, gold, P.Config().resolved(), P.vectors_for(P.Config())).fit_accuracy
+    r = CliRunner().invoke(app, ["eval", "wic", *TINY, *FIT, "--tune", "-q"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.stderr
+    assert f"untuned: fit accuracy {base_acc:.4f}" in r.stdout and "best of 48 settings" in r.stdout
+    assert untuned["n"] == 8
