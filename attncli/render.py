@@ -129,14 +129,13 @@ def attention_table(result, weights: np.ndarray | None = None, title: str | None
     if title is None:
         title = f"Mean of {n_heads} heads" if n_heads > 1 else "Attention"
     empty = [i for i, row in enumerate(weights) if not np.any(row)]
+    whole = "100%" if percent else "weight 1"
+    title += f": each query (row) spreads {whole} over the keys"
     if empty:
         which = ", ".join(f"{i + 1} ({result.surfaces[i]})" for i in empty)
-        title += (": each row (query) spreads weight 1 over the columns (keys) it may see,"
-                  f" except row {which}: masked, nothing to attend to, all 0")
-    else:
-        title += ": each row (query) spreads weight 1 over the columns (keys)"
-    if percent:
-        title += ", in %"
+        title += f" it may see; row {which}: masked, nothing to attend to, all 0"
+    elif not percent:
+        title += " (columns)"
     cells = [[Text(f"{100 * w:.0f}" if percent else f"{w:.2f}", style=heat_style(w)) for w in row] for row in weights]
     return BlockedTable(title, "%" if percent else "query \\ key", list(result.surfaces), list(result.surfaces),
                         cells, unit="keys")

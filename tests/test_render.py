@@ -71,7 +71,7 @@ def test_every_token_in_full_as_row_and_column_and_nothing_cut_at_80_columns(tex
     assert n in (3, 21, 60)
     assert max(len(line) for line in out.splitlines()) <= 80
     assert "…" not in out
-    att = blocks_of(out, "each row (query)")
+    att = blocks_of(out, "each query (row)")
     assert att, out
     headers = [tok for block in att for tok in block["header"][1:]]
     assert headers == result.surfaces  # every key once, in order, over the blocks
@@ -94,7 +94,7 @@ def test_every_token_in_full_as_row_and_column_and_nothing_cut_at_80_columns(tex
 def test_block_count_follows_the_console_width(columns, expect_blocks):
     out = cli("embed", TWENTY, columns=columns)
     assert max(len(line) for line in out.splitlines()) <= columns
-    assert len(blocks_of(out, "each row (query)")) == expect_blocks
+    assert len(blocks_of(out, "each query (row)")) == expect_blocks
 
 
 @pytest.mark.parametrize("dims", [10, 12, 50])
@@ -150,16 +150,16 @@ def test_blocks_are_even_when_they_fit():
 def test_mean_of_heads_is_labelled_as_the_mean():
     out = render(embed_renderables(make_result(["money", "bank", "grows"], heads=3)), 100)
     titles = [t["title"] for t in tables(out)]
-    assert "Mean of 3 heads: each row" in titles[0] and "Head" not in titles[0]
+    assert "Mean of 3 heads: each query (row)" in titles[0] and "Head" not in titles[0]
     assert [t.split(":")[0] for t in titles[1:4]] == ["Head 1 of 3", "Head 2 of 3", "Head 3 of 3"]
 
 
 def test_causal_caption_names_the_query_with_nothing_to_attend_to():
     out = cli("embed", SHORT, "--causal")  # simple mode excludes self: "money" sees nothing
     title = tables(out)[0]["title"]
-    assert "except row 1 (money)" in title and "all 0" in title
+    assert "it may see; row 1 (money): masked" in title and "all 0" in title
     out = cli("embed", SHORT)
-    assert "except" not in tables(out)[0]["title"]
+    assert "masked" not in tables(out)[0]["title"]
 
 
 def test_centering_caption_says_how_many_words_were_averaged(glove_file):
