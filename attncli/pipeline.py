@@ -219,6 +219,7 @@ class EmbedResult:
     config: Config
     vectors: dict  # {"name", "dim", "vocab_size"}
     untrained: bool = False  # random projections: the numbers show the mechanism, not meaning
+    line: int | None = None  # from batch.embed_batch: the 1-based number of the input text
 
 
 @functools.lru_cache(maxsize=4)
@@ -358,13 +359,15 @@ def model_input(x: np.ndarray, vec: Vectors, cfg: Config) -> np.ndarray:
 
 
 def contextualize(
-    x: np.ndarray, cfg: Config, proj: att.Projections, prior: np.ndarray | None = None, lengths=None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Model input (..., n, d) -> (contextual (..., n, d_out), weights (..., H, n, n))."""
+    x: np.ndarray, cfg: Config, proj: att.Projections, prior: np.ndarray | None = None, lengths=None,
+    block_cells: int | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Model input (..., n, d) -> (contextual (..., n, d_out), weights (..., H, n, n)).
+    `block_cells`: one long sentence (n, d) in row blocks, no weights (attention.self_attention)."""
     if cfg.positions == "sinusoidal":
         x = x + att.sinusoidal_positions(x.shape[-2], x.shape[-1])
     try:
-        return att.self_attention(x, cfg.settings, proj, key_bias=prior, lengths=lengths)
+        return att.self_attention(x, cfg.settings, proj, key_bias=prior, lengths=lengths, block_cells=block_cells)
     except ValueError as e:
         raise UsageError(str(e)) from None
 
