@@ -51,8 +51,14 @@ def test_embed_dash_reads_the_sentence_from_stdin():
 
 @pytest.mark.parametrize("stdin", ["", "  \n\n"])
 def test_embed_dash_with_empty_stdin_is_one_line_exit_1(stdin):
-    line = assert_one_line_error(run("embed", "-", input=stdin), 1)
-    assert "stdin holds no sentence" in line
+    for command in (["embed", "-"], ["explain", "-", "--word", "bank"]):
+        line = assert_one_line_error(run(*command, input=stdin), 1)
+        assert "stdin holds no sentence" in line
+
+
+def test_explain_dash_reads_the_sentence_from_stdin():
+    piped = json.loads(ok("explain", "-", "--word", "bank", "--json", input="money bank grows\n").stdout)
+    assert piped == json.loads(ok("explain", "money bank grows", "--word", "bank", "--json").stdout)
 
 
 def test_compare_dash_reads_sentences_from_stdin_in_its_place():
@@ -98,7 +104,7 @@ def test_size_text():
         "0 bytes", "1 byte", "1023 bytes", "1.0 KiB", "1.5 KiB", "38 KiB", "5.0 MiB"]
 
 
-@pytest.mark.parametrize("command", [["embed", "money bank grows"],
+@pytest.mark.parametrize("command", [["embed", "money bank grows"], ["explain", "money bank grows", "--word", "bank"],
                                      ["compare", "money bank grows", "bank river flows", "--word", "bank"]])
 def test_html_and_svg_say_what_they_wrote_and_q_silences_it(tmp_path, command):
     html, svg = tmp_path / "view.html", tmp_path / "view.svg"
@@ -190,7 +196,7 @@ def test_root_help_lists_the_completion_options():
     assert "--install-completion" in out and "--show-completion" in out
 
 
-@pytest.mark.parametrize("command", [["embed"], ["compare"], ["batch"], ["eval", "wic"], ["train", "wic"],
+@pytest.mark.parametrize("command", [["embed"], ["explain"], ["compare"], ["batch"], ["eval", "wic"], ["train", "wic"],
                                      ["vectors", "info"]])
 def test_help_at_80_columns_never_cuts_a_panel_title(command):
     out = ok(*command, "--help", env={"COLUMNS": "80"}).stdout

@@ -85,6 +85,18 @@ def print_json(obj) -> None:
     sys.stdout.flush()
 
 
+def sentence_arg(text: str) -> str:
+    """A sentence argument; '-' means: read it from stdin (all of it, as one sentence)."""
+    if text != "-":
+        return text
+    from ..inputs import read_text
+
+    text = read_text("-").strip()
+    if not text:
+        raise DataError("stdin holds no sentence")
+    return text
+
+
 def size_text(n: int) -> str:
     """A file size for people: 512 bytes, 38 KiB, 2.5 MiB."""
     if n < 1024:

@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import DataError, UsageError
+from ..errors import UsageError
 from .app import app
-from .console import print_json, print_renderables, report_result, write_file
+from .console import print_json, print_renderables, report_result, sentence_arg, write_file
 from .options import HtmlOpt, QuietOpt, SvgOpt, config_options
 
 
@@ -35,12 +35,7 @@ def embed(
     """
     if text is None:
         raise UsageError("give a sentence to embed, or -i FILE for a file of sentences (-i - for stdin)")
-    if text == "-":
-        from ..inputs import read_text
-
-        text = read_text("-").strip()
-        if not text:
-            raise DataError("stdin holds no sentence to embed")
+    text = sentence_arg(text)
     from .. import pipeline
 
     result = pipeline.embed(text, config)
