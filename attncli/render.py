@@ -141,12 +141,14 @@ def attention_table(result, weights: np.ndarray | None = None, title: str | None
                         cells, unit="keys")
 
 
-def vectors_table(tokens: list[str], matrix: np.ndarray, dims: int, title: str, note: str | None = None) -> BlockedTable:
+def vectors_table(tokens: list[str], matrix: np.ndarray, dims: int, title: str, note: str | None = None,
+                  say_dims: bool = True) -> BlockedTable:
     """The first `dims` dimensions of each vector and its norm (of all dimensions); the title
-    says how many of the dimensions are shown."""
+    says how many of the dimensions are shown (unless `say_dims` is off: the caller's title does)."""
     total = matrix.shape[1]
     shown = min(dims, total)
-    title += f" ({total} dims)" + ("" if shown == total else f": d0-d{shown - 1} shown (--dims), norm of all")
+    if say_dims:
+        title += f" ({total} dims)" + ("" if shown == total else f": d0-d{shown - 1} shown (--dims), norm of all")
     norms = np.linalg.norm(matrix, axis=1)
     cells = [[Text(f"{x:+.2f}") for x in row[:shown]] for row in matrix]
     return BlockedTable(title, "token", list(tokens), [f"d{j}" for j in range(shown)], cells, unit="dimensions",
@@ -417,7 +419,7 @@ def _fit_dims(dims: int, labels: list[str], total: int, width: int) -> int:
 def _vectors(labels: list[str], matrix: np.ndarray, dims: int, width: int, title: str, note: str | None = None) -> Group:
     matrix = np.atleast_2d(matrix)
     shown = _fit_dims(dims, labels, matrix.shape[1], width)
-    return vectors_table(labels, matrix, shown, f"{title} (first {shown} of {matrix.shape[1]} dims)", note)
+    return vectors_table(labels, matrix, shown, f"{title} (first {shown} of {matrix.shape[1]} dims)", note, say_dims=False)
 
 
 def _uses_qkv(e) -> bool:
