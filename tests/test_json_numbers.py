@@ -53,6 +53,7 @@ def test_dumps_turns_every_float_into_float32():
 COMMANDS = {
     "embed": ["embed", "money bank grows", "--json", "--neighbors", "3"],
     "embed-heads": ["embed", "money bank grows", "--json", "--mode", "qkv", "--weights", "random", "--heads", "2"],
+    "explain": ["explain", "money bank grows", "--word", "bank", "--json"],
     "compare": ["compare", "money bank grows", "bank river flows", "--word", "bank", "--json"],
     "eval": ["eval", "wic", *TINY, *FIT, "--json"],
     "vectors-neighbors": ["vectors", "neighbors", "bank", "-n", "5", "--json"],
