@@ -21,8 +21,13 @@ _OPTS = orjson.OPT_SERIALIZE_NUMPY
 
 
 def config_dict(result) -> dict:
-    cfg = dataclasses.asdict(result.config)
-    if result.untrained:
+    """The "config" of a result's JSON: every option, and "untrained" for random weights."""
+    return config_record(result.config, untrained=result.untrained)
+
+
+def config_record(config, *, untrained: bool = False) -> dict:
+    cfg = dataclasses.asdict(config)
+    if untrained:
         cfg["untrained"] = True
     return cfg
 
