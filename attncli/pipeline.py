@@ -53,7 +53,7 @@ class Config:
 
     vectors: str = "default"  # "default" (embedded GloVe 6B 50d) or a path
     mode: str = "simple"  # "simple": parameter-free (stage 1); "qkv": projections (stages 2-3)
-    weights: str = "identity"  # qkv only: "identity" | "random" (untrained Glorot) | path to .npz
+    weights: str = "identity"  # qkv only: "identity" | "random" (untrained Glorot) | "wic" (shipped) | path to .npz
     seed: int = 0  # for weights="random"
     heads: int = 1
     similarity: str | None = None  # "dot" | "cosine"; raw GloVe dot products let a word attend mostly to itself
@@ -131,7 +131,7 @@ class Config:
 
     def describe(self) -> str:
         """One line for captions: mode, similarity, scaling and every non-default option."""
-        weights = f"random seed {self.seed} (untrained)" if self.weights == "random" else self.weights
+        weights = {"random": f"random seed {self.seed} (untrained)", "wic": "wic (shipped, trained on WiC train)"}.get(self.weights, self.weights)
         parts = [self.mode if self.mode == "simple" else f"qkv, weights {weights}"]
         if self.heads > 1:
             parts.append(f"{self.heads} heads")
