@@ -174,6 +174,18 @@ def _unit_backward(dy: np.ndarray, y: np.ndarray, norm: np.ndarray) -> np.ndarra
     return (dy - y * (y * dy).sum(-1, keepdims=True)) / norm
 
 
+def _heads(x: np.ndarray, H: int) -> np.ndarray:
+    """(S, n, H*dh) -> (S, H, n, dh)."""
+    S, n, hd = x.shape
+    return x.reshape(S, n, H, hd // H).transpose(0, 2, 1, 3)
+
+
+def _merge(x: np.ndarray) -> np.ndarray:
+    """(S, H, n, dh) -> (S, n, H*dh)."""
+    S, H, n, dh = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(S, n, H * dh)
+
+
 @dataclass
 class _Cache:
     xt: np.ndarray
@@ -196,9 +208,9 @@ def forward(W: dict[str, np.ndarray], sc: dict[str, float], batch: Batch, setup:
     dh = d // H
     xt = x[np.arange(S), batch.target]  # (S, d)
     qh, qn = _unit((xt @ W["q"]).reshape(S, H, dh))  # (S, H, dh), (S, H, 1)
-    kh, kn = _unit((x @ W["k"]).reshape(S, n, H, dh))  # (S, n, H, dh), (S, n, H, 1)
-    vh = (x @ W["v"]).reshape(S, n, H, dh)  # (S, n, H, dh)
-    cs = np.einsum("she,snhe->shn", qh, kh)  # (S, H, n)
+    kh, kn = _unit(_heads(x @ W["k"], H))  # (S, H, n, dh), (S, H, n, 1)
+    vh = _heads(x @ W["v"], H)  # (S, H, n, dh)
+    cs = (kh @ qh[..., None])[..., 0]  # (S, H, n)
     logits = sc["s"] * cs
     a = sc["a"]
     ratio = batch.p / (a + batch.p)  # (S, n)
@@ -209,7 +221,7 @@ def forward(W: dict[str, np.ndarray], sc: dict[str, float], batch: Batch, setup:
     e = np.exp(logits - np.where(np.isfinite(top), top, 0.0))
     total = e.sum(-1, keepdims=True)
     A = e / np.where(total == 0, 1.0, total)  # (S, H, n); a target with no key: all zero
-    att = np.einsum("shn,snhe->she", A, vh).reshape(S, d)  # (S, d)
+    att = (A[:, :, None, :] @ vh)[:, :, 0, :].reshape(S, d)  # (S, d)
     c = sc["r"] * xt + (1 - sc["r"]) * att  # (S, d)
     return c, _Cache(xt, qh, qn, kh, kn, vh, cs, A, att, ratio)
 
@@ -244,15 +256,16 @@ def loss_and_grad(params: dict[str, np.ndarray], batch: Batch, setup: Setup) -> 
     r = sc["r"]
     grads["rho"] = np.array((dc * (k.xt - k.att)).sum() * r * (1 - r))
     datt = ((1 - r) * dc).reshape(S, H, dh)
-    dA = np.einsum("she,snhe->shn", datt, k.vh)  # (S, H, n)
-    dvh = np.einsum("shn,she->snhe", k.A, datt)  # (S, n, H, dh)
+    dA = (k.vh @ datt[..., None])[..., 0]  # (S, H, n)
+    dvh = k.A[..., None] * datt[:, :, None, :]  # (S, H, n, dh)
     dlogits = k.A * (dA - (k.A * dA).sum(-1, keepdims=True))  # (S, H, n)
     grads["log_s"] = np.array((dlogits * k.cs).sum() * sc["s"])
     grads["log_a"] = np.array((dlogits.sum(1) * k.ratio).sum() if setup.prior else 0.0)
     dcs = sc["s"] * dlogits
-    dq = _unit_backward(np.einsum("shn,snhe->she", dcs, k.kh), k.qh, k.qn).reshape(S, d)  # (S, d)
-    dK = _unit_backward(np.einsum("shn,she->snhe", dcs, k.qh), k.kh, k.kn).reshape(S, n, d)  # (S, n, d)
-    dW = {"q": k.xt.T @ dq, "k": np.einsum("snd,sne->de", batch.x, dK), "v": np.einsum("snd,sne->de", batch.x, dvh.reshape(S, n, d))}
+    dq = _unit_backward((dcs[:, :, None, :] @ k.kh)[:, :, 0, :], k.qh, k.qn).reshape(S, d)  # (S, d)
+    dK = _unit_backward(dcs[..., None] * k.qh[:, :, None, :], k.kh, k.kn)  # (S, H, n, dh)
+    flat = batch.x.reshape(S * n, d)
+    dW = {"q": k.xt.T @ dq, "k": flat.T @ _merge(dK).reshape(S * n, d), "v": flat.T @ _merge(dvh).reshape(S * n, d)}
     for m in MATRICES:
         U, V = params[f"U_{m}"], params[f"V_{m}"]
         delta = U @ V.T  # (d, d)
@@ -338,8 +351,8 @@ def cross_validate(sents: list[Sentence], labels: np.ndarray, folds: np.ndarray,
     """Mean held-out accuracy over the folds (grouped by target word), after 0..epochs epochs."""
     n_pairs, d = len(labels), sents[0].x.shape[1]
     per_fold = []
-    n_folds = int(folds.max()) + 1
-    for f in range(n_folds):
+    used = np.unique(folds)  # a split with fewer words than folds leaves some empty
+    for i, f in enumerate(used):
         train, test = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
         tb, hb = make_batches(sents, labels, train, setup), make_batches(sents, labels, test, setup)
         params = init_params(d, setup, base, seed)
@@ -354,7 +367,7 @@ def cross_validate(sents: list[Sentence], labels: np.ndarray, folds: np.ndarray,
         def after(epoch: int, loss: float) -> None:
             accs.append(held_out())
             if update:
-                update(f * epochs + epoch, f"fold {f + 1}/{n_folds} epoch {epoch}/{epochs}: loss {loss:.4f}, held-out accuracy {accs[-1]:.4f}")
+                update(i * epochs + epoch, f"fold {i + 1}/{len(used)} epoch {epoch}/{epochs}: loss {loss:.4f}, held-out accuracy {accs[-1]:.4f}")
 
         run(params, tb, setup, epochs, seed, after)
         per_fold.append(accs)
@@ -377,8 +390,10 @@ def train_qkv(pairs: list[Pair], labels: np.ndarray, cfg: P.Config, vec, rank: i
     with report.progress("reading WiC sentences", len(pairs)) as update:
         sents = sentences(Scorer(vec, cfg.oov), pairs, cfg, update)
     folds = word_folds(pairs, FOLDS, seed)
+    if len(np.unique(folds)) < 2:
+        raise UsageError("train wic cross-validates in folds by target word: it needs pairs of at least 2 different words")
     max_epochs = epochs or MAX_EPOCHS
-    with report.progress("cross-validating (folds by target word)", FOLDS * max_epochs) as update:
+    with report.progress("cross-validating (folds by target word)", len(np.unique(folds)) * max_epochs) as update:
         cv = cross_validate(sents, labels, folds, setup, cfg, max_epochs, seed, update)
     chosen = epochs or int(np.argmax(cv[1:])) + 1  # ties: the fewer epochs
     everything = np.arange(len(pairs))
