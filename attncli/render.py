@@ -265,7 +265,8 @@ def weights_info_renderables(info) -> list:
             ("trained on", f"{t['data']} ({t.get('pairs', '?')} pairs), vectors {t.get('vectors', '?')}" if "data" in t else None),
             ("rank, seed, epochs", ", ".join(str(t.get(k, "-")) for k in ("rank", "seed", "epochs")) if "rank" in t else None),
             ("accuracy (train)", f"{t['train_accuracy']:.4f}" if "train_accuracy" in t else None),
-            ("accuracy (grouped CV)", f"{t['cv_accuracy']:.4f}" if isinstance(t.get("cv_accuracy"), float) else None)]
+            ("accuracy (grouped CV)", f"{t['cv_accuracy']:.4f}" if isinstance(t.get("cv_accuracy"), float) else None),
+            ("licence", info.licence)]
     for field, value in rows:
         if value not in (None, ""):
             facts.add_row(field, str(value))

@@ -154,6 +154,7 @@ class WeightsInfo:
     matrices: list[MatrixInfo]
     config: dict  # the carried attention settings
     training: dict  # the carried provenance
+    licence: str | None = None  # a shipped file's, from data/PROVENANCE.json
 
 
 def numerical_rank(m: np.ndarray, rtol: float = 1e-4) -> int:
@@ -192,5 +193,10 @@ def weights_info(weights: str) -> WeightsInfo:
             float(np.linalg.norm(delta) / np.sqrt(w.shape[0])) if square else None,
             float(np.linalg.norm(w)),
         ))
+    licence = None
+    if weights in SHIPPED:
+        from .vectors import provenance
+
+        licence = provenance().get("weights", {}).get(SHIPPED[weights], {}).get("licence")
     return WeightsInfo(weights, str(path), path.stat().st_size, heads, proj.d_in, proj.d_out, matrices,
-                       settings["config"], settings["training"])
+                       settings["config"], settings["training"], licence)

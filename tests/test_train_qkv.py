@@ -122,12 +122,13 @@ def _train(split, seed: int, epochs: int = 3):
 
 
 def test_training_lowers_the_loss_and_is_the_same_for_the_same_seed(split):
-    a, b, other = _train(split, 0, epochs=6), _train(split, 0, epochs=6), _train(split, 1, epochs=6)
+    a, b = _train(split, 0, epochs=4), _train(split, 0, epochs=4)
     assert a.losses[-1] < a.losses[0]
     for name in ("W_q", "W_k", "W_v"):
         assert np.array_equal(a.weights[name], b.weights[name])  # bit for bit
-        assert not np.array_equal(a.weights[name], other.weights[name])
     assert a.losses == b.losses and a.cv_accuracy == b.cv_accuracy
+    setup, cfg = L.Setup(), P.Config()
+    assert not np.array_equal(L.init_params(50, setup, cfg, 0)["U_q"], L.init_params(50, setup, cfg, 1)["U_q"])
 
 
 @pytest.mark.slow
@@ -191,16 +192,6 @@ def test_progress_is_one_line_per_epoch_when_stderr_is_not_a_terminal(split, tmp
     assert len(folds) == 2 * 4 and "fold 1/4 epoch 1/2: loss " in folds[0] and "held-out accuracy 0." in folds[0]
     assert sum("final epoch" in x for x in lines) == 2
     assert r.stdout.startswith("wrote ") and "held-out accuracy" in r.stdout
-
-
-def test_rank_zero_keeps_the_value_only_fit(tmp_path):
-    out = tmp_path / "wv.npz"
-    tiny = [str(Path(__file__).parent / "data" / f"wic_tiny.{k}.txt") for k in ("data", "gold")]
-    r = CliRunner().invoke(app, ["train", "wic", *tiny, "-o", str(out), "--rank", "0", "--json"])
-    assert r.exit_code == 0, r.output
-    with np.load(out, allow_pickle=False) as npz:
-        assert np.array_equal(npz["W_q"], np.eye(50, dtype=np.float32)) and np.array_equal(npz["W_k"], npz["W_q"])
-        assert json.loads(str(npz["settings"]))["config"]["residual"] == 0.2
 
 
 # ---------------------------------------------------------------- hostile options and files
@@ -336,6 +327,7 @@ def test_weights_info_of_the_shipped_file():
     assert all(m["shape"] == [50, 50] and m["rank_from_identity"] == 8 for m in info["matrices"])
     assert all(0 < m["distance_from_identity"] < 1 for m in info["matrices"])
     assert info["heads"] == 1 and info["training"]["data"] == "train.data.txt"
+    assert "non-commercial" in info["licence"]
     table = CliRunner().invoke(app, ["weights", "info", "wic"])
     assert table.exit_code == 0 and "rank of W - I" in table.stdout and "carried settings" in table.stdout
 
