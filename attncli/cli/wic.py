@@ -64,7 +64,7 @@ def train_wic(
     fit_gold: Annotated[Path, typer.Argument(help="Its gold labels.", show_default=False)],
     output: Annotated[Path, typer.Option("-o", "--output", dir_okay=False, help="Write the weights here (.npz: W_q, W_k, W_v and the settings to run them with).", show_default=False)] = ...,
     rank: Annotated[int, typer.Option("--rank", min=0, help="Each W = I + U V^T with U, V of this rank; 0: learn W_v alone (full, by L-BFGS), W_q = W_k = I.")] = 8,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, show_default=False, help="Train this many epochs. [default: chosen by cross-validation on the training split, folds grouped by target word, up to 20]")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, show_default=False, help="Train this many epochs (default: chosen by cross-validation on the training split, folds grouped by target word, up to 20).")] = None,
     save_config: Annotated[Optional[Path], typer.Option("--save-config", help="Also write the settings that run these weights (read back with --config).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print what was fitted as JSON on stdout.")] = False,
     *,
