@@ -96,6 +96,7 @@ def check_config(cfg: P.Config) -> None:
 
 def sentences(scorer: Scorer, pairs: list[Pair], cfg: P.Config, progress: Callable[[int], None] | None = None) -> list[Sentence]:
     """The two sentences of each pair, as Scorer.target_vector sees them (2N,)."""
+    cfg = cfg.resolved()
     out = []
     for i, pair in enumerate(pairs):
         for text, index in ((pair.sentence1, pair.index1), (pair.sentence2, pair.index2)):
@@ -133,6 +134,7 @@ def make_batches(sents: list[Sentence], labels: np.ndarray, index: np.ndarray, s
 
 def init_params(d: int, setup: Setup, base: P.Config, seed: int) -> dict[str, np.ndarray]:
     """U ~ N(0, INIT_STD^2), V = 0 (W = I), s, a, r from the base settings, read-out at beta = 10."""
+    base = base.resolved()
     rng = np.random.default_rng(seed)
     params = {}
     for m in MATRICES:
@@ -377,6 +379,7 @@ def cross_validate(sents: list[Sentence], labels: np.ndarray, folds: np.ndarray,
 def train_qkv(pairs: list[Pair], labels: np.ndarray, cfg: P.Config, vec, rank: int = RANK,
               epochs: int | None = None, seed: int = 0) -> TrainedQKV:
     """Learn W_q, W_k, W_v on `pairs`; epochs by grouped cross-validation unless given."""
+    cfg = cfg.resolved()
     check_config(cfg)
     if rank < 1:
         raise UsageError(f"--rank must be >= 1 here, not {rank}")

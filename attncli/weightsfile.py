@@ -26,21 +26,9 @@ from .errors import DataError, UsageError
 
 SETTINGS = "settings"  # the .npz member holding the JSON
 
-# The Config fields a weights file may carry, with the JSON types each takes.
-CARRIED = {
-    "heads": (int,),
-    "similarity": (str,),
-    "scale": (bool,),
-    "temperature": (int, float),
-    "exclude_self": (bool,),
-    "causal": (bool,),
-    "positions": (str,),
-    "prior": (str,),
-    "prior_a": (int, float),
-    "residual": (int, float),
-    "layers": (int,),
-    "center": (int,),
-}
+# The Config fields a weights file may carry: the attention settings.
+CARRIED = ("heads", "similarity", "scale", "temperature", "exclude_self", "causal", "positions", "prior",
+           "prior_a", "residual", "layers", "center")
 
 # Names --weights takes for the files shipped in data/.
 SHIPPED = {"wic": "wic-qkv.npz"}
@@ -91,16 +79,14 @@ def parse_settings(path: Path, member: np.ndarray | None) -> dict:
     config, training = data.get("config", {}), data.get("training", {})
     if not isinstance(config, dict) or not isinstance(training, dict):
         raise bad('"config" and "training" must be JSON objects')
-    for name, value in config.items():
-        if name not in CARRIED:
-            raise bad(f"unknown setting {name!r} (a weights file carries: {', '.join(CARRIED)})")
-        kinds = CARRIED[name]
-        if isinstance(value, bool) != (kinds == (bool,)) or not isinstance(value, kinds):
-            raise bad(f"{name} must be {' or '.join(k.__name__ for k in kinds)}, not {json.dumps(value)}")
-    from .pipeline import Config  # the same checks as options given on the command line
+    from .pipeline import Config, check_option  # the same checks as options given on the command line
 
     try:
-        Config(mode="qkv", **config)
+        for name, value in config.items():
+            if name not in CARRIED:
+                raise bad(f"unknown setting {name!r} (a weights file carries: {', '.join(CARRIED)})")
+            check_option(name, value)
+        Config(mode="qkv", **config).settings  # and together (the attention settings' own checks)
     except UsageError as e:
         raise bad(str(e)) from None
     return {"config": config, "training": training}

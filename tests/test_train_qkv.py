@@ -234,12 +234,12 @@ def _eye_file(path: Path, settings) -> Path:
 @pytest.mark.parametrize("settings, words", [
     ('{"config": {"temprature": 0.5}}', "unknown setting 'temprature'"),
     ('{"config": {"vectors": "x.txt"}}', "unknown setting 'vectors'"),
-    ('{"config": {"temperature": "hot"}}', 'temperature must be int or float, not "hot"'),
-    ('{"config": {"scale": 1}}', "scale must be bool"),
-    ('{"config": {"heads": true}}', "heads must be int"),
+    ('{"config": {"temperature": "hot"}}', "--temperature must be a finite number, not 'hot'"),
+    ('{"config": {"scale": 1}}', "--scale must be true or false, not 1"),
+    ('{"config": {"heads": true}}', "--heads must be a whole number, not True"),
     ('{"config": {"residual": 1.5}}', "residual must be in [0, 1]"),
     ('{"config": {"similarity": "manhattan"}}', "similarity"),
-    ('{"config": {"temperature": 0}}', "temperature must be > 0"),
+    ('{"config": {"temperature": 0}}', "--temperature must be in [1e-06, 1e+06], not 0"),
     ('{"config": [1, 2]}', "must be JSON objects"),
     ('{"confg": {}}', "unknown key 'confg'"),
     ("[1, 2]", "expected a JSON object"),
@@ -255,7 +255,7 @@ def test_invalid_carried_settings_get_one_clear_error(tmp_path, settings, words)
 
 def test_invalid_settings_fail_through_the_python_api_too(tmp_path):
     path = _eye_file(tmp_path / "bad.npz", '{"config": {"layers": 0}}')
-    with pytest.raises(P.DataError, match="layers must be >= 1"):
+    with pytest.raises(P.DataError, match="layers must be between 1 and 64"):
         P.embed("money bank grows", P.Config(mode="qkv", weights=str(path)))
 
 

@@ -64,7 +64,7 @@ VectorsFormatOpt = Annotated[
     typer.Option("--vectors-format", rich_help_panel=_SRC,
                  help="Format of --vectors: auto (detected by content), word2vec (text), word2vec-bin, glove (text, no header), fasttext (.bin), kv (gensim pickle, needs --trust)."),
 ]
-LimitOpt = Annotated[Optional[int], typer.Option(min=1, rich_help_panel=_SRC, help="Keep only the N most frequent words of the vectors.")]
+LimitOpt = Annotated[Optional[int], typer.Option(min=1, max=2**63 - 1, rich_help_panel=_SRC, help="Keep only the N most frequent words of the vectors.")]
 UnicodeErrorsOpt = Annotated[
     UnicodeErrors,
     typer.Option(rich_help_panel=_SRC, help="Words of a word2vec/GloVe file that are not valid UTF-8: stop (strict), or replace / ignore the bad bytes."),
@@ -79,9 +79,13 @@ TrustOpt = Annotated[
 def _shared_options() -> list[inspect.Parameter]:
     """The options every embedding command takes, one per Config field, with Config's
     defaults. Added to each command's signature by @config_options."""
-    from ..pipeline import MODE_DEFAULTS, Config
+    from ..pipeline import LIMITS, MODE_DEFAULTS, Config
 
     defaults = {f.name: f.default for f in dataclasses.fields(Config)}  # mode-dependent ones: None
+
+    def limits(name: str) -> dict:
+        low, high = LIMITS[name]
+        return {"min": low, "max": high if high < 2**63 - 1 else None}
 
     def by_mode(name: str) -> str:
         show = lambda v: {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
@@ -96,19 +100,19 @@ def _shared_options() -> list[inspect.Parameter]:
         "oov": (Oov, typer.Option(rich_help_panel=_SRC, help="Words not in the vocabulary: skip them, use a zero vector, or stop.")),
         "mode": (Mode, typer.Option(rich_help_panel=_ATT, help="simple: parameter-free attention over the static vectors; qkv: Q, K, V projections.")),
         "weights": (str, typer.Option(rich_help_panel=_ATT, help="qkv projections: 'identity', 'random' (Glorot, untrained), 'wic' (trained on WiC, shipped) or an .npz file (W_q, W_k, W_v[, W_o, b_*]); a file's own settings apply unless given here.")),
-        "seed": (int, typer.Option(rich_help_panel=_ATT, help="Seed for --weights random.")),
-        "heads": (int, typer.Option(min=1, rich_help_panel=_ATT, help="Attention heads; each takes an equal slice of the projected columns.")),
+        "seed": (int, typer.Option(**limits("seed"), rich_help_panel=_ATT, help="Seed for --weights random.")),
+        "heads": (int, typer.Option(**limits("heads"), rich_help_panel=_ATT, help="Attention heads; each takes an equal slice of the projected columns.")),
         "similarity": (Optional[Similarity], typer.Option(rich_help_panel=_ATT, help=f"Score of query i against key j: dot product or cosine. {by_mode('similarity')}", show_default=False)),
         "scale": (Optional[bool], typer.Option("--scale/--no-scale", rich_help_panel=_ATT, help=f"Divide scores by sqrt(d_k). {by_mode('scale')}", show_default=False)),
-        "temperature": (float, typer.Option(min=1e-6, rich_help_panel=_ATT, help="Divide scores by T: below 1 sharpens, above 1 flattens.")),
+        "temperature": (float, typer.Option(**limits("temperature"), rich_help_panel=_ATT, help="Divide scores by T: below 1 sharpens, above 1 flattens.")),
         "exclude_self": (Optional[bool], typer.Option("--exclude-self/--include-self", rich_help_panel=_ATT, help=f"Mask the diagonal: build each word from its context alone. {by_mode('exclude_self')}", show_default=False)),
         "causal": (bool, typer.Option("--causal/--no-causal", rich_help_panel=_ATT, help="Mask later tokens: token i sees tokens 0..i.")),
         "positions": (Positions, typer.Option(rich_help_panel=_ATT, help="Add sinusoidal position encodings (attention alone ignores word order).")),
         "prior": (Optional[Prior], typer.Option(rich_help_panel=_ATT, help=f"zipf: lower the scores of frequent words by log(a/(a+p(w))), p(w) by Zipf's law from the frequency rank. {by_mode('prior')}", show_default=False)),
-        "prior_a": (float, typer.Option(min=1e-12, rich_help_panel=_ATT, help="The a of the frequency prior: smaller damps frequent words more.")),
-        "residual": (Optional[float], typer.Option(min=0.0, max=1.0, rich_help_panel=_ATT, help=f"Output = r * word + (1 - r) * attended. {by_mode('residual')}", show_default=False)),
-        "layers": (int, typer.Option(min=1, max=64, rich_help_panel=_ATT, help="Apply the same attention this many times.")),
-        "center": (Optional[int], typer.Option(min=0, rich_help_panel=_ATT, help=f"Subtract the mean of the N most frequent vectors first (0: off). {by_mode('center')}", show_default=False)),
+        "prior_a": (float, typer.Option(**limits("prior_a"), rich_help_panel=_ATT, help="The a of the frequency prior: smaller damps frequent words more.")),
+        "residual": (Optional[float], typer.Option(**limits("residual"), rich_help_panel=_ATT, help=f"Output = r * word + (1 - r) * attended. {by_mode('residual')}", show_default=False)),
+        "layers": (int, typer.Option(**limits("layers"), rich_help_panel=_ATT, help="Apply the same attention this many times.")),
+        "center": (Optional[int], typer.Option(**limits("center"), rich_help_panel=_ATT, help=f"Subtract the mean of the N most frequent vectors first (0: off). {by_mode('center')}", show_default=False)),
     }
     params = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
     for name, annotation in spec.items():
@@ -156,15 +160,14 @@ def _resolve_config(shared: dict):
 
     ctx = shared.pop("ctx")
     textbook, config_file = shared.pop("textbook"), shared.pop("config_file")
-    fields = {f.name for f in dataclasses.fields(Config)}
     defaults: dict = {}  # options left at their defaults
     user: dict = {}  # the user's config file
     run: dict = {}  # what this run asks for: --config FILE, --textbook, options given
     path = user_config_path()
     if path.is_file():
-        user = read_settings(path, fields)
+        user = read_settings(path)
     if config_file is not None:
-        run.update(read_settings(config_file, fields))
+        run.update(read_settings(config_file))
     if textbook:
         run.update(MODE_DEFAULTS["qkv"], temperature=1.0)
     for name, value in shared.items():
@@ -175,7 +178,4 @@ def _resolve_config(shared: dict):
     chosen = {**defaults, **user, **run}
     # A weights file's own settings rank above defaults and the user's file, below this run's.
     carried = carried_settings(chosen.get("weights", "identity")) if chosen.get("mode") == "qkv" else {}
-    try:
-        return Config(**{**defaults, **user, **carried, **run})
-    except TypeError as e:
-        raise UsageError(f"bad setting: {e}") from None
+    return Config(**{**defaults, **user, **carried, **run})

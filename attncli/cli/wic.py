@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -50,7 +49,7 @@ def eval_wic(
         write_file(save_config, settings_json(result.config, notes))
     if json_out:
         print_json({"accuracy": result.accuracy, "threshold": result.threshold, "n": result.n,
-                     "config": dataclasses.asdict(result.config)})
+                     "config": result.config.to_dict()})
         return
     from ..render import wic_renderables
 
@@ -91,7 +90,7 @@ def train_wic(
 
         with progress("learning W_v", learn.steps(len(pairs))) as advance:
             fitted = learn.train_value_projection(pairs, labels, config, vec, progress=advance)
-        weights, carried = fitted.weights, {k: getattr(fitted.config, k) for k in CARRIED}
+        weights, carried = fitted.weights, {k: getattr(fitted.config.resolved(), k) for k in CARRIED}
         training.update(mu=fitted.mu, cv_accuracy={f"{k:g}": v for k, v in fitted.cv_accuracy.items()},
                         train_accuracy=fitted.fit_accuracy, threshold=fitted.threshold)
     else:
@@ -110,7 +109,7 @@ def train_wic(
 
         write_file(save_config, settings_json(run_with, {"by": "attncli train wic", **training}))
     if json_out:
-        print_json({"weights": str(output), "config": dataclasses.asdict(run_with), "training": training})
+        print_json({"weights": str(output), "config": run_with.to_dict(), "training": training})
         return
     if rank == 0:
         cv = ", ".join(f"mu={k}: {v:.4f}" for k, v in training["cv_accuracy"].items())
