@@ -261,10 +261,10 @@ def load_projections(cfg: Config, d: int) -> att.Projections:
 
 @functools.lru_cache(maxsize=4)
 def _load_weights_file(path: Path, size: int, mtime_ns: int, d: int, heads: int) -> att.Projections:
-    from .weightsfile import SETTINGS, parse_settings, read_arrays
+    from .weightsfile import SETTINGS, read_arrays
 
     arrays = read_arrays(path)
-    parse_settings(path, arrays.get(SETTINGS))  # invalid carried settings fail here too, however the file is reached
+    checked_settings(path, arrays.get(SETTINGS))  # invalid carried settings fail here too, however the file is reached
     try:
         return att.Projections.from_arrays(arrays, d, heads, source=str(path))
     except ValueError as e:
@@ -275,9 +275,29 @@ def carried_settings(weights: str) -> dict:
     """The attention settings (Config fields) that the weights file named by --weights carries,
     validated; {} for identity, random and files without. They rank above the mode's defaults
     and below options the user gives."""
-    from .weightsfile import carried_config
+    from .weightsfile import SETTINGS, read_arrays, weights_path
 
-    return carried_config(weights)
+    if weights in ("identity", "random"):
+        return {}
+    path = weights_path(weights)
+    if not path.is_file():  # load_projections reports it
+        return {}
+    return checked_settings(path, read_arrays(path).get(SETTINGS))
+
+
+def checked_settings(path: Path, member: np.ndarray | None) -> dict:
+    """The Config fields a weights file's `settings` member carries, each checked as the same
+    option on the command line is; DataError names the file."""
+    from .weightsfile import parse_settings
+
+    config = parse_settings(path, member)["config"]
+    try:
+        for name, value in config.items():
+            check_option(name, value)
+        Config(mode="qkv", **config).settings  # and together (the attention settings' own checks)
+    except UsageError as e:
+        raise DataError(f"{path}: invalid carried settings: {e}") from None
+    return config
 
 
 @dataclass

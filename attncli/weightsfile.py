@@ -1,5 +1,4 @@
-"""Weights files: the .npz that `--mode qkv --weights FILE` runs, and what `weights info` says
-about one.
+"""Weights files: the .npz that `--mode qkv --weights FILE` runs (weightsinfo.py describes one).
 
 The contract: W_q, W_k (d, H*d_k), W_v (d, H*d_v), optional W_o and b_*, all real numbers
 (attention.Projections.from_arrays checks them), plus an optional member `settings`: a 0-d
@@ -17,12 +16,11 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, UsageError
+from .errors import DataError
 
 SETTINGS = "settings"  # the .npz member holding the JSON
 
@@ -57,8 +55,9 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
 
 
 def parse_settings(path: Path, member: np.ndarray | None) -> dict:
-    """The `settings` member as {"config": {...}, "training": {...}}, validated: a JSON object,
-    known keys, carried Config fields of the right type and range. DataError names the file."""
+    """The `settings` member as {"config": {...}, "training": {...}}: a JSON object with known
+    keys, "config" naming carried fields only (pipeline.checked_settings checks their values).
+    DataError names the file."""
     if member is None:
         return {"config": {}, "training": {}}
 
@@ -79,28 +78,10 @@ def parse_settings(path: Path, member: np.ndarray | None) -> dict:
     config, training = data.get("config", {}), data.get("training", {})
     if not isinstance(config, dict) or not isinstance(training, dict):
         raise bad('"config" and "training" must be JSON objects')
-    from .pipeline import Config, check_option  # the same checks as options given on the command line
-
-    try:
-        for name, value in config.items():
-            if name not in CARRIED:
-                raise bad(f"unknown setting {name!r} (a weights file carries: {', '.join(CARRIED)})")
-            check_option(name, value)
-        Config(mode="qkv", **config).settings  # and together (the attention settings' own checks)
-    except UsageError as e:
-        raise bad(str(e)) from None
+    for name in config:
+        if name not in CARRIED:
+            raise bad(f"unknown setting {name!r} (a weights file carries: {', '.join(CARRIED)})")
     return {"config": config, "training": training}
-
-
-def carried_config(weights: str) -> dict:
-    """The Config fields the weights file `weights` carries ({} for identity, random, a missing
-    file (loading it reports that) or a file without settings)."""
-    if weights in ("identity", "random"):
-        return {}
-    path = weights_path(weights)
-    if not path.is_file():
-        return {}
-    return parse_settings(path, read_arrays(path).get(SETTINGS))["config"]
 
 
 def npz_bytes(arrays: dict[str, np.ndarray], settings: dict | None = None) -> bytes:
@@ -118,71 +99,3 @@ def npz_bytes(arrays: dict[str, np.ndarray], settings: dict | None = None) -> by
             np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
             z.writestr(info, member.getvalue())
     return buffer.getvalue()
-
-
-@dataclass
-class MatrixInfo:
-    name: str
-    shape: tuple[int, ...]
-    rank_from_identity: int | None  # numerical rank of W - I (square matrices), else None
-    distance_from_identity: float | None  # ||W - I||_F / ||I||_F (square), else None
-    norm: float  # ||W||_F
-
-
-@dataclass
-class WeightsInfo:
-    name: str  # what --weights was given
-    path: str
-    size: int  # bytes
-    heads: int
-    d_in: int
-    d_out: int
-    matrices: list[MatrixInfo]
-    config: dict  # the carried attention settings
-    training: dict  # the carried provenance
-    licence: str | None = None  # a shipped file's, from data/PROVENANCE.json
-
-
-def numerical_rank(m: np.ndarray, rtol: float = 1e-4) -> int:
-    """Singular values above rtol * the largest (float32 rounding of W leaves ~1e-6 in W - I)."""
-    s = np.linalg.svd(np.asarray(m, dtype=np.float64), compute_uv=False)
-    return int((s > rtol * s.max()).sum()) if s.size and s.max() > 0 else 0
-
-
-def weights_info(weights: str) -> WeightsInfo:
-    """What a weights file (or a shipped name) holds: shapes, heads, how far each matrix is
-    from the identity, the settings it carries and where it came from."""
-    from .attention import Projections
-
-    path = weights_path(weights)
-    if not path.is_file():
-        raise DataError(f"{path}: no such weights file")
-    arrays = read_arrays(path)
-    settings = parse_settings(path, arrays.get(SETTINGS))
-    heads = settings["config"].get("heads", 1)
-    d = np.asarray(arrays.get("W_q", np.zeros((0, 0)))).shape[0] if np.ndim(arrays.get("W_q")) == 2 else 0
-    try:
-        proj = Projections.from_arrays(arrays, d, heads, source=str(path))
-    except ValueError as e:
-        raise DataError(f"{path}: {e}") from None
-    matrices = []
-    for name in ("W_q", "W_k", "W_v", "W_o"):
-        w = getattr(proj, name)
-        if w is None:
-            continue
-        w = w.astype(np.float64)
-        square = w.shape[0] == w.shape[1]
-        delta = w - np.eye(w.shape[0]) if square else None
-        matrices.append(MatrixInfo(
-            name, tuple(w.shape),
-            numerical_rank(delta) if square else None,
-            float(np.linalg.norm(delta) / np.sqrt(w.shape[0])) if square else None,
-            float(np.linalg.norm(w)),
-        ))
-    licence = None
-    if weights in SHIPPED:
-        from .vectors import provenance
-
-        licence = provenance().get("weights", {}).get(SHIPPED[weights], {}).get("licence")
-    return WeightsInfo(weights, str(path), path.stat().st_size, heads, proj.d_in, proj.d_out, matrices,
-                       settings["config"], settings["training"], licence)

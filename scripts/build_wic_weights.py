@@ -39,10 +39,10 @@ def train(wic: Path, out: Path) -> list[str]:
 def scores(path: Path, wic: Path) -> dict:
     from attncli import pipeline as P
     from attncli import wic as W
-    from attncli.weightsfile import carried_config, parse_settings, read_arrays
+    from attncli.weightsfile import parse_settings, read_arrays
 
     training = parse_settings(path, read_arrays(path).get("settings"))["training"]
-    cfg = P.Config(mode="qkv", weights=str(path), **carried_config(str(path)))
+    cfg = P.Config(mode="qkv", weights=str(path), **P.carried_settings(str(path)))
     fit, fit_y = W.read_split(wic / "train.data.txt", wic / "train.gold.txt")
     dev, dev_y = W.read_split(wic / "dev.data.txt", wic / "dev.gold.txt")
     result = W.evaluate(dev, dev_y, fit, fit_y, cfg, P.get_vectors())

@@ -25,7 +25,7 @@ def info(
 
     Example: attncli weights info wic
     """
-    from ..weightsfile import weights_info
+    from ..weightsinfo import weights_info
 
     result = weights_info(weights)
     if json_out:
