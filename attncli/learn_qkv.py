@@ -190,16 +190,18 @@ def _merge(x: np.ndarray) -> np.ndarray:
 
 @dataclass
 class _Cache:
-    xt: np.ndarray
-    qh: np.ndarray
-    qn: np.ndarray
-    kh: np.ndarray
-    kn: np.ndarray
-    vh: np.ndarray
-    cs: np.ndarray
-    A: np.ndarray
-    att: np.ndarray
-    ratio: np.ndarray  # p / (a + p): d prior / d log a
+    """What the backward pass needs of the forward pass."""
+
+    xt: np.ndarray  # (S, d) the targets' inputs
+    qh: np.ndarray  # (S, H, dh) unit queries
+    qn: np.ndarray  # (S, H, 1) query norms
+    kh: np.ndarray  # (S, H, n, dh) unit keys
+    kn: np.ndarray  # (S, H, n, 1) key norms
+    vh: np.ndarray  # (S, H, n, dh) values
+    cs: np.ndarray  # (S, H, n) cosines
+    A: np.ndarray  # (S, H, n) attention weights
+    att: np.ndarray  # (S, d) attended values, heads concatenated
+    ratio: np.ndarray  # (S, n) p / (a + p): d prior / d log a
 
 
 def forward(W: dict[str, np.ndarray], sc: dict[str, float], batch: Batch, setup: Setup) -> tuple[np.ndarray, _Cache]:
@@ -282,7 +284,8 @@ def scores(params: dict[str, np.ndarray], batches: list[Batch], setup: Setup, n_
     W, sc = matrices(params, float32), scalars(params)
     out = np.full(n_pairs, np.nan)
     for b in batches:
-        out[b.pairs] = pair_cosines(forward(W, sc, b, setup)[0])[0]
+        c, _ = forward(W, sc, b, setup)
+        out[b.pairs], _, _ = pair_cosines(c)
     return out
 
 
@@ -329,7 +332,8 @@ def run(params: dict[str, np.ndarray], batches: list[Batch], setup: Setup, epoch
 def _start_readout(params, batches, setup, n_pairs, labels, index) -> None:
     """theta at the accuracy-best threshold of the starting scores: the read-out starts sensible."""
     s = scores(params, batches, setup, n_pairs)[index]
-    params["theta"] = np.array(fit_threshold(s, labels[index])[0])
+    theta, _ = fit_threshold(s, labels[index])
+    params["theta"] = np.array(theta)
 
 
 # ---------------------------------------------------------------- the command's work
