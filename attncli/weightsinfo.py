@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .attention import Projections
-from .errors import DataError
+from .errors import DataError, UsageError
 from .pipeline import checked_settings
 from .weightsfile import SETTINGS, SHIPPED, parse_settings, read_arrays, weights_path
 
@@ -45,6 +45,8 @@ def numerical_rank(m: np.ndarray, rtol: float = 1e-4) -> int:
 def weights_info(weights: str) -> WeightsInfo:
     """What a weights file (or a shipped name) holds: shapes, heads, how far each matrix is
     from the identity, the settings it carries and where it came from."""
+    if weights in ("identity", "random"):
+        raise UsageError(f"--weights {weights} is built in, not a file: weights info describes an .npz or 'wic'")
     path = weights_path(weights)
     if not path.is_file():
         raise DataError(f"{path}: no such weights file")

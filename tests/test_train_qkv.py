@@ -149,9 +149,10 @@ def test_folds_need_two_words(tmp_path):
 # ---------------------------------------------------------------- the weights file round trip
 
 
-def test_weights_file_runs_exactly_as_trained(split, tmp_path):
+@pytest.mark.parametrize("heads", [1, 2])
+def test_weights_file_runs_exactly_as_trained(split, tmp_path, heads):
     out = tmp_path / "my.npz"
-    r = CliRunner().invoke(app, ["train", "wic", *split, "-o", str(out), "--rank", "4", "--epochs", "4", "--json"])
+    r = CliRunner().invoke(app, ["train", "wic", *split, "-o", str(out), "--rank", "4", "--epochs", "4", "--heads", str(heads), "--json"])
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout)
     with np.load(out, allow_pickle=False) as npz:
@@ -164,7 +165,7 @@ def test_weights_file_runs_exactly_as_trained(split, tmp_path):
                                   "--mode", "qkv", "--weights", str(out), "--json"])
     assert ev.exit_code == 0, ev.output
     got = json.loads(ev.stdout)
-    assert got["config"]["temperature"] == carried["config"]["temperature"]
+    assert got["config"]["temperature"] == carried["config"]["temperature"] and got["config"]["heads"] == heads
     assert got["accuracy"] == pytest.approx(summary["training"]["train_accuracy"], abs=1e-12)
     assert got["threshold"] == pytest.approx(summary["training"]["threshold"], abs=1e-5)
 
@@ -346,6 +347,7 @@ def test_weights_info_measures_distance_from_identity(tmp_path):
 
 
 def test_weights_info_of_a_missing_or_broken_file(tmp_path):
+    _one_error_line(CliRunner().invoke(app, ["weights", "info", "identity"]), 2, "built in")
     _one_error_line(CliRunner().invoke(app, ["weights", "info", str(tmp_path / "nope.npz")]), 1, "no such weights file")
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     _one_error_line(CliRunner().invoke(app, ["weights", "info", str(tmp_path / "junk.npz")]), 1, "junk.npz")
