@@ -560,3 +560,31 @@ def explain_renderables(e, *, dims: int = 6, width: int = 80) -> list:
     if near.row_count:
         parts.append(near)
     return parts
+
+
+def weights_info_renderables(info) -> list:
+    """`attncli weights info`: what a weights file holds (weightsfile.WeightsInfo), the settings
+    it carries and where it came from."""
+    facts = Table(title=f"weights {info.name}", box=box.SIMPLE_HEAD, show_header=False)
+    facts.add_column("field", style="bold")
+    facts.add_column("value", overflow="fold")
+    t = info.training
+    rows = [("path", info.path), ("size", _mib(info.size)), ("heads", info.heads),
+            ("dimensions", f"{info.d_in} in, {info.d_out} out"),
+            ("carried settings", ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in info.config.items()) or "none"),
+            ("trained on", f"{t['data']} ({t.get('pairs', '?')} pairs), vectors {t.get('vectors', '?')}" if "data" in t else None),
+            ("rank, seed, epochs", ", ".join(str(t.get(k, "-")) for k in ("rank", "seed", "epochs")) if "rank" in t else None),
+            ("accuracy (train)", f"{t['train_accuracy']:.4f}" if "train_accuracy" in t else None),
+            ("accuracy (grouped CV)", f"{t['cv_accuracy']:.4f}" if isinstance(t.get("cv_accuracy"), float) else None),
+            ("licence", info.licence)]
+    for field, value in rows:
+        if value not in (None, ""):
+            facts.add_row(field, str(value))
+    mats = Table(title="matrices", box=box.SIMPLE_HEAD)
+    for col in ("matrix", "shape", "rank of W - I", "|W - I| / |I|", "|W|"):
+        mats.add_column(col, justify="left" if col == "matrix" else "right")
+    for m in info.matrices:
+        mats.add_row(m.name, " x ".join(map(str, m.shape)),
+                     "-" if m.rank_from_identity is None else str(m.rank_from_identity),
+                     "-" if m.distance_from_identity is None else f"{m.distance_from_identity:.4f}", f"{m.norm:.3f}")
+    return [facts, mats]

@@ -79,6 +79,13 @@ class _Sentence:
     spans: list[list[int]]  # whitespace word -> token positions
 
 
+@dataclass(frozen=True)
+class TargetContext:
+    x: np.ndarray  # (n, d) model input of the sentence's tokens (centered when --center is on)
+    ids: np.ndarray  # (n,) vocabulary rows, -1 for the target when it is out of the vocabulary
+    row: int  # the target's row
+
+
 class Scorer:
     """Scores pairs under any Config, tokenizing and looking up each sentence once."""
 
@@ -101,6 +108,13 @@ class Scorer:
         token in the vocabulary ("boards" -> "boards"; "bank's" -> "bank"). A word out of the
         vocabulary takes part as a zero vector, as under --oov zero: its new vector is what a
         query with no content attends to, the prior-weighted mean of its sentence."""
+        ctx = self.target_context(text, index, cfg)
+        out, _ = P.contextualize(ctx.x, cfg, proj, P.key_prior(self.vec, ctx.ids, cfg))
+        return out[ctx.row]
+
+    def target_context(self, text: str, index: int, cfg: P.Config) -> "TargetContext":
+        """What attention sees of the sentence when whitespace word `index` is the target (see
+        target_vector): the model input, the vocabulary rows and the target's row."""
         s = self.sentence(text)
         ids, x = s.prep.ids, s.x
         k = target_row(s.prep, s.spans[index])
@@ -108,8 +122,7 @@ class Scorer:
             self.unknown_targets += 1
             k = sum(1 for pos in s.prep.kept if pos < s.spans[index][0])  # where the word stands
             ids, x = np.insert(ids, k, -1), np.insert(x, k, 0.0, axis=0)
-        out, _ = P.contextualize(P.model_input(x, self.vec, cfg), cfg, proj, P.key_prior(self.vec, ids, cfg))
-        return out[k]
+        return TargetContext(P.model_input(x, self.vec, cfg), ids, k)
 
     def target_input(self, text: str, index: int, cfg: P.Config) -> np.ndarray:
         """What attention receives for that word: its (centered) static vector; zero when it

@@ -124,6 +124,17 @@ def write_file(path: Path, data: bytes, *, announce: bool = False) -> None:
         wrote(path, len(data))
 
 
+def check_writable(path: Path) -> None:
+    """Fail now (one line, exit 1) when `path` cannot be written later: before a long run."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise DataError(f"cannot write {path}: it is a directory")
+    if not parent.is_dir():
+        raise DataError(f"cannot write {path}: no such directory {parent}")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise DataError(f"cannot write {path}: permission denied")
+
+
 def progress_bar(*columns, transient: bool = True):
     """A rich Progress on stderr with `columns` (rich column objects or format strings);
     disabled (draws nothing) when stderr is not a terminal."""
@@ -181,7 +192,8 @@ def progress(label: str, total: int | None, *, quiet: bool = False):
 
 class StderrReport:
     """The handler for attncli.report: notes as `attncli: ...` lines, progress as a bar, on
-    stderr (a bar only when it is a terminal)."""
+    stderr. A step's status (update(done, status)) shows beside the bar on a terminal, and is
+    one `attncli: label: status` line otherwise."""
 
     def note(self, msg: str) -> None:
         note(msg)
@@ -190,10 +202,18 @@ class StderrReport:
     def progress(self, label: str, total: int | None):
         from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TextColumn("{task.fields[status]}"))
         with progress_bar(*columns) as bar:
-            task = bar.add_task(label, total=total)
-            yield lambda done: bar.update(task, completed=done)
+            task = bar.add_task(label, total=total, status="")
+            terminal = not bar.disable
+
+            def update(done: int, status: str | None = None) -> None:
+                bar.update(task, completed=done, **({"status": status} if status else {}))
+                if status and not terminal:
+                    note(f"{label}: {status}")
+
+            yield update
 
 
 def install_reporter() -> None:
