@@ -211,7 +211,8 @@ def _discard(d: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists (a pid reused by another process counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -224,7 +225,7 @@ def _pid_alive(pid: int) -> bool:
 def _converting(d: Path) -> bool:
     """A temp directory whose process is still writing it."""
     pid = d.name[len(_TMP):].split("-", 1)[0] if d.name.startswith(_TMP) else ""
-    return pid.isdigit() and _pid_alive(int(pid))
+    return pid.isdigit() and pid_alive(int(pid))
 
 
 def prune_abandoned() -> int:
