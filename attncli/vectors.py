@@ -501,9 +501,72 @@ def _check_no_extra_rows(path: Path, format: str, header_count: int, n_read: int
     raise DataError(f"{path}: its header line counts {header_count:,} words but the file holds {more} after them")
 
 
+def check_fasttext_layout(path: Path) -> None:
+    """Walk a fastText .bin's structure and check its size before gensim reads it: gensim loops
+    forever on a file cut inside the vocabulary, and never reads the output matrix at the end
+    (so a file cut there passes). Layout (Facebook's FastText::saveModel, native byte order):
+
+        magic int32, version int32, args: 12 int32 (dim ... bucket, minn, maxn ...) + float64 t
+        dictionary: size int32, nwords int32, nlabels int32, ntokens int64, pruneidx_size int64,
+                    size x (word bytes, b"\0", count int64, type int8), pruneidx_size x 2 int32
+        input matrix: quant bool, rows int64 (= nwords + bucket), cols int64 (= dim), float32s
+        output matrix: quant bool, rows int64, cols int64 (= dim), float32s; then the end.
+    """
+    import mmap
+    import struct
+
+    where = f"{path}: a fastText .bin"
+    if path.suffix in (".gz", ".bz2"):
+        raise DataError(f"{path}: fastText .bin files are read uncompressed; decompress it first")
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        size = len(m)
+
+        def take(fmt: str, at: int, what: str) -> tuple:
+            n = struct.calcsize(fmt)
+            if at + n > size:
+                raise DataError(f"{where} that ends early, inside {what} (byte {size:,}): truncated or damaged")
+            return struct.unpack_from(fmt, m, at)
+
+        magic, version = take("@2i", 0, "the header")
+        if magic != 793712314:
+            raise DataError(f"{path}: not a fastText .bin (magic number {magic})")
+        args = take("@12id", 8, "the header")
+        dim, bucket = args[0], args[8]
+        at = 8 + struct.calcsize("@12id")
+        vocab_size, nwords, nlabels = take("@3i", at, "the dictionary header")
+        _ntokens, prune = take("@2q", at + 12, "the dictionary header")  # gensim reads them apart: no padding
+        at += 12 + 16
+        if not (0 < dim <= 1 << 16 and 0 <= nwords <= vocab_size and bucket >= 0 and nlabels >= 0):
+            raise DataError(f"{where} with a damaged header (dim {dim}, {nwords} words of {vocab_size}, "
+                            f"{bucket} buckets): truncated or damaged")
+        if nlabels:
+            raise DataError(f"{path}: a supervised fastText model (with labels): not word vectors")
+        for i in range(vocab_size):
+            end = m.find(b"\0", at)
+            if end < 0:
+                raise DataError(f"{where} that ends early, inside word {i + 1:,} of {vocab_size:,}: truncated or damaged")
+            at = end + 1 + struct.calcsize("@qb")
+        at += 8 * max(prune, 0)
+        for what, rows_want in (("input matrix", nwords + bucket), ("output matrix", None)):
+            (quant,) = take("@?", at, f"the {what} header")
+            rows, cols = take("@2q", at + 1, f"the {what} header")
+            at += 1 + 16
+            if quant:
+                raise DataError(f"{path}: a quantized fastText model (.ftz): not supported, use the .bin")
+            if cols != dim or rows < 0 or (rows_want is not None and rows != rows_want):
+                raise DataError(f"{where} whose {what} is {rows} x {cols}, the header says "
+                                f"{rows_want if rows_want is not None else '?'} x {dim}: truncated or damaged")
+            at += 4 * rows * cols
+            if at > size:
+                raise DataError(f"{where} that ends early, inside the {what} ({size:,} bytes of {at:,}): truncated or damaged")
+        if at != size:
+            raise DataError(f"{where} of {size:,} bytes, {size - at:,} more than its header accounts for: damaged")
+
+
 def _read_fasttext(path: Path, limit: int | None) -> dict:
     from gensim.models.fasttext import load_facebook_vectors  # slow import: only here
 
+    check_fasttext_layout(path)
     with report.progress(f"reading {path.name}", None):
         kv = load_facebook_vectors(str(path))
     return _from_gensim_kv(path, kv, limit, counts=kv.expandos.get("count"))
