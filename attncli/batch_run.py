@@ -80,6 +80,7 @@ def run_batch(
     quiet: bool = False,
     engine: str = "local",
     scheduler: str | None = None,
+    max_line_bytes: int = 1_000_000,
 ) -> int:
     """Embed every line of `source` ('-' = stdin) into `output`; returns the exit code."""
     if engine == "dask":
@@ -88,7 +89,7 @@ def run_batch(
         manifest = run_dask(
             cfg, source, output, input_format=input_format, text_field=text_field, output_format=output_format,
             batch_size=batch_size, with_static=with_static, with_attention=with_attention,
-            max_attention_cells=max_attention_cells, scheduler=scheduler, quiet=quiet,
+            max_attention_cells=max_attention_cells, scheduler=scheduler, quiet=quiet, max_line_bytes=max_line_bytes,
         )
         for shard in manifest["shards"]:
             for e in shard["errors"]:
@@ -116,18 +117,22 @@ def run_batch(
     show = not quiet and sys.stderr.isatty()
     total = count_lines(Path(source)) if show and source != "-" else None
     try:
-        return _run_local(emb, source, fmt, output, total, show, input_format, text_field, with_static, with_attention)
+        return _run_local(emb, source, fmt, output, total, show, input_format, text_field, with_static, with_attention,
+                          max_line_bytes)
     except BrokenPipeError:  # the reader of stdout went away: the CLI stops quietly
         raise
     except OSError as e:  # a full disk, a read-only directory, a file that went away
         raise DataError(f"{e.filename or output or source}: {e.strerror or e}") from None
 
 
-def _run_local(emb, source, fmt, output, total, show, input_format, text_field, with_static, with_attention) -> int:
+def _run_local(emb, source, fmt, output, total, show, input_format, text_field, with_static, with_attention,
+                          max_line_bytes) -> int:
     from .batch import read_items
     from .writers import JsonlWriter, NpzWriter
 
     meta = dict(vectors=emb.vectors.info(), config=config_meta(emb.config, emb.proj))
+    if source == "-" and sys.stdin is None:
+        raise DataError("standard input is closed: nothing to read for -i -")
     f = sys.stdin.buffer if source == "-" else open(source, "rb")
     failed = done = 0
     try:
@@ -144,7 +149,7 @@ def _run_local(emb, source, fmt, output, total, show, input_format, text_field, 
             progress.start()
         try:
             with writer, no_gc():
-                for chunk in emb.embed_chunks(read_items(f, input_format, text_field)):
+                for chunk in emb.embed_chunks(read_items(f, input_format, text_field, max_line_bytes)):
                     for e in chunk.errors:
                         _warn(f"line {e.line}: {e.error}")
                     failed += len(chunk.errors)

@@ -41,7 +41,7 @@ def embed_shard(source: str, target: str, cfg, options: dict) -> dict:
         target, dim=emb.d_out, static_dim=emb.vectors.dim, with_static=options["with_static"],
         with_attention=options["with_attention"], **meta,
     ) as writer:
-        for chunk in emb.embed_chunks(read_items(f, options["input_format"], options["text_field"])):
+        for chunk in emb.embed_chunks(read_items(f, options["input_format"], options["text_field"], options["max_line_bytes"])):
             errors.extend({"line": e.line, "error": e.error} for e in chunk.errors)
             writer.write(chunk)
     return {
@@ -64,6 +64,7 @@ def run_dask(
     max_attention_cells: int,
     scheduler: str | None = None,
     quiet: bool = False,
+    max_line_bytes: int = 1_000_000,
 ) -> dict:
     """Embed every file matching `pattern` into shards under the directory `output`; returns
     the manifest (also written to output/manifest.json)."""
@@ -89,6 +90,7 @@ def run_dask(
     options = dict(
         batch_size=batch_size, with_static=with_static, with_attention=with_attention,
         max_attention_cells=max_attention_cells, input_format=input_format, text_field=text_field,
+        max_line_bytes=max_line_bytes,
     )
     targets = [str((out / f"shard-{i:05d}.npz").resolve()) for i in range(len(files))]
     tasks = [
@@ -104,6 +106,8 @@ def run_dask(
             client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError) as e:
             raise DataError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+        except ValueError as e:  # an address distributed cannot parse ("garbage://x")
+            raise UsageError(f"--scheduler {scheduler!r}: not a Dask scheduler address ({e})") from None
         with client:
             shards = list(dask.compute(*tasks, scheduler=client))
     else:

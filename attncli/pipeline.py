@@ -243,7 +243,8 @@ class Prepared:
 
 def prepare(text: str, vec: Vectors, cfg: Config) -> Prepared:
     """Tokenize and look up; apply the OOV policy. Raises DataError for a sentence that
-    cannot be embedded (empty, only punctuation, nothing in the vocabulary)."""
+    cannot be embedded (empty, only punctuation, nothing in the vocabulary, not UTF-8)."""
+    check_utf8(text)
     tokens = tokenize(text, vec.__contains__)
     if not tokens:
         raise DataError("empty sentence: nothing to embed")
@@ -270,6 +271,16 @@ def prepare(text: str, vec: Vectors, cfg: Config) -> Prepared:
     if not any(ch.isalnum() for t in known for ch in t):  # all-zero vectors embed nothing either
         raise DataError(f"no word of {_clip(text)!r} is in the vocabulary of {vec.name}")
     return Prepared(text, tokens, kept, np.asarray(ids, dtype=np.int64), oov, subword)
+
+
+def check_utf8(text: str, what: str = "the sentence") -> None:
+    """DataError when `text` holds bytes that were not UTF-8 (a command-line argument keeps them
+    as lone surrogates, which no JSON or terminal output can carry)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raw = text[e.start:e.end].encode("utf-8", "surrogateescape")
+        raise DataError(f"{what} is not valid UTF-8 (byte {raw[:1]!r} at character {e.start + 1})") from None
 
 
 def _clip(text: str, width: int = 60) -> str:
@@ -439,6 +450,7 @@ def compare(
 
 
 def _single_token(word: str, vec: Vectors) -> str:
+    check_utf8(word, "--word")
     toks = tokenize(word, vec.index.__contains__)
     if len(toks) != 1:
         raise UsageError(f"--word must be a single token, {word!r} is {len(toks)}: {[t.text for t in toks]}")
