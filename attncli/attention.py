@@ -292,8 +292,8 @@ class AttentionSettings:
     def __post_init__(self):
         if self.similarity not in SIMILARITIES:
             raise ValueError(f"similarity must be one of {SIMILARITIES}, not {self.similarity!r}")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, not {self.temperature}")
+        if not 0 < self.temperature < float("inf"):  # NaN fails too
+            raise ValueError(f"temperature must be a finite number > 0, not {self.temperature}")
         if not 0.0 <= self.residual <= 1.0:
             raise ValueError(f"residual must be in [0, 1], not {self.residual}")
         if self.layers < 1:

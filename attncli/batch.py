@@ -31,6 +31,7 @@ from .pipeline import (
     key_prior,
     load_projections,
     model_input,
+    not_finite,
     prepare,
     static_rows,
     vectors_for,
@@ -314,6 +315,8 @@ class BatchEmbedder:
                     hw = np.ascontiguousarray(w[k, :, :n, :n])  # (H, n, n)
                     heads[s] = hw
                     attn[s] = hw.mean(axis=0)  # (n, n)
+        if not np.isfinite(outs).all():  # the blocked path; contextualize checks the others
+            raise not_finite(cfg, proj, xs)
         out[perm] = outs
         return offsets, out, static, attn, heads
 

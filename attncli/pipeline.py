@@ -30,6 +30,47 @@ OOV_POLICIES = ("skip", "zero", "error")
 PRIORS = ("none", "zipf")
 
 
+# Ranges of the numeric options: the command line declares the same (min=, max=).
+TEMPERATURE_MIN = 1e-6  # below it the scores overflow float32 for any real vectors
+PRIOR_A_MIN = 1e-12
+LAYERS_MAX = 64
+INT_MAX = 2**63 - 1  # integers are stored and printed as int64 (JSON, .npz): no larger
+
+
+def check_count(name: str, value, lo: int, hi: int = INT_MAX) -> None:
+    """UsageError unless `value` is an integer (not a bool) in [lo, hi]."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise UsageError(f"--{name} must be an integer, not {value!r}")
+    if value < lo:
+        raise UsageError(f"--{name} must be >= {lo}, not {value}")
+    if value > hi:
+        raise UsageError(f"--{name} must be <= {hi:,}, not {value:,}")
+
+
+def check_number(name: str, value, lo: float, hi: float = float("inf")) -> None:
+    """UsageError unless `value` is a finite real number in [lo, hi]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise UsageError(f"--{name} must be a number, not {value!r}")
+    if not np.isfinite(value):
+        raise UsageError(f"--{name} must be a finite number, not {value}")
+    if not lo <= value <= hi:
+        raise UsageError(f"--{name} must be in [{lo:g}, {hi:g}], not {value:g}" if np.isfinite(hi)
+                         else f"--{name} must be >= {lo:g}, not {value:g}")
+
+
+def check_values(cfg: "Config") -> None:
+    """The numeric fields of a Config: integers and finite numbers in their ranges."""
+    check_count("heads", cfg.heads, 1)
+    check_count("layers", cfg.layers, 1, LAYERS_MAX)
+    check_count("seed", cfg.seed, 0, 2**32 - 1)  # numpy seeds are non-negative
+    check_count("center", cfg.center, 0)
+    if cfg.limit is not None:
+        check_count("limit", cfg.limit, 1)
+    check_number("temperature", cfg.temperature, TEMPERATURE_MIN)
+    check_number("prior-a", cfg.prior_a, PRIOR_A_MIN)
+    check_number("residual", cfg.residual, 0.0, 1.0)
+
+
 # Options whose default depends on the mode (see Config).
 MODE_DEFAULTS = {
     "simple": dict(similarity="cosine", scale=False, exclude_self=True, prior="zipf", center=10_000, residual=0.2),
@@ -92,16 +133,9 @@ class Config:
             raise UsageError(f"--vectors-format must be one of {', '.join(VECTOR_FORMATS)}, not {self.vectors_format!r}")
         if self.unicode_errors not in UNICODE_ERRORS:
             raise UsageError(f"--unicode-errors must be one of {', '.join(UNICODE_ERRORS)}, not {self.unicode_errors!r}")
-        if self.limit is not None and self.limit < 1:
-            raise UsageError(f"--limit must be >= 1, not {self.limit}")
+        check_values(self)
         if self.mode == "simple" and self.weights != "identity":
             raise UsageError("--weights needs --mode qkv (simple mode has no parameters)")
-        if self.heads < 1:
-            raise UsageError(f"--heads must be >= 1, not {self.heads}")
-        if self.center < 0:
-            raise UsageError(f"--center must be >= 0, not {self.center}")
-        if not self.prior_a > 0:
-            raise UsageError(f"--prior-a must be > 0, not {self.prior_a}")
         try:
             self.settings
         except ValueError as e:
@@ -210,23 +244,79 @@ def load_projections(cfg: Config, d: int) -> att.Projections:
     return _load_weights_file(path, stat.st_size, stat.st_mtime_ns, d, cfg.heads)
 
 
+MAX_WEIGHT_ELEMENTS = 1 << 26  # per array: 256 MiB of float32; d x 1M columns is no projection
+
+
 @functools.lru_cache(maxsize=4)
 def _load_weights_file(path: Path, size: int, mtime_ns: int, d: int, heads: int) -> att.Projections:
-    import zipfile  # only for its exception: not imported on every start-up
-
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy array has no keys
-            raise DataError(f"{path}: not an .npz archive (save W_q, W_k, W_v with numpy.savez)")
-        with loaded as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        reason = "holds pickled objects, which attncli never loads" if "pickle" in str(e) else f"not a readable .npz ({e})"
-        raise DataError(f"{path}: {reason}") from None
+    arrays = read_weights_npz(path)
     try:
         return att.Projections.from_arrays(arrays, d, heads, source=str(path))
     except ValueError as e:
         raise DataError(f"{path}: {e}") from None
+
+
+_WEIGHT_NDIM = {"W_q": 2, "W_k": 2, "W_v": 2, "W_o": 2, "b_q": 1, "b_k": 1, "b_v": 1, "b_o": 1}
+
+
+def read_weights_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a weights .npz, each checked from its .npy header before it is read: a
+    known key, real numbers (never pickled objects), the rank of the contract, at most
+    MAX_WEIGHT_ELEMENTS values; then finite. Shapes against d: Projections.from_arrays. An archive whose members claim
+    gigabytes (a zip bomb) fails on its header, before anything is allocated."""
+    import zipfile  # only here: not imported on every start-up
+
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic.startswith(b"\x93NUMPY"):
+        raise DataError(f"{path}: a single .npy array, not an .npz archive (save W_q, W_k, W_v with numpy.savez)")
+    if not magic.startswith(b"PK"):
+        what = "a Python pickle" if magic[:1] == b"\x80" else "not a zip archive"
+        raise DataError(f"{path}: not an .npz archive ({what}); save W_q, W_k, W_v with numpy.savez")
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                key = info.filename.removesuffix(".npy")
+                if key not in _WEIGHT_NDIM:
+                    raise DataError(f"{path}: unknown key {key!r} (weights hold W_q, W_k, W_v[, W_o, b_q, b_k, b_v, b_o])")
+                with zf.open(info) as member:
+                    arrays[key] = _read_member(path, key, member)
+    except zipfile.BadZipFile as e:
+        raise DataError(f"{path}: not a readable .npz ({e})") from None
+    except (ValueError, OSError, EOFError, zipfile.LargeZipFile) as e:  # a damaged member, a bad CRC
+        raise DataError(f"{path}: damaged .npz ({_one_line(e)})") from None
+    return arrays
+
+
+def _read_member(path: Path, key: str, member) -> np.ndarray:
+    fmt = np.lib.format
+    version = fmt.read_magic(member)
+    read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+    shape, fortran, dtype = read_header(member)
+    where = f"{path}: {key}"
+    if dtype.hasobject:
+        raise DataError(f"{where} holds Python objects (pickled), which attncli never loads")
+    if dtype.kind not in "fiu":
+        raise DataError(f"{where}: expected real numbers, found dtype {dtype}")
+    if len(shape) != _WEIGHT_NDIM[key]:
+        raise DataError(f"{where}: expected a {_WEIGHT_NDIM[key]}-d array, found shape {tuple(shape)}")
+    count = int(np.prod(shape, dtype=np.int64))
+    if count > MAX_WEIGHT_ELEMENTS:
+        raise DataError(f"{where}: shape {tuple(shape)} is {count:,} values, over the limit of {MAX_WEIGHT_ELEMENTS:,}")
+    data = member.read(count * dtype.itemsize)
+    if len(data) != count * dtype.itemsize:
+        raise DataError(f"{where}: ends early (truncated)")
+    a = np.frombuffer(data, dtype=dtype)
+    a = a.reshape(shape[::-1]).T if fortran else a.reshape(shape)
+    if not np.isfinite(a).all():
+        row = int(np.flatnonzero(~np.isfinite(a.reshape(len(a), -1)).all(axis=1))[0]) if a.ndim else 0
+        raise DataError(f"{where}: row {row + 1} holds NaN or infinite values")
+    return a
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 @dataclass
@@ -325,9 +415,32 @@ def contextualize(
     if cfg.positions == "sinusoidal":
         x = x + att.sinusoidal_positions(x.shape[-2], x.shape[-1])
     try:
-        return att.self_attention(x, cfg.settings, proj, key_bias=prior, lengths=lengths)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below, once
+            out, weights = att.self_attention(x, cfg.settings, proj, key_bias=prior, lengths=lengths)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    if not (np.isfinite(out).all() and np.isfinite(weights).all()):
+        raise not_finite(cfg, proj, x)
+    return out, weights
+
+
+def not_finite(cfg: Config, proj: att.Projections, x: np.ndarray) -> DataError:
+    """The error for a result that overflowed to NaN or infinity, naming the likely cause:
+    an extreme option, a weights file or vectors of huge values. Never printed as null."""
+    causes = []
+    if cfg.temperature < 1e-3:
+        causes.append(f"--temperature {cfg.temperature:g} (too small: the scores overflow)")
+    if proj.trained:
+        big = max(float(np.abs(w).max(initial=0)) for w in (proj.W_q, proj.W_k, proj.W_v) if w is not None)
+        if big > 1e3:
+            causes.append(f"the weights file {proj.source} (values up to {big:.3g})")
+    big = float(np.abs(x).max(initial=0))
+    if big > 1e3:
+        causes.append(f"the vectors {cfg.vectors} (values up to {big:.3g})")
+    if not causes:
+        causes.append(f"the settings ({cfg.describe()}) with these vectors and weights")
+    return DataError("the attention result is not finite (overflow to inf or NaN); caused by "
+                     + " or ".join(causes) + "; nothing was written")
 
 
 def _with_options(config: Config | None, options: dict) -> Config:
