@@ -256,8 +256,9 @@ def load_file(
     if entry is not None:
         try:
             return _from_entry(path, entry)
-        except (OSError, ValueError):
-            pass  # damaged or removed meanwhile: convert again
+        except (OSError, ValueError) as e:  # damaged (a cut vectors.npy, a vocab.txt not UTF-8) or gone
+            report.note(f"warning: the cache entry {entry.dir} is damaged ({_one_line(e)}); discarding it and converting again")
+            cache.discard(entry.dir)
     if format in _PICKLED and not trust:
         raise DataError(
             f"{path}: is a gensim .kv/.model file, a Python pickle ({why}), and unpickling runs any code the "
@@ -448,6 +449,9 @@ def _read_word2vec(path: Path, format: str, limit: int | None, unicode_errors: s
 
     with report.progress(f"reading {path.name}", total) as update:
 
+        rows_seen = [0]
+        repeated: list[tuple[str, int]] = []
+
         class _Counting(KeyedVectors):  # gensim adds rows one by one: count them for the progress bar
             def add_vector(self, key, vector):
                 i = super().add_vector(key, vector)
@@ -455,11 +459,28 @@ def _read_word2vec(path: Path, format: str, limit: int | None, unicode_errors: s
                     update(i)
                 return i
 
+            def has_index_for(self, key):  # gensim asks once per row read, before adding it
+                rows_seen[0] += 1
+                found = super().has_index_for(key)
+                if found:
+                    repeated.append((key, rows_seen[0]))
+                return found
+
         kv = _Counting.load_word2vec_format(
             str(path), binary=format == "word2vec-bin", no_header=format == "glove",
             limit=limit, unicode_errors=unicode_errors,
         )
         update(len(kv))
+    if repeated:  # gensim keeps the first and leaves an empty (None) slot at the end for each repeat
+        n = len(kv) - len(repeated)
+        kv.index_to_key = kv.index_to_key[:n]
+        kv.vectors = kv.vectors[:n]
+        where = "line" if format != "word2vec-bin" else "row"
+        offset = 1 if format == "word2vec" else 0  # the header line
+        shown = ", ".join(f"{w!r} ({where} {r + offset:,})" for w, r in repeated[:5])
+        more = f" and {len(repeated) - 5:,} more" if len(repeated) > 5 else ""
+        report.note(f"warning: {path}: repeated word{'s' if len(repeated) > 1 else ''} {shown}{more}: "
+                    "keeping each word's first vector")
     if len(kv) == 0:
         raise DataError(f"{path}: holds no vectors")
     if header_count is not None and (limit is None or limit >= header_count) and unicode_errors != "ignore":
