@@ -268,9 +268,21 @@ def load_file(
     import time
 
     t0 = time.perf_counter()
-    loaded = _read_with_gensim(path, format, limit, unicode_errors)
-    if (st.st_size, st.st_mtime_ns) != (path.stat().st_size, path.stat().st_mtime_ns):
-        raise DataError(f"{path}: changed while it was being read; try again")
+    def changed() -> bool:
+        try:
+            now = path.stat()
+        except OSError:
+            return True
+        return (st.st_size, st.st_mtime_ns) != (now.st_size, now.st_mtime_ns)
+
+    try:
+        loaded = _read_with_gensim(path, format, limit, unicode_errors)
+    except DataError:
+        if changed():  # a file being written says nothing about itself: blame the change
+            raise DataError(f"{path}: changed while it was being read; try again when it is complete") from None
+        raise
+    if changed():
+        raise DataError(f"{path}: changed while it was being read; try again when it is complete")
     _check_finite(path, loaded)
     meta = {
         "source": source, "name": path.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
@@ -355,11 +367,13 @@ def detect_format(path: Path) -> tuple[str, str]:
         return "fasttext", "detected: fastText magic number"
     if raw[:1] == b"\x80":
         return "kv", "detected: a Python pickle"
+    import zlib
+
     try:
         with _open_text(path) as f:
             head = f.read(1 << 16)
-    except (OSError, EOFError) as e:
-        raise DataError(f"{path}: cannot decompress ({e})") from None
+    except (OSError, EOFError, zlib.error) as e:  # a bit flipped in a .gz: zlib.error
+        raise DataError(f"{path}: cannot decompress ({_one_line(e)}): damaged or truncated") from None
     if not head.strip():
         raise DataError(f"{path}: holds no vectors")
     first, _, rest = head.partition(b"\n")
@@ -402,11 +416,24 @@ def _read_with_gensim(path: Path, format: str, limit: int | None, unicode_errors
         raise DataError(f"{path}: ends early: truncated, or its header counts more words than it holds") from None
     except MemoryError:
         raise DataError(f"{path}: does not fit in memory while converting; try --limit N") from None
-    except Exception as e:  # gensim's loaders raise ValueError, struct.error, pickle errors, ...
-        if format in ("word2vec", "glove") and (ragged := _ragged_row(path, format)):
-            raise DataError(f"{path}: {ragged}") from None
-        damaged = " (truncated or damaged?)" if format in ("fasttext", "kv") else ""
-        raise DataError(f"{path}: cannot read as {FORMAT_LABELS[format]}{damaged}: {_one_line(e)}") from None
+    except Exception as e:
+        import zlib
+
+        if isinstance(e, zlib.error) or "CRC check failed" in str(e) or "Invalid data stream" in str(e):
+            raise DataError(f"{path}: cannot decompress ({_one_line(e)}): damaged or truncated") from None
+        return _unreadable(path, format, e)
+
+
+def _unreadable(path: Path, format: str, e: Exception):
+    """gensim's loaders raise ValueError, struct.error, pickle errors, ...: one DataError."""
+    try:
+        ragged = _ragged_row(path, format) if format in ("word2vec", "glove") else None
+    except Exception:  # the file cannot even be read line by line: report gensim's error
+        ragged = None
+    if ragged:
+        raise DataError(f"{path}: {ragged}") from None
+    damaged = " (truncated or damaged?)" if format in ("fasttext", "kv") else ""
+    raise DataError(f"{path}: cannot read as {FORMAT_LABELS[format]}{damaged}: {_one_line(e)}") from None
 
 
 def _ragged_row(path: Path, format: str) -> str | None:
