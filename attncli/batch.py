@@ -17,8 +17,10 @@ UTF-8) becomes a BatchError with its line number; the others go on.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -41,11 +43,40 @@ from .vectors import Vectors
 
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_MAX_ATTENTION_CELLS = 25_000_000  # H x n x n weights kept for --with-attention: 100 MB of float32
+DEFAULT_MAX_LINE_BYTES = 1_000_000  # a sentence longer than this is an error record, not a MemoryError
+SKIP_FACTOR = 100  # an over-long line is read past up to this many times the limit; past it, the run stops
 BLOCK_CELLS = 1 << 20  # attention cells (B x H x n x n) computed at once: 4 MiB of float32, cache-sized
 MIN_UNIFORM = 16  # sentences of one length batched alone, unpadded; fewer are padded with neighbours
 CHUNK_SENTENCES = 8192  # sentences read, sorted and embedded together
 CHUNK_CHARS = 1 << 22  # ... or fewer, when their text passes this many characters
 CACHE_SENTENCES = 100_000  # tokenized sentences remembered (corpora repeat lines: headers, boilerplate)
+
+
+INPUT_FORMATS = ("text", "jsonl")  # one sentence per line; JSON objects, one per line
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a batch run reads and embeds its lines: one object, passed from the command to the
+    engine (local or Dask) and on to each shard."""
+
+    input_format: str = "text"  # see INPUT_FORMATS
+    text_field: str = "text"  # jsonl: the field holding the sentence
+    batch_size: int = DEFAULT_BATCH_SIZE  # sentences attended together in one padded matmul
+    with_static: bool = False  # add the static vectors to the output
+    with_attention: bool = False  # add the attention weights to the output
+    max_attention_cells: int = DEFAULT_MAX_ATTENTION_CELLS  # with_attention: a bigger line fails
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES  # a longer line fails (and is read past, never held)
+
+    def __post_init__(self):
+        if self.input_format not in INPUT_FORMATS:
+            raise UsageError(f"--input-format must be text or jsonl, not {self.input_format!r}")
+        if self.batch_size < 1:
+            raise UsageError(f"--batch-size must be >= 1, not {self.batch_size}")
+        if self.max_attention_cells < 1:
+            raise UsageError(f"--max-attention-cells must be >= 1, not {self.max_attention_cells}")
+        if self.max_line_bytes < 1:
+            raise UsageError(f"--max-line-bytes must be >= 1, not {self.max_line_bytes}")
 
 
 @dataclass(frozen=True)
@@ -123,21 +154,18 @@ class BatchEmbedder:
         self,
         config: Config | None = None,
         vectors: Vectors | None = None,
+        options: BatchOptions | None = None,
         *,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        with_attention: bool = False,
-        max_attention_cells: int = DEFAULT_MAX_ATTENTION_CELLS,
         block_cells: int = BLOCK_CELLS,
         detail: bool = False,
     ):
-        if batch_size < 1:
-            raise UsageError(f"--batch-size must be >= 1, not {batch_size}")
-        self.config = config or Config()
+        self.config = (config or Config()).resolved()
+        self.options = options or BatchOptions()
         self.vectors = vectors if vectors is not None else vectors_for(self.config)
         self.proj = load_projections(self.config, self.vectors.dim)
-        self.batch_size = batch_size
-        self.with_attention = with_attention
-        self.max_attention_cells = max_attention_cells
+        self.batch_size = self.options.batch_size
+        self.with_attention = self.options.with_attention
+        self.max_attention_cells = self.options.max_attention_cells
         self.block_cells = block_cells
         self.detail = detail  # keep surfaces and positions (for EmbedResult)
         self._cache: dict[str, tuple | str] = {}
@@ -159,6 +187,12 @@ class BatchEmbedder:
     @property
     def d_out(self) -> int:
         return self.proj.d_out
+
+    def meta(self) -> dict:
+        """What every output of this run records: {"vectors": ..., "config": ...}."""
+        from .export import config_record
+
+        return {"vectors": self.vectors.info(), "config": config_record(self.config, untrained=not self.proj.trained)}
 
     # ------------------------------------------------------------ tokens and look-up
 
@@ -382,10 +416,8 @@ def embed_batch(
     """Embed many sentences: one EmbedResult per text (its `.line` = 1-based index added), or
     a BatchError, in order. The numbers equal pipeline.embed's for each text alone. Without
     `with_attention`, `.attention` and `.heads` are None."""
-    emb = BatchEmbedder(
-        config, vectors, batch_size=batch_size, with_attention=with_attention,
-        max_attention_cells=max_attention_cells, detail=True,
-    )
+    options = BatchOptions(batch_size=batch_size, with_attention=with_attention, max_attention_cells=max_attention_cells)
+    emb = BatchEmbedder(config, vectors, options, detail=True)
     info = emb.vectors.info()
     for chunk in emb.embed_chunks(enumerate(texts, start=1)):
         ei = 0
@@ -407,11 +439,40 @@ def embed_batch(
         yield from chunk.errors[ei:]
 
 
+# ---------------------------------------------------------------- a whole stream into a writer
+
+
+def embed_stream(emb: BatchEmbedder, f: BinaryIO, writer, on_chunk: Callable[[Chunk], None] | None = None) -> tuple[int, int]:
+    """Read every line of the binary stream `f`, embed it and hand each chunk to `writer`
+    (writers.JsonlWriter or NpzWriter, closed here: committed on success, removed on failure).
+    `on_chunk(chunk)` sees each chunk after it is written (progress, error reports).
+    Returns (lines read, lines that failed)."""
+    done = failed = 0
+    with writer, no_gc():
+        for chunk in emb.embed_chunks(read_items(f, emb.options.input_format, emb.options.text_field, emb.options.max_line_bytes)):
+            writer.write(chunk)
+            done += chunk.size
+            failed += len(chunk.errors)
+            if on_chunk is not None:
+                on_chunk(chunk)
+    return done, failed
+
+
+@contextlib.contextmanager
+def no_gc():
+    """Pause Python's cyclic garbage collector: a run allocates millions of small lists that
+    live on (the tokenizer's cache) and hold no cycles, and the collector would rescan them
+    over and over (about a quarter of the time on 200k distinct lines)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 # ---------------------------------------------------------------- reading input
-
-
-DEFAULT_MAX_LINE_BYTES = 1_000_000  # a sentence longer than this is an error record, not a MemoryError
-SKIP_FACTOR = 100  # an over-long line is skipped up to this many times the limit; past it, the run stops
 
 
 def read_items(
@@ -424,7 +485,7 @@ def read_items(
     Memory stays bounded whatever the input: an over-long line is never held whole, it is read
     past (and reported); a "line" that goes on for SKIP_FACTOR times the limit (-i /dev/zero,
     a binary file) stops the run with a DataError."""
-    if input_format not in ("text", "jsonl"):
+    if input_format not in INPUT_FORMATS:
         raise UsageError(f"--input-format must be text or jsonl, not {input_format!r}")
     if max_line_bytes < 1:
         raise UsageError(f"--max-line-bytes must be >= 1, not {max_line_bytes}")

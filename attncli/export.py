@@ -12,7 +12,6 @@ Schema of `embed --json` (see README, "JSON output"):
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
 import os
 import stat
@@ -26,8 +25,13 @@ _OPTS = orjson.OPT_SERIALIZE_NUMPY
 
 
 def config_dict(result) -> dict:
-    cfg = dataclasses.asdict(result.config)
-    if result.untrained:
+    """The "config" of a result's JSON: every option, and "untrained" for random weights."""
+    return config_record(result.config, untrained=result.untrained)
+
+
+def config_record(config, *, untrained: bool = False) -> dict:
+    cfg = config.to_dict()
+    if untrained:
         cfg["untrained"] = True
     return cfg
 
@@ -68,7 +72,7 @@ def compare_record(result) -> dict:
             for o in result.occurrences
         ],
         "vectors": result.vectors,
-        "config": dataclasses.asdict(result.config),
+        "config": result.config.to_dict(),
     }
 
 

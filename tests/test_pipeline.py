@@ -102,11 +102,11 @@ def test_embed_result(vec):
     np.testing.assert_array_equal(r.static, vec.rows([vec.index[t] for t in r.tokens]))
     np.testing.assert_allclose(r.attention.sum(1), 1.0, atol=1e-6)
     np.testing.assert_array_equal(r.attention, r.heads.mean(0))
-    assert r.vectors == vec.info() and r.untrained is False and r.config == Config()
+    assert r.vectors == vec.info() and r.untrained is False and r.config == Config().resolved()
 
 
 def test_defaults_are_the_tuned_settings():
-    cfg = Config()
+    cfg = Config().resolved()
     assert (cfg.similarity, cfg.scale, cfg.exclude_self, cfg.prior, cfg.center, cfg.residual) == (
         "cosine", False, True, "zipf", 10_000, 0.2)
     r = attncli.embed(TEXT)
