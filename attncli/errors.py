@@ -16,3 +16,8 @@ class UsageError(AttncliError):
     """Options that do not fit together, or out of range."""
 
     exit_code = 2
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that the same clean-up runs (temp
+    files removed, nothing left under the final name); the CLI exits 143."""

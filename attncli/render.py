@@ -10,6 +10,14 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from .tokens import visible
+
+
+def cell(text: str) -> Text:
+    """Text from the user's data (a token, a word, a sentence, a path): control characters
+    escaped, and never read as rich markup ("[bold]" stays "[bold]")."""
+    return Text(visible(str(text)))
+
 # Sequential heat scale from low to high weight; cells print their number too, so the colour is
 # a reading aid and NO_COLOR loses nothing.
 _LOW = (30, 34, 60)
@@ -27,7 +35,7 @@ def heat_style(w: float) -> Style:
 
 def caption(result) -> str:
     v = result.vectors
-    return f"vectors {v['name']} ({v['dim']}d, {v['vocab_size']:,} words) · {result.config.describe()}"
+    return visible(f"vectors {v['name']} ({v['dim']}d, {v['vocab_size']:,} words) · {result.config.describe()}")
 
 
 def attention_table(result, weights: np.ndarray | None = None, title: str | None = None) -> Group:
@@ -41,10 +49,10 @@ def attention_table(result, weights: np.ndarray | None = None, title: str | None
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
     table.add_column("query \\ key" if not percent else "%", style="bold", no_wrap=True)
     for tok in result.surfaces:
-        table.add_column(tok, justify="right", no_wrap=True, min_width=2 if percent else 4)
+        table.add_column(cell(tok), justify="right", no_wrap=True, min_width=2 if percent else 4)
     for tok, row in zip(result.surfaces, weights):
         cells = (f"{100 * w:.0f}" if percent else f"{w:.2f}" for w in row)
-        table.add_row(tok, *(Text(c, style=heat_style(w)) for c, w in zip(cells, row)))
+        table.add_row(cell(tok), *(Text(c, style=heat_style(w)) for c, w in zip(cells, row)))
     return Group(Text(title, style="bold"), table)
 
 
@@ -64,7 +72,7 @@ def vectors_table(tokens: list[str], matrix: np.ndarray, dims: int, title: str, 
         cells = [f"{x:+.2f}" for x in row[:shown]]
         if shown < total:
             cells.append("…")
-        table.add_row(tok, *cells, f"{norm:.2f}")
+        table.add_row(cell(tok), *cells, f"{norm:.2f}")
     parts = [Text(title, style="bold"), table]
     if note:
         parts.append(Text(note, style="dim"))
@@ -96,7 +104,7 @@ def neighbors_table(tokens: list[str], near: list[list[tuple[str, float]]], titl
     table.add_column("token", style="bold", no_wrap=True)
     table.add_column("nearest words (cosine)")
     for tok, words in zip(tokens, near):
-        table.add_row(tok, ", ".join(f"{w} {c:.2f}" for w, c in words))
+        table.add_row(cell(tok), cell(", ".join(f"{w} {c:.2f}" for w, c in words)))
     return Group(Text(title or "Nearest vocabulary words to each contextual vector", style="bold"), table)
 
 
@@ -118,8 +126,8 @@ def compare_renderables(result) -> list:
     sentences.add_column("", style="bold", no_wrap=True)
     sentences.add_column("sentence")
     for label, text in zip(labels, result.sentences):
-        sentences.add_row(label, text)
-    parts.append(Group(Text(f"{result.word!r} in {len(labels)} sentences", style="bold"), sentences))
+        sentences.add_row(label, cell(text))
+    parts.append(Group(Text(f"{visible(repr(result.word))} in {len(labels)} sentences", style="bold"), sentences))
     static = result.static_cosine
     off = static[~np.eye(len(static), dtype=bool)]
     parts.append(Text.assemble(
@@ -130,14 +138,14 @@ def compare_renderables(result) -> list:
     parts.append(Group(Text("Contextual cosine between occurrences (1 = unchanged meaning)", style="bold"), cosine_table(labels, result.contextual_cosine)))
     attended = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
     attended.add_column("", style="bold", no_wrap=True)
-    attended.add_column(f"what {result.word!r} attended to (weight)")
+    attended.add_column(cell(f"what {result.word!r} attended to (weight)"))
     for label, o in zip(labels, result.occurrences):
         ranked = sorted(o.attention.items(), key=lambda kv: -kv[1])
-        attended.add_row(label, Text("  ").join(Text(f"{t} {w:.2f}", style=heat_style(w)) for t, w in ranked))
+        attended.add_row(label, Text("  ").join(Text(f"{visible(t)} {w:.2f}", style=heat_style(w)) for t, w in ranked))
     parts.append(Group(Text("Attention of the word in each sentence", style="bold"), attended))
     if any(o.neighbors for o in result.occurrences):
         parts.append(neighbors_table(labels, [o.neighbors for o in result.occurrences],
-                                     title=f"Nearest vocabulary words to {result.word!r} in each sentence"))
+                                     title=visible(f"Nearest vocabulary words to {result.word!r} in each sentence")))
     return parts
 
 
@@ -146,8 +154,8 @@ def wic_renderables(result, eval_name: str, fit_name: str) -> list:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0), show_header=False)
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("accuracy", f"{result.accuracy:.4f} on {result.n:,} pairs of {eval_name}")
-    table.add_row("threshold", f"cosine > {result.threshold:.4f} means same sense (fitted on {fit_name})")
+    table.add_row("accuracy", cell(f"{result.accuracy:.4f} on {result.n:,} pairs of {eval_name}"))
+    table.add_row("threshold", cell(f"cosine > {result.threshold:.4f} means same sense (fitted on {fit_name})"))
     table.add_row("fit accuracy", f"{result.fit_accuracy:.4f}")
     if len(result.trials) > 1:
         table.add_row("tuned", f"best of {len(result.trials)} settings on the fit split")
@@ -221,19 +229,19 @@ def cache_table(rows: list[dict], where: str) -> Table:
     for col in ("source", "format", "words", "dim", "cache size", "state"):
         table.add_column(col, justify="right" if col in ("words", "dim", "cache size") else "left", overflow="fold")
     for r in rows:
-        table.add_row(r["source"], r["format"], f"{r['vocab_size']:,}", str(r["dim"]), _mib(r["cache_bytes"]), r["state"])
+        table.add_row(cell(r["source"]), r["format"], f"{r['vocab_size']:,}", str(r["dim"]), _mib(r["cache_bytes"]), r["state"])
     return table
 
 
 def word_neighbors_table(word: str, pairs: list[tuple[str, float]], name: str, subword: bool = False) -> Table:
     """`attncli vectors neighbors`: rank, word, cosine."""
     how = " (subword vector)" if subword else ""
-    table = Table(title=f"nearest to {word!r}{how} in {name}", box=box.SIMPLE_HEAD)
+    table = Table(title=cell(f"nearest to {word!r}{how} in {name}"), box=box.SIMPLE_HEAD)
     table.add_column("#", justify="right")
     table.add_column("word")
     table.add_column("cosine", justify="right")
     for rank, (w, c) in enumerate(pairs, 1):
-        table.add_row(str(rank), w, f"{c:.3f}")
+        table.add_row(str(rank), cell(w), f"{c:.3f}")
     return table
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from .errors import DataError
 from .export import open_stream, output_target, temp_beside
 
 _OPTS = orjson.OPT_SERIALIZE_NUMPY
@@ -115,9 +116,15 @@ class JsonlWriter:
             parts.append(dumps(record, option=_OPTS))
         if parts:
             parts.append(b"")
-            self._f.write(b"\n".join(parts))
-            if self._tmp is None:
-                self._f.flush()
+            try:
+                self._f.write(b"\n".join(parts))
+                if self._tmp is None:
+                    self._f.flush()
+            except BrokenPipeError:  # the reader went away: the CLI stops quietly
+                raise
+            except OSError as e:  # name the output, never the input, as what failed
+                where = "standard output" if self.path is None else str(self.path)
+                raise DataError(f"cannot write to {where}: {e.strerror or e}") from None
 
     def close(self) -> None:
         if self._tmp is None:
