@@ -27,6 +27,7 @@ import numpy as np
 from . import attention as att
 from .errors import DataError, UsageError
 from .pipeline import (
+    MAX_ATTENTION_CELLS,
     Config,
     EmbedResult,
     contextualize,
@@ -42,7 +43,7 @@ from .tokens import token_texts
 from .vectors import Vectors
 
 DEFAULT_BATCH_SIZE = 256
-DEFAULT_MAX_ATTENTION_CELLS = 25_000_000  # H x n x n weights kept for --with-attention: 100 MB of float32
+DEFAULT_MAX_ATTENTION_CELLS = MAX_ATTENTION_CELLS  # H x n x n weights kept for --with-attention: 100 MB of float32
 DEFAULT_MAX_LINE_BYTES = 1_000_000  # a sentence longer than this is an error record, not a MemoryError
 SKIP_FACTOR = 100  # an over-long line is read past up to this many times the limit; past it, the run stops
 BLOCK_CELLS = 1 << 20  # attention cells (B x H x n x n) computed at once: 4 MiB of float32, cache-sized

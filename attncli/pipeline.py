@@ -463,17 +463,32 @@ def _with_options(config: Config | None, options: dict) -> Config:
     return (config.replace(**options) if options else config).resolved()
 
 
-def embed(text: str, config: Config | None = None, vectors: Vectors | None = None, **options) -> EmbedResult:
+MAX_ATTENTION_CELLS = 25_000_000  # H x n x n weights of one result: 100 MB of float32
+
+
+def embed(
+    text: str, config: Config | None = None, vectors: Vectors | None = None, *,
+    max_attention_cells: int = MAX_ATTENTION_CELLS, **options,
+) -> EmbedResult:
     """Embed one sentence: `embed("money bank grows", similarity="cosine")`.
 
     `options` override fields of `config` (see Config). `vectors` defaults to config.vectors,
-    loaded once per process."""
+    loaded once per process. A result holds every attention weight (H x n x n): a sentence
+    whose weights would pass `max_attention_cells` is refused (DataError) before anything is
+    computed; batch.BatchEmbedder embeds long texts in blocks without keeping the weights."""
     if isinstance(vectors, (str, os.PathLike)):  # a source, as in Config.vectors: embed(text, vectors="v.txt")
         options["vectors"], vectors = str(vectors), None
     cfg = _with_options(config, options)
     vec = vectors if vectors is not None else vectors_for(cfg)
     proj = load_projections(cfg, vec.dim)
     prep = prepare(text, vec, cfg)
+    n = len(prep.kept)
+    if proj.heads * n * n > max_attention_cells:
+        raise DataError(
+            f"the sentence has {n:,} tokens: its attention weights ({proj.heads} x {n:,} x {n:,} = "
+            f"{proj.heads * n * n:,}) pass --max-attention-cells {max_attention_cells:,}; for long texts use "
+            "`attncli batch -i FILE` (computed in blocks, weights left out) or raise the limit"
+        )
     x = static_rows(vec, prep.ids, prep.subword)  # (n, d)
     contextual, heads = contextualize(model_input(x, vec, cfg), cfg, proj, key_prior(vec, prep.ids, cfg))
     return EmbedResult(
