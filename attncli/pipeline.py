@@ -343,14 +343,16 @@ class Prepared:
     subword: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)  # kept index -> fastText OOV vector
 
 
-def prepare(text: str, vec: Vectors, cfg: Config) -> Prepared:
+def prepare(text: str, vec: Vectors, cfg: Config, *, require_known: bool = True) -> Prepared:
     """Tokenize and look up; apply the OOV policy. Raises DataError for a sentence that
-    cannot be embedded (empty, only punctuation, nothing in the vocabulary, not UTF-8)."""
+    cannot be embedded (empty, only punctuation, nothing in the vocabulary, not UTF-8).
+    With `require_known=False` a sentence of punctuation or unknown words is prepared anyway
+    (possibly with no row at all): for callers that must score every input (WiC)."""
     check_utf8(text)
     tokens = tokenize(text, vec.__contains__)
     if not tokens:
         raise DataError("empty sentence: nothing to embed")
-    if not any(ch.isalnum() for t in tokens for ch in t.text):
+    if require_known and not any(ch.isalnum() for t in tokens for ch in t.text):
         raise DataError(f"{_clip(text)!r} holds only punctuation: nothing to embed")
     kept, ids, oov, subword = [], [], [], {}
     for i, t in enumerate(tokens):
@@ -370,7 +372,7 @@ def prepare(text: str, vec: Vectors, cfg: Config) -> Prepared:
         words = ", ".join(repr(o["token"]) for o in missing)
         raise DataError(f"not in the vocabulary of {vec.name}: {words} (--oov skip or zero to go on)")
     known = [tokens[i].text for i, row in zip(kept, ids) if row >= 0]
-    if not any(ch.isalnum() for t in known for ch in t):  # all-zero vectors embed nothing either
+    if require_known and not any(ch.isalnum() for t in known for ch in t):  # all-zero vectors embed nothing either
         raise DataError(f"no word of {_clip(text)!r} is in the vocabulary of {vec.name}")
     return Prepared(text, tokens, kept, np.asarray(ids, dtype=np.int64), oov, subword)
 

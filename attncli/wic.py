@@ -77,6 +77,7 @@ class _Sentence:
     prep: P.Prepared
     x: np.ndarray  # (n, d) static vectors of the kept tokens
     spans: list[list[int]]  # whitespace word -> token positions
+    fallback: bool = False  # no word of it but the target is in the vocabulary: scored anyway
 
 
 class Scorer:
@@ -87,12 +88,19 @@ class Scorer:
         self._base = P.Config(oov=oov)
         self._cache: dict[str, _Sentence] = {}
         self.unknown_targets = 0
+        self.fallbacks = 0
 
     def sentence(self, text: str) -> _Sentence:
+        """A sentence, tokenized and looked up once. One that the pipeline would refuse (no word
+        in the vocabulary besides, perhaps, the target) is kept with what it has: its target
+        then attends to whatever is left, possibly nothing (a zero vector, cosine 0)."""
         s = self._cache.get(text)
         if s is None:
-            prep = P.prepare(text, self.vec, self._base)
-            s = _Sentence(prep, P.static_rows(self.vec, prep.ids, prep.subword), word_spans(text, prep.tokens))
+            try:
+                prep, fallback = P.prepare(text, self.vec, self._base), False
+            except DataError:
+                prep, fallback = P.prepare(text, self.vec, self._base, require_known=False), True
+            s = _Sentence(prep, P.static_rows(self.vec, prep.ids, prep.subword), word_spans(text, prep.tokens), fallback)
             self._cache[text] = s
         return s
 
@@ -122,12 +130,13 @@ class Scorer:
 
     def scores(self, pairs: list[Pair], cfg: P.Config, progress: Callable[[int], None] | None = None) -> np.ndarray:
         proj = P.load_projections(cfg, self.vec.dim)
-        self.unknown_targets = 0
+        self.unknown_targets = self.fallbacks = 0
         out = np.empty(len(pairs), dtype=np.float64)
         for i, p in enumerate(pairs):
             a = self.target_vector(p.sentence1, p.index1, cfg, proj)
             b = self.target_vector(p.sentence2, p.index2, cfg, proj)
             out[i] = _cosine(a, b)
+            self.fallbacks += self.sentence(p.sentence1).fallback or self.sentence(p.sentence2).fallback
             if progress:
                 progress(1)
         return out
@@ -199,6 +208,7 @@ class EvalResult:
     fit_accuracy: float
     unknown_targets: int  # eval target occurrences out of the vocabulary (scored by the sentence mean)
     trials: list[tuple[P.Config, float]]  # with --tune: every config tried, fit accuracy
+    fallbacks: int = 0  # eval pairs with a sentence of no in-vocabulary word but the target (Scorer.sentence)
 
 
 def evaluate(
@@ -232,5 +242,6 @@ def evaluate(
         config=chosen,
         fit_accuracy=fit_acc,
         unknown_targets=scorer.unknown_targets,
+        fallbacks=scorer.fallbacks,
         trials=trials,
     )
