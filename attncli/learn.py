@@ -124,9 +124,9 @@ def train_value_projection(
     if cfg.mode != "simple" or cfg.layers != 1 or cfg.heads != 1 or cfg.positions != "none" or cfg.causal:
         raise UsageError("train wic learns W_v on top of simple-mode attention: one layer, one head, no positions or causal mask")
     words = len({p.word for p in pairs})
-    if words < FOLDS:  # a cross-validation fold would be empty
-        raise DataError(f"train wic needs pairs of at least {FOLDS} different target words (it cross-validates "
-                        f"over {FOLDS} folds of words); the file has {len(pairs)} pair(s) of {words} word(s)")
+    if words < 2:  # cross-validation by target word: one word leaves nothing to train a fold on
+        raise DataError(f"train wic needs pairs of at least 2 different target words (it cross-validates by "
+                        f"target word); the file has {len(pairs)} pair(s) of {words} word(s): more data is needed")
     scorer = Scorer(vec, cfg.oov)
     parts = target_parts(scorer, pairs, cfg, progress)
     folds = word_folds(pairs, FOLDS)
