@@ -9,7 +9,7 @@ indices of the target in the whitespace-tokenized sentences); SPLIT.gold.txt, `T
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -30,6 +30,7 @@ class Pair:
     index2: int
     sentence1: str
     sentence2: str
+    where: str = field(default="", compare=False)  # "FILE:LINE" for messages
 
 
 def read_pairs(path: str | Path) -> list[Pair]:
@@ -48,7 +49,7 @@ def read_pairs(path: str | Path) -> list[Pair]:
         for k, s in ((i, s1), (j, s2)):
             if not 0 <= k < len(s.split()):
                 raise DataError(f"{path}:{n}: index {k} is outside the sentence ({len(s.split())} words)")
-        pairs.append(Pair(word, pos, i, j, s1, s2))
+        pairs.append(Pair(word, pos, i, j, s1, s2, f"{path}:{n}"))
     if not pairs:
         raise DataError(f"{path}: holds no pairs")
     return pairs
@@ -133,8 +134,11 @@ class Scorer:
         self.unknown_targets = self.fallbacks = 0
         out = np.empty(len(pairs), dtype=np.float64)
         for i, p in enumerate(pairs):
-            a = self.target_vector(p.sentence1, p.index1, cfg, proj)
-            b = self.target_vector(p.sentence2, p.index2, cfg, proj)
+            try:
+                a = self.target_vector(p.sentence1, p.index1, cfg, proj)
+                b = self.target_vector(p.sentence2, p.index2, cfg, proj)
+            except DataError as e:  # e.g. --oov error: say which pair of which file
+                raise DataError(f"{p.where}: {e}" if p.where else str(e)) from None
             out[i] = _cosine(a, b)
             self.fallbacks += self.sentence(p.sentence1).fallback or self.sentence(p.sentence2).fallback
             if progress:
