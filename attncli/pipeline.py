@@ -313,6 +313,8 @@ def _read_member(path: Path, key: str, member) -> np.ndarray:
         raise DataError(f"{where}: expected real numbers, found dtype {dtype}")
     if len(shape) != _WEIGHT_NDIM[key]:
         raise DataError(f"{where}: expected a {_WEIGHT_NDIM[key]}-d array, found shape {tuple(shape)}")
+    if key.startswith("W_") and 0 in shape:
+        raise DataError(f"{where}: shape {tuple(shape)} has no columns or rows; a projection needs at least one of each")
     count = int(np.prod(shape, dtype=np.int64))
     if count > MAX_WEIGHT_ELEMENTS:
         raise DataError(f"{where}: shape {tuple(shape)} is {count:,} values, over the limit of {MAX_WEIGHT_ELEMENTS:,}")
