@@ -18,6 +18,7 @@ class UsageError(AttncliError):
     exit_code = 2
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that the same clean-up runs (temp
-    files removed, nothing left under the final name); the CLI exits 143."""
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, like Ctrl-C's KeyboardInterrupt, so that the same
+    clean-up runs (temp files removed, nothing left under the final name); the CLI exits 143.
+    A BaseException: no `except Exception` swallows it."""

@@ -46,6 +46,8 @@ class _Group(TyperGroup):
             fail("standard output is closed; redirect it (e.g. >/dev/null) instead", 1)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            if rv == 130:  # typer turns Ctrl-C (KeyboardInterrupt) into a silent exit code 130
+                fail("interrupted", 130)
             flush_stdout()
         except StdoutError as e:
             fail(str(e), 1)
