@@ -9,7 +9,7 @@ from pathlib import Path
 from .errors import DataError
 
 
-MAX_TEXT_BYTES = 1 << 28  # a whole-file read (compare -i, WiC files): 256 MiB, then one clear error
+MAX_TEXT_BYTES = 1 << 26  # a whole-file read (compare -i, WiC files): 64 MiB, then one clear error
 
 
 def read_text(source: str | os.PathLike, max_bytes: int = MAX_TEXT_BYTES) -> str:
