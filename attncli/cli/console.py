@@ -28,18 +28,24 @@ class StdoutError(DataError):
     """Standard output cannot be written (a full disk, /dev/full): not the input's fault."""
 
 
-def flush_stdout() -> None:
-    """Flush stdout; a failure is a StdoutError, a closed pipe a quiet exit. What could not be
-    written is dropped, so that Python's own flush at exit does not fail again."""
-    if sys.stdout is None:
-        return
+@contextlib.contextmanager
+def stdout_errors():
+    """Around writes to stdout: a failure other than a closed pipe (which the app ends
+    quietly) becomes a StdoutError. What could not be written is dropped, so that Python's own
+    flush at exit does not fail again."""
     try:
-        sys.stdout.flush()
+        yield
     except BrokenPipeError:
-        quiet_pipe()
+        raise
     except OSError as e:
         _drop_stdout()
         raise StdoutError(f"cannot write to standard output: {e.strerror or e}") from None
+
+
+def flush_stdout() -> None:
+    with stdout_errors():
+        if sys.stdout is not None:
+            sys.stdout.flush()
 
 
 def _drop_stdout() -> None:
@@ -104,28 +110,18 @@ def print_renderables(parts: list, svg: Path | None = None, *, show: bool = True
         write_file(svg, svg_image(parts, title=title).encode("utf-8"))
     if show:
         out = stdout_console()
-        try:
+        with stdout_errors():
             for part in parts:
                 out.print(part)
-        except BrokenPipeError:
-            raise
-        except OSError as e:
-            _drop_stdout()
-            raise StdoutError(f"cannot write to standard output: {e.strerror or e}") from None
-        flush_stdout()
+            sys.stdout.flush()
 
 
 def print_json(obj) -> None:
     from ..export import dumps
 
-    try:
+    with stdout_errors():
         sys.stdout.buffer.write(dumps(obj) + b"\n")
-    except BrokenPipeError:
-        raise
-    except OSError as e:
-        _drop_stdout()
-        raise StdoutError(f"cannot write to standard output: {e.strerror or e}") from None
-    flush_stdout()
+        sys.stdout.flush()
 
 
 def write_file(path: Path, data: bytes) -> None:
