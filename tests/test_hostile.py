@@ -606,7 +606,12 @@ def test_property_no_traceback_and_finite_json_whatever_the_input(property_files
         st.sampled_from(["--temperature", "--prior-a", "--residual", "--heads", "--layers", "--center", "--seed", "--limit"]),
         number,
     ), max_size=3)
-    files = st.one_of(st.none(), st.tuples(st.sampled_from(["vectors", "weights"]), st.binary(max_size=300)))
+    fasttext_magic = (793712314).to_bytes(4, "little") + (12).to_bytes(4, "little")
+    heads = st.sampled_from([b"", b"", fasttext_magic, b"PK\x03\x04", b"\x93NUMPY", b"\x80\x04", b"\x1f\x8b", b"3 2\n"])
+    files = st.one_of(st.none(), st.tuples(
+        st.sampled_from(["vectors", "weights"]), st.sampled_from(["txt", "bin", "npz", "gz"]),
+        st.tuples(heads, st.binary(max_size=300)).map(b"".join),
+    ))
     count = [0]
     codes = []
 
@@ -623,8 +628,8 @@ def test_property_no_traceback_and_finite_json_whatever_the_input(property_files
             args.append("--textbook")
         if file is not None:
             count[0] += 1
-            path = d / f"random-{count[0]}.{'txt' if file[0] == 'vectors' else 'npz'}"
-            path.write_bytes(file[1])
+            path = d / f"random-{count[0]}.{file[1]}"
+            path.write_bytes(file[2])
             args += ["--vectors", str(path)] if file[0] == "vectors" else ["--mode", "qkv", "--weights", str(path)]
         r = CliRunner().invoke(app, args)
         codes.append(r.exit_code)
@@ -639,3 +644,25 @@ def test_property_no_traceback_and_finite_json_whatever_the_input(property_files
 
     run()
     assert codes.count(0) >= 5 and codes.count(2) >= 5 and codes.count(1) >= 5, codes  # each outcome is exercised
+
+
+def test_property_batch_of_random_bytes_writes_a_record_per_line(tmp_path):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    lines = st.lists(st.one_of(st.binary(max_size=40), st.sampled_from([b"money bank grows", b"the river", b"\xff\xfe", b"!"])),
+                     min_size=1, max_size=12)
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(lines=lines, max_line=st.sampled_from(["5", "1000000"]))
+    def run(lines, max_line):
+        data = b"\n".join(line.replace(b"\n", b" ") for line in lines) + b"\n"
+        r = CliRunner().invoke(app, ["batch", "-i", "-", "--max-line-bytes", max_line], input=data)
+        assert r.exit_code in (0, 3), (data, r.exit_code, r.output)
+        assert "Traceback" not in r.stderr
+        records = [json.loads(line) for line in r.stdout.splitlines()]
+        assert [rec["line"] for rec in records] == list(range(1, len(lines) + 1))
+        assert all(_finite_numbers(rec) for rec in records)
+        assert (r.exit_code == 3) == any("error" in rec for rec in records)
+
+    run()
