@@ -251,7 +251,7 @@ def load_projections(cfg: Config, d: int) -> att.Projections:
         raise UsageError(f"--heads {cfg.heads}: {e}") from None
     path = Path(cfg.weights)
     if not path.is_file():
-        raise DataError(f"{path}: no such weights file")
+        raise DataError(f"{path}: {'not a regular file' if path.exists() else 'no such weights file'}")
     stat = path.stat()  # in the cache key: a rewritten file is read again
     return _load_weights_file(path, stat.st_size, stat.st_mtime_ns, d, cfg.heads)
 

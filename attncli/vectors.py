@@ -329,6 +329,8 @@ def _check_file(path: Path) -> os.stat_result:
         raise DataError(f"{path}: cannot read ({e.strerror})") from None
     if path.is_dir():
         raise DataError(f"{path}: is a directory, not a vector file")
+    if not path.is_file():  # a device, a FIFO: read more than once, and cached by size and time
+        raise DataError(f"{path}: not a regular file; give the vector file itself")
     if st.st_size == 0:
         raise DataError(f"{path}: is empty")
     if not os.access(path, os.R_OK):

@@ -199,6 +199,15 @@ def test_input_without_newlines_stops_with_one_line(command):
     assert time.monotonic() - t0 < 60
 
 
+@pytest.mark.parametrize("args, fragment", [
+    (["--config", "/dev/zero"], "not a settings file"),
+    (["--mode", "qkv", "--weights", "/dev/zero"], "not a regular file"),
+    (["--vectors", "/dev/zero"], "not a regular file"),
+])
+def test_a_device_as_an_input_file_is_one_line(args, fragment):
+    assert_error(proc("embed", "money bank", *args, timeout=60), 1, "/dev/zero", fragment)
+
+
 def test_an_over_long_line_is_an_error_record_and_the_rest_is_written(tmp_path):
     src = tmp_path / "long.txt"
     src.write_bytes(b"money bank\n" + b"a" * 5000 + b"\nthe river\n")
