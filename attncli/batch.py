@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import gc
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -34,7 +34,6 @@ from .pipeline import (
     key_prior,
     load_projections,
     model_input,
-    not_finite,
     prepare,
     static_rows,
     vectors_for,
@@ -121,6 +120,28 @@ class Chunk:
         return self.vocab.gather(self.ids, self.tokens, self.offsets)
 
 
+class Sentence(NamedTuple):
+    """One sentence after tokenizing and look-up, as the batch engine keeps it (a tuple:
+    millions are made and cached)."""
+
+    tokens: list[str]  # (n,) normalized tokens that take part
+    ids: list[int]  # (n,) vocabulary rows, -1 for an OOV word (zeroed, or a fastText subword vector)
+    oov: list[dict]  # [{"token", "position"[, "handled"]}]
+    subword: dict[int, np.ndarray] | None  # row -> fastText vector of an out-of-vocabulary word
+    surfaces: list[str] | None = None  # detail mode only: the tokens as written
+    positions: list[int] | None = None  # detail mode only: index of each in the full token list
+
+
+class Computed(NamedTuple):
+    """The numbers of a chunk's m sentences, T tokens in all."""
+
+    offsets: np.ndarray  # (m + 1,) sentence i is rows offsets[i]:offsets[i+1]
+    contextual: np.ndarray  # (T, d_out)
+    static: np.ndarray  # (T, d)
+    attention: list[np.ndarray] | None  # (m,) of (n, n), mean over heads; with_attention only
+    heads: list[np.ndarray] | None  # (m,) of (H, n, n); with_attention only
+
+
 class _Vocab:
     """The vocabulary as a numpy unicode array, for gathering token strings by row."""
 
@@ -197,9 +218,8 @@ class BatchEmbedder:
 
     # ------------------------------------------------------------ tokens and look-up
 
-    def prepare(self, text: str) -> tuple:
-        """(tokens, ids, oov, subword[, surfaces, positions]) of one sentence (subword: row ->
-        fastText vector of an out-of-vocabulary word); DataError when it cannot be embedded.
+    def prepare(self, text: str) -> Sentence:
+        """One sentence, tokenized and looked up; DataError when it cannot be embedded.
         Remembered per distinct text, errors too."""
         hit = self._cache.get(text)
         if hit is None:
@@ -214,20 +234,20 @@ class BatchEmbedder:
             raise DataError(hit)
         return hit
 
-    def _prepare(self, text: str) -> tuple:
+    def _prepare(self, text: str) -> Sentence:
         if not self.detail:
             texts = token_texts(text, self._known)
             get = self._index.get
             ids = [get(t) for t in texts]
             # the common case; anything else (OOV, errors) takes pipeline.prepare's exact path
             if texts and None not in ids and any(t.isalnum() for t in texts):
-                return texts, ids, [], None
+                return Sentence(texts, ids, [], None)
         p = prepare(text, self.vectors, self.config)
         tokens = [p.tokens[i].text for i in p.kept]
         subword = p.subword or None
         if self.detail:
-            return tokens, p.ids.tolist(), p.oov, subword, [p.tokens[i].surface for i in p.kept], list(p.kept)
-        return tokens, p.ids.tolist(), p.oov, subword
+            return Sentence(tokens, p.ids.tolist(), p.oov, subword, [p.tokens[i].surface for i in p.kept], list(p.kept))
+        return Sentence(tokens, p.ids.tolist(), p.oov, subword)
 
     # ------------------------------------------------------------ a chunk
 
@@ -238,36 +258,36 @@ class BatchEmbedder:
         limit = self.max_attention_cells // self.proj.heads if self.with_attention else None
         cache = self._cache
         for line, text in items:
-            prep = cache.get(text) if type(text) is str else None
-            if type(prep) is not tuple:  # not seen yet, or an error
+            sentence = cache.get(text) if type(text) is str else None
+            if type(sentence) is not Sentence:  # not seen yet, or an error
                 if isinstance(text, BatchError):
                     errors.append(text)
                     continue
                 try:
-                    prep = self.prepare(text)
+                    sentence = self.prepare(text)
                 except DataError as e:
                     errors.append(BatchError(line, str(e), text))
                     continue
-            n = len(prep[1])
+            n = len(sentence.ids)
             if limit is not None and n * n > limit:
                 errors.append(BatchError(line, self._too_big(n), text))
                 continue
             lines.append(line)
             texts.append(text)
-            tokens.append(prep[0])
-            if prep[3]:  # fastText vectors of out-of-vocabulary words, by row of the chunk
-                subword.update({len(ids) + k: v for k, v in prep[3].items()})
-            ids.extend(prep[1])
-            oovs.append(prep[2])
+            tokens.append(sentence.tokens)
+            if sentence.subword:  # fastText vectors of out-of-vocabulary words, by row of the chunk
+                subword.update({len(ids) + k: v for k, v in sentence.subword.items()})
+            ids.extend(sentence.ids)
+            oovs.append(sentence.oov)
             lengths.append(n)
             if surfaces is not None:
-                surfaces.append(prep[4])
-                positions.append(prep[5])
+                surfaces.append(sentence.surfaces)
+                positions.append(sentence.positions)
         ids = np.asarray(ids, dtype=np.int64)
-        offsets, contextual, static, attn, heads = self.compute(ids, lengths, subword)
+        done = self.compute(ids, lengths, subword)
         return Chunk(
-            lines=np.asarray(lines, dtype=np.int64), texts=texts, tokens=tokens, oov=oovs, offsets=offsets,
-            contextual=contextual, static=static, attention=attn, heads=heads, errors=errors,
+            lines=np.asarray(lines, dtype=np.int64), texts=texts, tokens=tokens, oov=oovs, offsets=done.offsets,
+            contextual=done.contextual, static=done.static, attention=done.attention, heads=done.heads, errors=errors,
             surfaces=surfaces, positions=positions, ids=ids, vocab=self.vocab,
         )
 
@@ -283,9 +303,8 @@ class BatchEmbedder:
 
     # ------------------------------------------------------------ the math
 
-    def compute(self, ids, lengths, subword: dict[int, np.ndarray] | None = None) -> tuple:
-        """Vocabulary rows `ids` (T,) of sentences of `lengths` (m,) -> (offsets (m+1,),
-        contextual (T, d_out), static (T, d), attention list | None, heads list | None).
+    def compute(self, ids, lengths, subword: dict[int, np.ndarray] | None = None) -> Computed:
+        """Vocabulary rows `ids` (T,) of sentences of `lengths` (m,) -> their numbers.
         `subword` gives the static vector of rows whose id is -1 but that fastText can build."""
         cfg, vec, proj = self.config, self.vectors, self.proj
         lengths = np.asarray(lengths, dtype=np.int64)
@@ -306,83 +325,76 @@ class BatchEmbedder:
         heads = [None] * m if self.with_attention else None
         H = proj.heads
         order = np.argsort(lengths, kind="stable")
-        sl = lengths[order]  # (m,) ascending
+        sorted_lengths = lengths[order]  # (m,) ascending
         # token rows in sorted-sentence order: a batch of one length is then a plain slice
-        so = np.zeros(m + 1, dtype=np.int64)
-        np.cumsum(sl, out=so[1:])
-        perm = np.repeat(offsets[order] - so[:-1], sl) + np.arange(len(ids))  # (T,)
+        sorted_offsets = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(sorted_lengths, out=sorted_offsets[1:])
+        perm = np.repeat(offsets[order] - sorted_offsets[:-1], sorted_lengths) + np.arange(len(ids))  # (T,)
         if self._inputs is None:
             xs = model_input(static, vec, cfg)[perm]  # (T, d): centered when --center
         else:  # the same numbers, gathered straight from the centered copy
-            ip = ids[perm]
-            xs = self._inputs[np.where(ip < 0, 0, ip)]  # (T, d)
-            xs[ip < 0] = 0.0
+            sorted_ids = ids[perm]
+            xs = self._inputs[np.where(sorted_ids < 0, 0, sorted_ids)]  # (T, d)
+            xs[sorted_ids < 0] = 0.0
             if subword:
                 where = np.empty_like(perm)
                 where[perm] = np.arange(len(perm))
                 for row, v in subword.items():
                     xs[where[row]] = model_input(v[None, :], vec, cfg)[0]
-        ps = None if prior is None else prior[perm]
+        sorted_prior = None if prior is None else prior[perm]
         outs = np.empty_like(out)
-        for i, j in self._batches(sl):
-            L, B = int(sl[j - 1]), j - i
-            a, b = so[i], so[j]
+        for i, j in self._batches(sorted_lengths):
+            L, B = int(sorted_lengths[j - 1]), j - i
+            a, b = sorted_offsets[i], sorted_offsets[j]
             if B == 1 and H * L * L > self.block_cells and not self.with_attention:
-                outs[a:b] = self._blocked(xs[a:b], None if ps is None else ps[a:b])
+                outs[a:b] = self._blocked(xs[a:b], None if sorted_prior is None else sorted_prior[a:b])
                 continue
-            if sl[i] == L:  # one length: no padding; the same numbers as one sentence alone
-                pb = None if ps is None else ps[a:b].reshape(B, L)
-                h, w = contextualize(xs[a:b].reshape(B, L, -1), cfg, proj, pb)  # (B, L, d_out), (B, H, L, L)
+            if sorted_lengths[i] == L:  # one length: no padding; the same numbers as one sentence alone
+                batch_prior = None if sorted_prior is None else sorted_prior[a:b].reshape(B, L)
+                h, w = contextualize(xs[a:b].reshape(B, L, -1), cfg, proj, batch_prior)  # (B, L, d_out), (B, H, L, L)
                 outs[a:b] = h.reshape(B * L, -1)
             else:
-                lens = sl[i:j]  # (B,)
-                rows = so[i:j, None] + np.arange(L)  # (B, L)
+                lens = sorted_lengths[i:j]  # (B,)
+                rows = sorted_offsets[i:j, None] + np.arange(L)  # (B, L)
                 valid = np.arange(L) < lens[:, None]  # (B, L)
                 src = np.where(valid, rows, 0)
                 xb = xs[src]  # (B, L, d)
                 xb[~valid] = 0.0
-                pb = None if ps is None else ps[src]
-                h, w = contextualize(xb, cfg, proj, pb, lengths=lens)  # (B, L, d_out), (B, H, L, L)
+                batch_prior = None if sorted_prior is None else sorted_prior[src]
+                h, w = contextualize(xb, cfg, proj, batch_prior, lengths=lens)  # (B, L, d_out), (B, H, L, L)
                 outs[a:b] = h[valid]
             if self.with_attention:
                 for k in range(B):
-                    n, s = int(sl[i + k]), int(order[i + k])
+                    n, s = int(sorted_lengths[i + k]), int(order[i + k])
                     hw = np.ascontiguousarray(w[k, :, :n, :n])  # (H, n, n)
                     heads[s] = hw
                     attn[s] = hw.mean(axis=0)  # (n, n)
-        if not np.isfinite(outs).all():  # the blocked path; contextualize checks the others
-            raise not_finite(cfg, proj, xs)
         out[perm] = outs
-        return offsets, out, static, attn, heads
+        return Computed(offsets, out, static, attn, heads)
 
-    def _batches(self, sl: np.ndarray) -> Iterator[tuple[int, int]]:
-        """(i, j): batches over sentences sorted by length `sl`. Sentences of one length go
+    def _batches(self, sorted_lengths: np.ndarray) -> Iterator[tuple[int, int]]:
+        """(i, j): batches over sentences sorted by length `sorted_lengths`. Sentences of one length go
         together, unpadded, up to batch_size and block_cells; lengths with fewer than
         MIN_UNIFORM sentences are padded together with their neighbours."""
-        m, H = len(sl), self.proj.heads
+        m, H = len(sorted_lengths), self.proj.heads
         i = 0
         while i < m:
-            run = int(np.searchsorted(sl, sl[i], side="right"))
+            run = int(np.searchsorted(sorted_lengths, sorted_lengths[i], side="right"))
             j = run
             if run - i < MIN_UNIFORM:  # few of this length: pad them with the next few lengths
                 while j < m and j - i < self.batch_size:
-                    nxt = int(np.searchsorted(sl, sl[j], side="right"))
+                    nxt = int(np.searchsorted(sorted_lengths, sorted_lengths[j], side="right"))
                     if nxt - j >= MIN_UNIFORM:
                         break
                     j = nxt
-            L = int(sl[min(j, i + self.batch_size) - 1])
+            L = int(sorted_lengths[min(j, i + self.batch_size) - 1])
             j = min(j, i + self.batch_size, i + max(1, self.block_cells // (H * L * L)))
             yield i, j
             i = j
 
     def _blocked(self, x: np.ndarray, prior: np.ndarray | None) -> np.ndarray:
         """One long sentence (n, d) -> (n, d_out), in row blocks; as pipeline.contextualize."""
-        if self.config.positions == "sinusoidal":
-            x = x + att.sinusoidal_positions(x.shape[-2], x.shape[-1])
-        try:
-            return att.blocked_self_attention(x, self.config.settings, self.proj, prior, self.block_cells)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
+        return contextualize(x, self.config, self.proj, prior, block_cells=self.block_cells)[0]
 
     # ------------------------------------------------------------ a stream
 
@@ -414,7 +426,7 @@ def embed_batch(
     with_attention: bool = True,
     max_attention_cells: int = DEFAULT_MAX_ATTENTION_CELLS,
 ) -> Iterator[EmbedResult | BatchError]:
-    """Embed many sentences: one EmbedResult per text (its `.line` = 1-based index added), or
+    """Embed many sentences: one EmbedResult per text (its `.line`: the 1-based index), or
     a BatchError, in order. The numbers equal pipeline.embed's for each text alone. Without
     `with_attention`, `.attention` and `.heads` are None."""
     options = BatchOptions(batch_size=batch_size, with_attention=with_attention, max_attention_cells=max_attention_cells)
@@ -433,9 +445,8 @@ def embed_batch(
                 attention=chunk.attention[k] if with_attention else None,
                 heads=chunk.heads[k] if with_attention else None,
                 contextual=chunk.contextual[a:b], config=emb.config, vectors=info,
-                untrained=not emb.proj.trained,
+                untrained=not emb.proj.trained, line=line,
             )
-            result.line = line
             yield result
         yield from chunk.errors[ei:]
 

@@ -217,6 +217,7 @@ class EmbedResult:
     config: Config
     vectors: dict  # {"name", "dim", "vocab_size"}
     untrained: bool = False  # random projections: the numbers show the mechanism, not meaning
+    line: int | None = None  # from batch.embed_batch: the 1-based number of the input text
 
 
 @functools.lru_cache(maxsize=4)
@@ -427,17 +428,19 @@ def model_input(x: np.ndarray, vec: Vectors, cfg: Config) -> np.ndarray:
 
 
 def contextualize(
-    x: np.ndarray, cfg: Config, proj: att.Projections, prior: np.ndarray | None = None, lengths=None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Model input (..., n, d) -> (contextual (..., n, d_out), weights (..., H, n, n))."""
+    x: np.ndarray, cfg: Config, proj: att.Projections, prior: np.ndarray | None = None, lengths=None,
+    block_cells: int | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Model input (..., n, d) -> (contextual (..., n, d_out), weights (..., H, n, n)).
+    `block_cells`: one long sentence (n, d) in row blocks, no weights (attention.self_attention)."""
     if cfg.positions == "sinusoidal":
         x = x + att.sinusoidal_positions(x.shape[-2], x.shape[-1])
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below, once
-            out, weights = att.self_attention(x, cfg.settings, proj, key_bias=prior, lengths=lengths)
+            out, weights = att.self_attention(x, cfg.settings, proj, key_bias=prior, lengths=lengths, block_cells=block_cells)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    if not (np.isfinite(out).all() and np.isfinite(weights).all()):
+    if not (np.isfinite(out).all() and (weights is None or np.isfinite(weights).all())):
         raise not_finite(cfg, proj, x)
     return out, weights
 

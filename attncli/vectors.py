@@ -65,7 +65,6 @@ class Vectors:
     format: str = "embedded"
     path: str | None = None
     counts: np.ndarray | None = None  # occurrence counts, when the source carries them
-    frequency_ordered: bool = True  # row order is frequency rank (GloVe, word2vec, fastText files)
     _index: dict[str, int] | None = field(default=None, repr=False)
     _unit: dict = field(default_factory=dict, repr=False)  # center -> unit matrix
     _means: dict = field(default_factory=dict, repr=False)  # k -> mean of the first k rows
@@ -257,7 +256,7 @@ def load_file(
         try:
             return _from_entry(path, entry)
         except (OSError, ValueError) as e:  # damaged (a cut vectors.npy, a vocab.txt not UTF-8) or gone
-            report.note(f"warning: the cache entry {entry.dir} is damaged ({_one_line(e)}); discarding it and converting again")
+            report.note(f"warning: the cache entry {entry.dir} is damaged ({_gensim_message(e)}); discarding it and converting again")
             cache.discard(entry.dir)
     if format in _PICKLED and not trust:
         raise DataError(
@@ -375,7 +374,7 @@ def detect_format(path: Path) -> tuple[str, str]:
         with _open_text(path) as f:
             head = f.read(1 << 16)
     except (OSError, EOFError, zlib.error) as e:  # a bit flipped in a .gz: zlib.error
-        raise DataError(f"{path}: cannot decompress ({_one_line(e)}): damaged or truncated") from None
+        raise DataError(f"{path}: cannot decompress ({_gensim_message(e)}): damaged or truncated") from None
     if not head.strip():
         raise DataError(f"{path}: holds no vectors")
     first, _, rest = head.partition(b"\n")
@@ -422,7 +421,7 @@ def _read_with_gensim(path: Path, format: str, limit: int | None, unicode_errors
         import zlib
 
         if isinstance(e, zlib.error) or "CRC check failed" in str(e) or "Invalid data stream" in str(e):
-            raise DataError(f"{path}: cannot decompress ({_one_line(e)}): damaged or truncated") from None
+            raise DataError(f"{path}: cannot decompress ({_gensim_message(e)}): damaged or truncated") from None
         return _unreadable(path, format, e)
 
 
@@ -435,7 +434,7 @@ def _unreadable(path: Path, format: str, e: Exception):
     if ragged:
         raise DataError(f"{path}: {ragged}") from None
     damaged = " (truncated or damaged?)" if format in ("fasttext", "kv") else ""
-    raise DataError(f"{path}: cannot read as {FORMAT_LABELS[format]}{damaged}: {_one_line(e)}") from None
+    raise DataError(f"{path}: cannot read as {FORMAT_LABELS[format]}{damaged}: {_gensim_message(e)}") from None
 
 
 def _ragged_row(path: Path, format: str) -> str | None:
@@ -457,7 +456,8 @@ def _ragged_row(path: Path, format: str) -> str | None:
     return None
 
 
-def _one_line(e: Exception) -> str:
+def _gensim_message(e: Exception) -> str:
+    """gensim's exception as one line of at most 200 characters (it may quote a whole row)."""
     text = " ".join(str(e).split()) or type(e).__name__
     return text if len(text) <= 200 else text[:199] + "…"
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from .app import app
 
 # Each module registers its commands on app; this order is the order of `attncli --help`.
-from . import embed, batch, compare, wic, vectors  # noqa: E402, F401, I001
+from . import embed, batch, compare, explain, wic, vectors  # noqa: E402, F401, I001
 
 __all__ = ["app", "main"]
 
