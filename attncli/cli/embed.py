@@ -24,7 +24,7 @@ def embed(
     neighbors: Annotated[int, typer.Option("--neighbors", min=0, help="Also show each token's K nearest vocabulary words (cosine to its contextual vector).")] = 0,
     html_file: HtmlOpt = None,
     svg_file: SvgOpt = None,
-    max_attention_cells: Annotated[int, typer.Option(min=1, help="Refuse a sentence whose heads x n x n attention weights pass this (long texts: attncli batch -i).")] = MAX_ATTENTION_CELLS,
+    max_attention_cells: Annotated[int, typer.Option(min=1, rich_help_panel="Limits", help="Refuse a sentence whose heads x n x n attention weights pass this (long texts: attncli batch -i).")] = MAX_ATTENTION_CELLS,
     *,
     config,
 ):
