@@ -127,8 +127,7 @@ class Vectors:
             m = np.asarray(self.matrix, dtype=np.float32)
             if center:
                 m = m - self.mean(center)
-            norm = np.linalg.norm(m, axis=1, keepdims=True)
-            self._unit[center] = m / np.where(norm == 0, 1, norm)
+            self._unit[center] = unit_rows(m)
         return self._unit[center]
 
     def nearest(
@@ -139,8 +138,7 @@ class Vectors:
         With center > 0, queries are taken as already centered and the vocabulary is centered
         the same way."""
         q = np.atleast_2d(np.asarray(queries, dtype=np.float32))  # (m, d)
-        norm = np.linalg.norm(q, axis=1, keepdims=True)
-        sims = self.unit(center) @ (q / np.where(norm == 0, 1, norm)).T  # (V, m)
+        sims = self.unit(center) @ unit_rows(q).T  # (V, m)
         out = []
         for i in range(q.shape[0]):
             skip = exclude[i] if exclude else set()
@@ -176,6 +174,17 @@ class Vectors:
         """Everything `attncli vectors info` shows."""
         return {**self.info(), "format": self.format, "path": self.path, "subwords": self.subwords,
                 "counts": self.counts is not None, **self.meta}
+
+
+def unit_rows(m: np.ndarray) -> np.ndarray:
+    """(n, d) rows scaled to length 1, zero rows left zero. Each row is first divided by its
+    largest absolute value, so that squaring cannot overflow float32 (rows of 1e30 are valid
+    vectors; a plain norm would be inf and every cosine 0)."""
+    m = np.asarray(m, dtype=np.float32)
+    peak = np.abs(m).max(axis=1, keepdims=True) if m.size else np.zeros((len(m), 1), np.float32)  # (n, 1)
+    m = m / np.where(peak == 0, 1, peak)  # (n, d), entries in [-1, 1]
+    norm = np.linalg.norm(m, axis=1, keepdims=True)  # (n, 1)
+    return m / np.where(norm == 0, 1, norm)
 
 
 def ngram_hashes(word: str, min_n: int, max_n: int, buckets: int) -> list[int]:

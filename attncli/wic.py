@@ -157,6 +157,8 @@ def target_row(prep: P.Prepared, token_positions: list[int]) -> int | None:
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine in float64 (vectors of 1e30 would overflow float32's squares); 0 for a zero vector."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
     return float(a @ b / (na * nb)) if na and nb else 0.0
 

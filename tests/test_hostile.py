@@ -290,6 +290,19 @@ def test_vectors_of_1e30_with_textbook_stop_naming_the_vectors(tmp_path):
     assert r.stdout == ""
 
 
+def test_vectors_of_1e30_give_the_cosines_of_the_same_vectors_scaled_down(tmp_path):
+    """Cosine attention and neighbours do not depend on scale: values near float32's limit
+    must give the same weights and cosines as small ones, not zeros from an overflowed norm."""
+    small, huge = tmp_path / "small.txt", tmp_path / "huge.txt"
+    _kv(SMALL_WORDS, SMALL_VECTORS).save_word2vec_format(str(small))
+    _kv(SMALL_WORDS, SMALL_VECTORS * np.float32(1e30)).save_word2vec_format(str(huge))
+    a, b = (json.loads(cli("embed", "money bank grows the river", "--vectors", p, "--json").stdout) for p in (small, huge))
+    np.testing.assert_allclose(a["attention"], b["attention"], atol=1e-6)
+    a, b = (json.loads(cli("vectors", "neighbors", "bank", "--vectors", p, "--json").stdout) for p in (small, huge))
+    assert [n["word"] for n in a["neighbors"]] == [n["word"] for n in b["neighbors"]]
+    np.testing.assert_allclose([n["cosine"] for n in a["neighbors"]], [n["cosine"] for n in b["neighbors"]], atol=1e-6)
+
+
 def test_nan_in_a_vector_file_names_word_and_row(tmp_path):
     path = tmp_path / "nan.txt"
     path.write_text("2 2\nok 1 2\nbad nan 1\n")
