@@ -509,11 +509,13 @@ def read_items(
     line = 0
     while raw := f.readline(max_line_bytes + 2):  # + "\r\n"
         line += 1
-        if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
-            _skip_line(f, line, max_line_bytes)
+        ended = raw.endswith(b"\n")
+        raw = raw.rstrip(b"\r\n")
+        if len(raw) > max_line_bytes:
+            if not ended:
+                _skip_line(f, line, max_line_bytes)
             yield line, _too_long(line, max_line_bytes)
             continue
-        raw = raw.rstrip(b"\r\n")
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as e:

@@ -1,6 +1,6 @@
 """Machine output: one JSON schema, written with orjson (numpy arrays natively, float32 at its
-shortest round-trip precision). Files are written atomically: a temp file, then a rename; devices, FIFOs and /dev/stdout are
-written into directly (see Target).
+shortest round-trip precision). Files are written atomically: a temp file, then a rename;
+devices, FIFOs and /dev/stdout are written into directly (see Target).
 
 Schema of `embed --json` (see README, "JSON output"):
     {"tokens": [str] (n), "oov": [{"token": str, "position": int}],

@@ -218,6 +218,18 @@ def test_an_over_long_line_is_an_error_record_and_the_rest_is_written(tmp_path):
     assert "--max-line-bytes" in records[1]["error"] and records[2]["tokens"] == ["the", "river"]
 
 
+@pytest.mark.parametrize("limit, too_long", [(5, [2, 3, 4]), (6, [3, 4]), (13, [4]), (14, [])])
+def test_jsonl_lines_over_the_limit_are_error_records_counted_without_the_line_end(limit, too_long):
+    import io
+
+    from attncli.batch import read_items
+
+    data = b'"a"\n"abcd"\n"abcde"\r\n{"text":"x y"}\n'  # lines of 3, 6, 7 and 14 bytes, then "\r\n" / "\n"
+    items = list(read_items(io.BufferedReader(io.BytesIO(data)), "jsonl", max_line_bytes=limit))
+    assert [line for line, _ in items] == [1, 2, 3, 4]
+    assert [line for line, item in items if "--max-line-bytes" in getattr(item, "error", "")] == too_long
+
+
 def test_a_long_command_line_sentence_is_refused_before_building_its_matrix():
     r = cli("embed", " ".join(["bank money river"] * 40), "--json", "--max-attention-cells", "1000")
     assert_error(r, 1, "120 tokens", "--max-attention-cells", "batch -i")
