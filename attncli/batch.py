@@ -562,7 +562,7 @@ def _read_text(f: BinaryIO, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, block:
         if cut:
             raws = data[:cut - 1].split(b"\n")
             texts = None
-            if cut - 1 <= max_line_bytes or max(map(len, raws)) <= max_line_bytes:
+            if cut - 1 <= max_line_bytes or _longest_line(data, cut) <= max_line_bytes:
                 try:
                     texts = data[:cut - 1].decode("utf-8").split("\n")
                 except UnicodeDecodeError:
@@ -580,6 +580,12 @@ def _read_text(f: BinaryIO, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, block:
             _skip_line(f, line, max_line_bytes, len(rest), block)
             rest = b""
             yield line, _too_long(line, max_line_bytes)
+
+
+def _longest_line(data: bytes, cut: int) -> int:
+    """Bytes in the longest line of data[:cut] (whole lines, the last ending at cut - 1)."""
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8, count=cut) == 10)  # (lines,)
+    return int(max(ends[0], np.diff(ends).max(initial=1) - 1))
 
 
 def _decode(line: int, raw: bytes, max_line_bytes: int | None = None) -> str | BatchError:
