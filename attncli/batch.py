@@ -44,6 +44,7 @@ from .vectors import Vectors
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_MAX_ATTENTION_CELLS = MAX_ATTENTION_CELLS  # H x n x n weights kept for --with-attention: 100 MB of float32
 DEFAULT_MAX_LINE_BYTES = 1_000_000  # a sentence longer than this is an error record, not a MemoryError
+INT_MAX = 2**63 - 1
 SKIP_FACTOR = 100  # an over-long line is read past up to this many times the limit; past it, the run stops
 BLOCK_CELLS = 1 << 20  # attention cells (B x H x n x n) computed at once: 4 MiB of float32, cache-sized
 MIN_UNIFORM = 16  # sentences of one length batched alone, unpadded; fewer are padded with neighbours
@@ -71,12 +72,10 @@ class BatchOptions:
     def __post_init__(self):
         if self.input_format not in INPUT_FORMATS:
             raise UsageError(f"--input-format must be text or jsonl, not {self.input_format!r}")
-        if self.batch_size < 1:
-            raise UsageError(f"--batch-size must be >= 1, not {self.batch_size}")
-        if self.max_attention_cells < 1:
-            raise UsageError(f"--max-attention-cells must be >= 1, not {self.max_attention_cells}")
-        if self.max_line_bytes < 1:
-            raise UsageError(f"--max-line-bytes must be >= 1, not {self.max_line_bytes}")
+        for name in ("batch_size", "max_attention_cells", "max_line_bytes"):
+            value = getattr(self, name)
+            if not 1 <= value <= INT_MAX:  # int64: what the manifest and the .npz can hold
+                raise UsageError(f"--{name.replace('_', '-')} must be between 1 and {INT_MAX}, not {value}")
 
 
 @dataclass(frozen=True)

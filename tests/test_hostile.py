@@ -509,6 +509,11 @@ def test_integers_past_int64_are_usage_errors(flag):
     assert_error(cli("embed", "money bank", "--json", flag, str(2**64)), 2, flag)
 
 
+@pytest.mark.parametrize("flag", ["--batch-size", "--max-attention-cells", "--max-line-bytes"])
+def test_batch_integers_past_int64_are_usage_errors(sentences, flag):
+    assert_error(cli("batch", "-i", sentences, flag, str(2**64)), 2, flag)
+
+
 def test_seed_minus_one_blames_the_seed():
     assert_error(cli("embed", "money bank", "--mode", "qkv", "--weights", "random", "--seed", "-1"), 2, "--seed")
 
