@@ -11,6 +11,7 @@ Schema of `embed --json` (see README, "JSON output"):
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import os
@@ -133,17 +134,49 @@ def open_stream(target: Target):
     return os.fdopen(os.open(target.path, flags), "wb")
 
 
+_LIVE: dict[Path, int] = {}  # temps this process made and has not yet renamed or removed -> pid
+
+
 def temp_beside(path: Path, *, directory: bool = False) -> Path:
     """A new hidden temp file (or directory) beside `path`, named after it and this process's
     pid: `.NAME.PID-RANDOM.tmp`. Temps left by processes that died (kill -9, power loss) are
-    removed first."""
+    removed first. Until `release(temp)`, it is removed when the process exits, however it
+    exits short of SIGKILL (a signal between creating it and using it included)."""
     prune_stale_temps(path)
     prefix = f".{path.name}.{os.getpid()}-"
+    if not _LIVE:
+        atexit.register(_remove_live)
     if directory:
-        return Path(tempfile.mkdtemp(dir=path.parent, prefix=prefix, suffix=".tmp"))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
-    os.close(fd)
-    return Path(tmp)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=prefix, suffix=".tmp"))
+    else:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
+        os.close(fd)
+        tmp = Path(name)
+    _LIVE[tmp] = os.getpid()
+    return tmp
+
+
+def release(tmp: Path) -> None:
+    """`tmp` was renamed into place or removed: no longer this process's to clean up."""
+    _LIVE.pop(Path(tmp), None)
+
+
+def _remove_live() -> None:
+    import shutil
+
+    for tmp, pid in list(_LIVE.items()):
+        if pid != os.getpid():  # a forked worker never removes its parent's temps
+            continue
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            _unlink_quietly(tmp)
+        _LIVE.pop(tmp, None)
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def prune_stale_temps(path: Path) -> int:
@@ -168,8 +201,7 @@ def prune_stale_temps(path: Path) -> int:
         if stale.is_dir() and not stale.is_symlink():
             shutil.rmtree(stale, ignore_errors=True)
         else:
-            with contextlib.suppress(OSError):
-                os.unlink(stale)
+            _unlink_quietly(stale)
         removed += 1
     return removed
 
@@ -193,9 +225,10 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
         os.chmod(tmp, 0o644)
         os.replace(tmp, target.path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        _unlink_quietly(tmp)
         raise
+    finally:
+        release(tmp)
 
 
 def explain_record(e) -> dict:

@@ -39,7 +39,7 @@ import numpy as np
 import orjson
 
 from .errors import DataError
-from .export import open_stream, output_target, temp_beside
+from .export import open_stream, output_target, release, temp_beside
 
 _OPTS = orjson.OPT_SERIALIZE_NUMPY
 
@@ -141,6 +141,7 @@ class JsonlWriter:
         except BaseException:  # a full disk at the last flush: nothing left behind
             self.abort()
             raise
+        release(self._tmp)
         self._tmp = None
 
     def abort(self) -> None:
@@ -151,6 +152,7 @@ class JsonlWriter:
             with contextlib.suppress(OSError):  # closing flushes, and the disk may be full
                 self._f.close()
             _unlink(self._tmp)
+            release(self._tmp)
             self._tmp = None
 
     def __enter__(self):
@@ -290,12 +292,14 @@ class NpzWriter:
             os.chmod(tmp, 0o644)
             os.replace(tmp, self.path)
         shutil.rmtree(self._dir, ignore_errors=True)
+        release(self._dir)
 
     def abort(self) -> None:
         for spill in (self._vectors, self._tokens, self._static, self._attention):
             if spill is not None:
                 spill.close()
         shutil.rmtree(self._dir, ignore_errors=True)
+        release(self._dir)
 
     def __enter__(self):
         return self
