@@ -139,8 +139,9 @@ class Config:
         r = self.resolved()
         return att.AttentionSettings(**{f.name: getattr(r, f.name) for f in dataclasses.fields(att.AttentionSettings)})
 
-    def describe(self) -> str:
-        """One line for captions: mode, similarity, scaling and every non-default option."""
+    def describe(self, vocab_size: int | None = None) -> str:
+        """One line for captions: mode, similarity, scaling and every non-default option. Given
+        the vocabulary size, centering reports the words really averaged, min(center, vocab_size)."""
         c = self.resolved()
         weights = f"random seed {c.seed} (untrained)" if c.weights == "random" else c.weights
         parts = [c.mode if c.mode == "simple" else f"qkv, weights {weights}"]
@@ -161,7 +162,8 @@ class Config:
         if c.layers > 1:
             parts.append(f"{c.layers} layers")
         if c.center:
-            parts.append(f"centered on top {c.center:,}")
+            used = c.center if vocab_size is None else min(c.center, vocab_size)
+            parts.append(f"centered on top {used:,}" + (f" (all, of {c.center:,} asked)" if used < c.center else ""))
         return ", ".join(parts)
 
 

@@ -190,7 +190,8 @@ def accuracy(scores: np.ndarray, labels: np.ndarray, threshold: float) -> float:
     return float(((scores > threshold) == labels).mean())
 
 
-# The --tune grid: the options of the "defaults that show meaning" section.
+# The --tune grid: the options of the "defaults that show meaning" section. grid() adds the
+# starting config's own value on every axis, so the untuned settings are always a candidate.
 TUNE_GRID = {
     "temperature": [0.5, 1.0, 2.0],
     "prior_a": [1e-5, 1e-4, 1e-3],
@@ -200,8 +201,12 @@ TUNE_GRID = {
 
 
 def grid(base: P.Config, spec: dict = TUNE_GRID) -> Iterable[P.Config]:
+    """Every combination of the spec's values, each axis extended by base's own value; the
+    first config yielded is base itself (so a tie keeps the settings the user started from)."""
+    base = base.resolved()
     keys = list(spec)
-    for values in itertools.product(*(spec[k] for k in keys)):
+    axes = [[getattr(base, k)] + [v for v in spec[k] if v != getattr(base, k)] for k in keys]
+    for values in itertools.product(*axes):
         yield base.replace(**dict(zip(keys, values)))
 
 
@@ -226,13 +231,15 @@ def evaluate(
     vec: Vectors,
     tune: bool = False,
     progress: Callable[[int], None] | None = None,
+    spec: dict = TUNE_GRID,
 ) -> EvalResult:
-    """Fit the threshold (and with `tune` the grid's options) on the fit split only, then
-    report accuracy on the eval split."""
+    """Fit the threshold (and with `tune` the options of `spec`) on the fit split only, then
+    report accuracy on the eval split. Tuning starts from `cfg` itself and moves only to a
+    strictly better fit accuracy: it never chooses worse than the settings it was given."""
     cfg = cfg.resolved()
     scorer = Scorer(vec, cfg.oov)
     trials = []
-    candidates = list(grid(cfg)) if tune else [cfg]
+    candidates = list(grid(cfg, spec)) if tune else [cfg]
     best = None
     for c in candidates:
         t, acc = fit_threshold(scorer.scores(fit_pairs, c, progress), fit_gold)

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from . import export
 from .errors import DataError
 from .export import open_stream, output_target, release, temp_beside
 
@@ -71,8 +72,8 @@ class JsonlWriter:
         self.with_static = with_static
         self.with_attention = with_attention
         # the same two objects in every record: serialized once
-        self._vectors = orjson.Fragment(orjson.dumps(vectors))
-        self._config = orjson.Fragment(orjson.dumps(config))
+        self._vectors = orjson.Fragment(export.dumps(vectors))
+        self._config = orjson.Fragment(export.dumps(config))
         self.path = None if path in (None, "-") else Path(path)
         self._tmp = None
         self._own = False  # a file object this writer opened and closes
@@ -226,7 +227,7 @@ class NpzWriter:
     def __init__(self, path, *, dim: int, static_dim: int, vectors: dict, config: dict, with_static=False, with_attention=False):
         self.with_static = with_static
         self.with_attention = with_attention
-        self._meta = orjson.dumps({"config": config, "vectors": vectors}).decode()
+        self._meta = export.dumps({"config": config, "vectors": vectors}).decode()
         self._target = output_target(path)
         self.path = self._target.path
         if self._target.stream:  # nothing may be created beside a device: build in the temp dir

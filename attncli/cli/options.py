@@ -38,10 +38,11 @@ OutputFormat = _choices("OutputFormat", ("jsonl", "npz"))
 Engine = _choices("Engine", ("local", "dask"))
 
 
-_ATT = "Attention (simple-mode defaults tuned on WiC train; --textbook: the plain formula)"
+_ATT = "Attention"
 _SRC = "Vectors and tokens"
 _CFG = "Saved settings"
 _OUT = "Files"
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Say nothing on stderr about files written or progress.")]
 HtmlOpt = Annotated[
     Optional[Path],
     typer.Option("--html", dir_okay=False, metavar="FILE", rich_help_panel=_OUT,
@@ -61,7 +62,7 @@ VectorsOpt = Annotated[
 ]
 VectorsFormatOpt = Annotated[
     VectorsFormat,
-    typer.Option("--vectors-format", rich_help_panel=_SRC,
+    typer.Option("--vectors-format", metavar="FORMAT", rich_help_panel=_SRC,
                  help="Format of --vectors: auto (detected by content), word2vec (text), word2vec-bin, glove (text, no header), fasttext (.bin), kv (gensim pickle, needs --trust)."),
 ]
 LimitOpt = Annotated[Optional[int], typer.Option(min=1, max=2**63 - 1, rich_help_panel=_SRC, help="Keep only the N most frequent words of the vectors.")]
@@ -98,7 +99,7 @@ def _shared_options() -> list[inspect.Parameter]:
         "unicode_errors": UnicodeErrorsOpt,
         "trust": TrustOpt,
         "oov": (Oov, typer.Option(rich_help_panel=_SRC, help="Words not in the vocabulary: skip them, use a zero vector, or stop.")),
-        "mode": (Mode, typer.Option(rich_help_panel=_ATT, help="simple: parameter-free attention over the static vectors; qkv: Q, K, V projections.")),
+        "mode": (Mode, typer.Option(rich_help_panel=_ATT, help="simple: parameter-free attention over the static vectors (its defaults tuned on WiC train); qkv: Q, K, V projections.")),
         "weights": (str, typer.Option(rich_help_panel=_ATT, help="qkv projections: 'identity', 'random' (Glorot, untrained) or an .npz file (W_q, W_k, W_v[, W_o, b_*]).")),
         "seed": (int, typer.Option(**limits("seed"), rich_help_panel=_ATT, help="Seed for --weights random.")),
         "heads": (int, typer.Option(**limits("heads"), rich_help_panel=_ATT, help="Attention heads; each takes an equal slice of the projected columns.")),

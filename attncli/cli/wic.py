@@ -7,21 +7,23 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..errors import UsageError
 from .app import eval_app, train_app
 from .console import print_json, print_renderables, progress, warn, write_file
-from .options import config_options
+from .options import QuietOpt, config_options
 
 
 @eval_app.command("wic")
 @config_options
 def eval_wic(
-    eval_data: Annotated[Path, typer.Argument(help="WiC data file to score (e.g. dev.data.txt).", show_default=False)],
-    eval_gold: Annotated[Path, typer.Argument(help="Its gold labels (T/F per line).", show_default=False)],
+    eval_data: Annotated[Path, typer.Argument(help="WiC data file to score (e.g. dev.data.txt; '-': stdin).", show_default=False)],
+    eval_gold: Annotated[Path, typer.Argument(help="Its gold labels (T/F per line; '-': stdin).", show_default=False)],
     fit_data: Annotated[Path, typer.Option("--fit-data", help="WiC data file the threshold (and --tune) is fitted on.", show_default=False)] = ...,
     fit_gold: Annotated[Path, typer.Option("--fit-gold", help="Its gold labels.", show_default=False)] = ...,
     tune: Annotated[bool, typer.Option("--tune", help="Also choose temperature, prior a, centering and exclude-self on the fit split (grid search).")] = False,
     save_config: Annotated[Optional[Path], typer.Option("--save-config", help="Write the chosen settings to this JSON file (read back with --config).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help='Print {"accuracy", "threshold", "n", "fallbacks", "config"} on stdout.')] = False,
+    quiet: QuietOpt = False,
     *,
     config,
 ):
@@ -31,12 +33,16 @@ def eval_wic(
     """
     from .. import pipeline, wic
 
+    stdin = [name for name, p in (("data", eval_data), ("gold", eval_gold), ("--fit-data", fit_data), ("--fit-gold", fit_gold))
+             if str(p) == "-"]
+    if len(stdin) > 1:
+        raise UsageError(f"stdin ('-') can be read once, not for both {stdin[0]} and {stdin[1]}")
     eval_pairs, eval_labels = wic.read_split(eval_data, eval_gold)
     fit_pairs, fit_labels = wic.read_split(fit_data, fit_gold)
     vec = pipeline.vectors_for(config)
     trials = len(list(wic.grid(config))) if tune else 1
     total = trials * len(fit_pairs) + len(eval_pairs)
-    with progress("scoring WiC pairs", total) as advance:
+    with progress("scoring WiC pairs", total, quiet=quiet) as advance:
         result = wic.evaluate(eval_pairs, eval_labels, fit_pairs, fit_labels, config, vec, tune=tune, progress=advance)
     if result.unknown_targets:
         warn(f"{result.unknown_targets} eval target word(s) out of the vocabulary: each taking part as a zero vector (it gets its sentence's prior-weighted mean)")
@@ -48,7 +54,7 @@ def eval_wic(
 
         notes = {"by": "attncli eval wic --tune" if tune else "attncli eval wic", "fit_data": str(fit_data),
                  "fit_accuracy": result.fit_accuracy, "threshold": result.threshold}
-        write_file(save_config, settings_json(result.config, notes))
+        write_file(save_config, settings_json(result.config, notes), announce=not quiet)
     if json_out:
         print_json({"accuracy": result.accuracy, "threshold": result.threshold, "n": result.n,
                     "fallbacks": result.fallbacks, "config": result.config.to_dict()})
@@ -66,6 +72,7 @@ def train_wic(
     output: Annotated[Path, typer.Option("-o", "--output", dir_okay=False, help="Write the weights here (.npz: W_q, W_k, W_v).", show_default=False)] = ...,
     save_config: Annotated[Optional[Path], typer.Option("--save-config", help="Also write the settings that run these weights (read back with --config).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print what was fitted as JSON on stdout.")] = False,
+    quiet: QuietOpt = False,
     *,
     config,
 ):
@@ -77,7 +84,7 @@ def train_wic(
 
     pairs, labels = wic.read_split(fit_data, fit_gold)
     vec = pipeline.vectors_for(config)
-    with progress("learning W_v", learn.steps(len(pairs))) as advance:
+    with progress("learning W_v", learn.steps(len(pairs)), quiet=quiet) as advance:
         trained = learn.train_value_projection(pairs, labels, config, vec, progress=advance)
     import io
 
