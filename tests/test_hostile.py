@@ -359,6 +359,12 @@ def test_enospc_while_closing_an_npz_removes_the_temp_folder(tmp_path, monkeypat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
 
 
+def _foreground():
+    """In the child: SIGINT as in a shell's foreground job (a test run may have left it ignored,
+    which children inherit, as a shell's background jobs do)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for_temp(directory: Path, p: subprocess.Popen, timeout: float = 60) -> None:
     t0 = time.monotonic()
     while no_temps(directory):
@@ -372,7 +378,7 @@ def _wait_for_temp(directory: Path, p: subprocess.Popen, timeout: float = 60) ->
 def test_a_signal_mid_batch_exits_cleanly_and_leaves_nothing(tmp_path, sig, code, name):
     out = tmp_path / name
     p = subprocess.Popen([ATTNCLI, "batch", "-i", "-", "-o", str(out), "-q"], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_foreground)
     p.stdin.write(SENTENCES.encode() * 2000)
     p.stdin.flush()
     _wait_for_temp(tmp_path, p)
@@ -412,7 +418,7 @@ def test_every_command_ends_a_signal_with_its_code_and_no_traceback(tmp_path, co
         "eval": ["eval", "wic", fifo, fifo, "--fit-data", fifo, "--fit-gold", fifo],
         "train": ["train", "wic", fifo, fifo, "-o", tmp_path / "w.npz"],
     }[command]
-    p = subprocess.Popen([ATTNCLI, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen([ATTNCLI, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_foreground)
     with open(fifo, "wb"):  # returns once attncli has opened the FIFO for reading
         p.send_signal(sig)
         out, err = p.communicate(timeout=60)
