@@ -24,7 +24,8 @@ def read_text(source: str | os.PathLike, max_bytes: int = MAX_TEXT_BYTES) -> str
             with open(source, "rb") as f:
                 data = f.read(max_bytes + 1)
         if len(data) > max_bytes:
-            raise DataError(f"{source}: longer than {max_bytes:,} bytes; for many sentences use `attncli embed -i`")
+            where = "standard input" if str(source) == "-" else source
+            raise DataError(f"{where}: longer than {max_bytes:,} bytes; for many sentences use `attncli batch -i`")
         return data.decode("utf-8")
     except FileNotFoundError:
         raise DataError(f"{source}: no such file") from None
