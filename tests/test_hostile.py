@@ -191,11 +191,16 @@ def test_the_whole_fasttext_file_still_loads(fasttext_bin):
     assert r.exit_code == 0, r.output
 
 
-@pytest.mark.parametrize("command", [["batch", "-i", "/dev/zero", "-q"], ["compare", "-i", "/dev/zero", "-w", "bank"]])
-def test_input_without_newlines_stops_with_one_line(command):
+@pytest.mark.parametrize("command, fragment", [
+    (["batch", "-i", "/dev/zero", "-q"], "line 1"),
+    (["compare", "-i", "/dev/zero", "-w", "bank"], "/dev/zero"),
+    (["embed", "-"], "standard input"),  # the sentence from stdin, which is /dev/zero
+])
+def test_input_without_newlines_stops_with_one_line(command, fragment):
     t0 = time.monotonic()
-    r = proc(*command, timeout=120)
-    assert_error(r, 1, "/dev/zero" if command[0] == "compare" else "line 1")
+    with open("/dev/zero", "rb") as zero:
+        r = proc(*command, timeout=120, stdin=zero)
+    assert_error(r, 1, fragment)
     assert time.monotonic() - t0 < 60
 
 
