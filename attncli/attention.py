@@ -160,7 +160,13 @@ def scores(
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    norm = np.sqrt(np.einsum("...i,...i->...", x, x))[..., None]  # as np.linalg.norm, without its temporaries
+    """Rows scaled to length 1 (zero rows stay zero)."""
+    with np.errstate(over="ignore"):
+        norm = np.sqrt(np.einsum("...i,...i->...", x, x))[..., None]  # as np.linalg.norm, without its temporaries
+    if not np.isfinite(norm).all():  # squares past float32 (values ~1e20 and up): scale by each row's peak first
+        peak = np.abs(x).max(axis=-1, keepdims=True)
+        x = x / np.where(peak == 0, 1, peak)
+        norm = np.sqrt(np.einsum("...i,...i->...", x, x))[..., None]
     norm[norm == 0] = 1
     return x / norm
 
