@@ -1,6 +1,7 @@
 """Self-attention in pure numpy: numpy in, numpy out. No I/O, no printing, no gensim.
 
-The three stages of the notes, all computed by `self_attention`:
+The three stages of the notes (`parameter_free` is stage 1 on its own; `self_attention` runs
+any of them, layer after layer):
 
 1. parameter-free:  new_i = sum_j a_ij x_j,  a_i = softmax_j(sim(x_i, x_j))
 2. query/key/value: Q = X W_q + b_q,  K = X W_k + b_k,  V = X W_v + b_v  (row vectors; the
@@ -18,6 +19,14 @@ from dataclasses import dataclass
 import numpy as np
 
 SIMILARITIES = ("dot", "cosine")
+
+
+def parameter_free(x: np.ndarray, mask: np.ndarray | None = None, **scores) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 1 of the notes: each word's new vector is a weighted sum of the words of its
+    sentence, new_i = sum_j a_ij x_j with a_i = softmax_j(sim(x_i, x_j)): no parameters, the
+    static vectors play query, key and value at once. x (..., n, d) -> (new (..., n, d),
+    weights (..., n, n)); `scores` as for attention() (similarity, scale, temperature, key_bias)."""
+    return attention(x, x, x, mask, **scores)
 
 
 # ---------------------------------------------------------------- softmax and masks
@@ -113,6 +122,24 @@ def attention(
     query's logits (a prior over keys). sim is the dot product, or the cosine when
     similarity="cosine". Returns output (..., n_q, d_v) and weights (..., n_q, n_k).
     """
+    logits = scores(query, key, similarity=similarity, scale=scale, temperature=temperature, key_bias=key_bias)
+    weights = softmax(logits, mask)  # (..., n_q, n_k)
+    return weights @ value, weights  # (..., n_q, d_v)
+
+
+def scores(
+    query: np.ndarray,
+    key: np.ndarray,
+    *,
+    similarity: str = "dot",
+    scale: bool = True,
+    temperature: float = 1.0,
+    key_bias: np.ndarray | None = None,
+) -> np.ndarray:
+    """The logits of `attention`, before mask and softmax: sim(Q, K) / sqrt(d_k) / T + key_bias.
+
+    query (..., n_q, d_k), key (..., n_k, d_k) -> (..., n_q, n_k). With scale=False, T=1 and no
+    key_bias it is the similarity alone (dot product, or cosine)."""
     d_k = query.shape[-1]
     if similarity == "cosine":
         query, key = (_unit(query),) * 2 if key is query else (_unit(query), _unit(key))  # Q = K: once
@@ -124,8 +151,7 @@ def attention(
         logits = logits / np.float32(divisor)
     if key_bias is not None:
         logits = logits + key_bias
-    weights = softmax(logits, mask)  # (..., n_q, n_k)
-    return weights @ value, weights  # (..., n_q, d_v)
+    return logits
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -251,6 +277,23 @@ def _qkv(x: np.ndarray, proj: Projections) -> tuple[np.ndarray, np.ndarray, np.n
     return q, k, v
 
 
+@dataclass(frozen=True)
+class HeadInputs:
+    """Queries, keys and values split into heads, as multi_head attends with them."""
+
+    q: np.ndarray  # (..., H, n, d_k)
+    k: np.ndarray  # (..., H, n, d_k)
+    v: np.ndarray  # (..., H, n, d_v)
+
+
+def head_inputs(x: np.ndarray, proj: Projections) -> HeadInputs:
+    """Q = X W_q + b_q, K = X W_k + b_k, V = X W_v + b_v of x (..., n, d), head h taking
+    columns h*d_k:(h+1)*d_k (and h*d_v:(h+1)*d_v of V)."""
+    q, k, v = _qkv(x, proj)
+    H = proj.heads
+    return HeadInputs(_split_heads(q, H), _split_heads(k, H), _split_heads(v, H))
+
+
 def multi_head(
     x: np.ndarray,
     proj: Projections,
@@ -268,10 +311,7 @@ def multi_head(
     out, weights = attention(
         _split_heads(q, H), _split_heads(k, H), _split_heads(v, H), mask, key_bias=kb, **kw
     )  # (..., H, n, d_v), (..., H, n, n)
-    out = _merge_heads(out)  # (..., n, H*d_v)
-    if proj.W_o is not None:
-        out = out @ proj.W_o if proj.b_o is None else out @ proj.W_o + proj.b_o  # (..., n, d_out)
-    return out, weights
+    return _project_out(_merge_heads(out), proj), weights  # (..., n, d_out), (..., H, n, n)
 
 
 # ---------------------------------------------------------------- the whole layer stack
@@ -292,23 +332,33 @@ class AttentionSettings:
     def __post_init__(self):
         if self.similarity not in SIMILARITIES:
             raise ValueError(f"similarity must be one of {SIMILARITIES}, not {self.similarity!r}")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, not {self.temperature}")
+        if not 0 < self.temperature < float("inf"):
+            raise ValueError(f"temperature must be > 0 and finite, not {self.temperature}")
         if not 0.0 <= self.residual <= 1.0:
             raise ValueError(f"residual must be in [0, 1], not {self.residual}")
         if self.layers < 1:
             raise ValueError(f"layers must be >= 1, not {self.layers}")
 
+    @property
+    def scores(self) -> dict:
+        """The keyword arguments of attention() that shape the logits."""
+        return dict(similarity=self.similarity, scale=self.scale, temperature=self.temperature)
 
-def build_mask(n: int, settings: AttentionSettings, lengths: np.ndarray | None = None) -> np.ndarray | None:
-    """The (n, n) or (B, n, n) boolean mask for these settings, None when nothing is masked."""
+
+def build_mask(
+    n_q: int, settings: AttentionSettings, n_k: int | None = None, offset: int = 0, lengths: np.ndarray | None = None
+) -> np.ndarray | None:
+    """The boolean mask of these settings for queries offset..offset+n_q-1 against n_k keys:
+    (n_q, n_k), or (B, n_q, n_k) with padded `lengths`; None when nothing is masked."""
+    n_k = n_q if n_k is None else n_k
     mask = None
     if settings.causal:
-        mask = causal_mask(n)
+        mask = causal_mask(n_q, n_k, offset)
     if settings.exclude_self:
-        mask = self_mask(n) if mask is None else mask & self_mask(n)
+        m = self_mask(n_q, n_k, offset)
+        mask = m if mask is None else mask & m
     if lengths is not None:
-        pad = padding_mask(lengths, n)  # (B, 1, n)
+        pad = padding_mask(lengths, n_k)  # (B, 1, n_k)
         mask = pad if mask is None else mask & pad
     return mask
 
@@ -319,32 +369,33 @@ def self_attention(
     proj: Projections,
     key_bias: np.ndarray | None = None,
     lengths: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    block_cells: int | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Run `settings.layers` layers of attention over x (..., n, d).
 
     Returns the contextual vectors (..., n, d_out) and the last layer's weights (..., H, n, n).
     `lengths` (B,) marks padded batches: keys past a sequence's length are masked.
+    With `block_cells`, x is one long sequence (n, d) computed in row blocks of at most that
+    many attention cells (rows x n x H): memory grows linearly in n, and no weights are
+    returned (None).
     """
     x = np.asarray(x, dtype=np.float32)
     n, d = x.shape[-2:]  # tokens, dims
-    if settings.layers > 1 or settings.residual > 0:
-        if proj.d_out != d:
-            raise ValueError(f"residual mixing and stacked layers need d_out == d, found {proj.d_out} != {d}")
-    mask = build_mask(n, settings, lengths)
+    if (settings.layers > 1 or settings.residual > 0) and proj.d_out != d:
+        raise ValueError(f"residual mixing and stacked layers need d_out == d, found {proj.d_out} != {d}")
+    if block_cells is not None and x.ndim != 2:
+        raise ValueError(f"blocked attention takes one sequence (n, d), found shape {x.shape}")
     if key_bias is not None:
         key_bias = np.expand_dims(np.asarray(key_bias, dtype=np.float32), -2)  # (..., 1, n)
-    kw = dict(similarity=settings.similarity, scale=settings.scale, temperature=settings.temperature)
-    h = x
+    mask = build_mask(n, settings, lengths=lengths) if block_cells is None else None
+    h, weights = x, None
     for _ in range(settings.layers):
-        attended, weights = multi_head(h, proj, mask, key_bias=key_bias, **kw)
-        if settings.residual > 0:
-            lam = np.float32(settings.residual)
-            attended = lam * h + (np.float32(1) - lam) * attended
-        h = attended
+        if block_cells is None:
+            attended, weights = multi_head(h, proj, mask, key_bias=key_bias, **settings.scores)
+        else:
+            attended = _blocked_layer(h, proj, settings, key_bias, block_cells)
+        h = _mix(h, attended, settings.residual)
     return h.astype(np.float32, copy=False), weights
-
-
-# ---------------------------------------------------------------- long inputs: row blocks
 
 
 def blocked_self_attention(
@@ -354,47 +405,41 @@ def blocked_self_attention(
     key_bias: np.ndarray | None = None,
     block_cells: int = 1 << 20,
 ) -> np.ndarray:
-    """`self_attention(x, ...)[0]` for one long sequence x (n, d), computed in row blocks.
+    """`self_attention(x, ...)[0]` for one long sequence x (n, d), in row blocks."""
+    return self_attention(x, settings, proj, key_bias, block_cells=block_cells)[0]
 
-    The same formula, row block by row block: out[r0:r1] = softmax(Q[r0:r1] K^T / ...) V, with
-    the causal and self masks of rows r0..r1 built by the mask functions' `offset`. Only
-    `block_cells` (rows x n x H) attention cells exist at a time, so memory grows linearly in
-    n, not quadratically; the weights themselves are never returned. Each layer needs the whole
-    previous layer's output (n x d) for its keys and values: that is linear too.
-    """
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim != 2:
-        raise ValueError(f"blocked_self_attention takes one sequence (n, d), found shape {x.shape}")
-    n, d = x.shape  # tokens, dims
-    if settings.layers > 1 or settings.residual > 0:
-        if proj.d_out != d:
-            raise ValueError(f"residual mixing and stacked layers need d_out == d, found {proj.d_out} != {d}")
+
+def _mix(h: np.ndarray, attended: np.ndarray, residual: float) -> np.ndarray:
+    """residual * h + (1 - residual) * attended: keep some of each word's own vector."""
+    if residual <= 0:
+        return attended
+    lam = np.float32(residual)
+    return lam * h + (np.float32(1) - lam) * attended
+
+
+def _project_out(out: np.ndarray, proj: Projections) -> np.ndarray:
+    """Concatenated heads (..., n, H*d_v) -> (..., n, d_out) through W_o (+ b_o) when given."""
+    if proj.W_o is None:
+        return out
+    return out @ proj.W_o if proj.b_o is None else out @ proj.W_o + proj.b_o
+
+
+def _blocked_layer(
+    h: np.ndarray, proj: Projections, settings: AttentionSettings, key_bias: np.ndarray | None, block_cells: int
+) -> np.ndarray:
+    """One layer over one long sequence h (n, d), row block by row block:
+    out[r0:r1] = softmax(Q[r0:r1] K^T / ...) V with the masks of rows r0..r1. Each layer needs
+    the whole previous layer's output (n x d) for its keys and values: that is linear too."""
+    n = h.shape[0]  # tokens
     H = proj.heads
     rows = max(1, block_cells // max(1, n * H))  # query rows per block
-    if key_bias is not None:
-        key_bias = np.asarray(key_bias, dtype=np.float32)[None, None, :]  # (1, 1, n)
-    kw = dict(similarity=settings.similarity, scale=settings.scale, temperature=settings.temperature)
-    h = x
-    for _ in range(settings.layers):
-        q, k, v = _qkv(h, proj)  # (n, H*d_k), (n, H*d_k), (n, H*d_v)
-        # (H, n, d_h), contiguous: a strided view would make each block's matmul skip BLAS
-        q, k, v = (np.ascontiguousarray(_split_heads(a, H)) for a in (q, k, v))
-        merged = np.empty((n, v.shape[-1] * H), dtype=np.float32)  # (n, H*d_v)
-        for r0 in range(0, n, rows):
-            r1 = min(n, r0 + rows)
-            mask = None
-            if settings.causal:
-                mask = causal_mask(r1 - r0, n, offset=r0)  # (b, n)
-            if settings.exclude_self:
-                m = self_mask(r1 - r0, n, offset=r0)
-                mask = m if mask is None else mask & m
-            out, _ = attention(q[:, r0:r1], k, v, mask, key_bias=key_bias, **kw)  # (H, b, d_v)
-            merged[r0:r1] = _merge_heads(out)
-        attended = merged
-        if proj.W_o is not None:
-            attended = attended @ proj.W_o if proj.b_o is None else attended @ proj.W_o + proj.b_o  # (n, d_out)
-        if settings.residual > 0:
-            lam = np.float32(settings.residual)
-            attended = lam * h + (np.float32(1) - lam) * attended
-        h = attended
-    return h.astype(np.float32, copy=False)
+    q, k, v = _qkv(h, proj)  # (n, H*d_k), (n, H*d_k), (n, H*d_v)
+    # (H, n, d_h), contiguous: a strided view would make each block's matmul skip BLAS
+    q, k, v = (np.ascontiguousarray(_split_heads(a, H)) for a in (q, k, v))
+    merged = np.empty((n, v.shape[-1] * H), dtype=np.float32)  # (n, H*d_v)
+    for r0 in range(0, n, rows):
+        r1 = min(n, r0 + rows)
+        mask = build_mask(r1 - r0, settings, n_k=n, offset=r0)  # (b, n)
+        out, _ = attention(q[:, r0:r1], k, v, mask, key_bias=key_bias, **settings.scores)  # (H, b, d_v)
+        merged[r0:r1] = _merge_heads(out)
+    return _project_out(merged, proj)  # (n, d_out)

@@ -1,19 +1,26 @@
 """Saved settings: a JSON object of Config fields, e.g. {"temperature": 0.5, "center": 0}.
 
 Read from the user's config file ($XDG_CONFIG_HOME/attncli/config.json, else
-~/.config/attncli/config.json) and from `--config FILE`; written by `eval wic --tune
---save-config FILE`. Keys starting with "_" are notes (where the settings came from) and are
-ignored when reading.
+~/.config/attncli/config.json) and from `--config FILE`; written by `eval wic --save-config`
+and `train wic --save-config`. Keys starting with "_" are notes (where the settings came from)
+and are ignored when reading. Every value is checked as the command line checks it
+(pipeline.check_option).
+
+A settings file is data that people share: it never switches on `trust` (unpickling runs code).
+Only --trust on the command line or ATTNCLI_TRUST in the environment does; a file's "trust"
+is ignored (with a warning when it says true) and never written.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
 
-from .errors import DataError
+from . import report
+from .errors import DataError, UsageError
+
+NEVER_FROM_FILES = ("trust",)
 
 
 def user_config_path() -> Path:
@@ -21,29 +28,45 @@ def user_config_path() -> Path:
     return Path(base) / "attncli" / "config.json"
 
 
-def read_settings(path: str | os.PathLike, fields: set[str]) -> dict:
-    """The settings in `path`, checked against the known `fields`."""
+def read_settings(path: str | os.PathLike) -> dict:
+    """The settings in `path`, each checked; DataError names the file and the setting."""
+    from .pipeline import Config, check_option
+
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError(f"{path}: no such config file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, not a config file") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read config: {e}") from None
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}: not valid JSON: {e.msg} at line {e.lineno}") from None
+        raise DataError(f"{path}: cannot read config: {getattr(e, 'strerror', None) or e}") from None
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise DataError(f"{path}: not valid JSON: {getattr(e, 'msg', e)}") from None
     if not isinstance(data, dict):
         raise DataError(f"{path}: a config file holds one JSON object")
-    settings = {k: v for k, v in data.items() if not k.startswith("_")}
-    unknown = sorted(set(settings) - fields)
-    if unknown:
-        raise DataError(f"{path}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(fields))})")
+    fields = Config.__dataclass_fields__
+    settings = {}
+    for key, value in data.items():
+        if key.startswith("_"):
+            continue
+        if key not in fields:
+            raise DataError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(set(fields) - set(NEVER_FROM_FILES)))})")
+        if key in NEVER_FROM_FILES:
+            if value is not False:
+                report.note(f"warning: {path}: ignoring {key!r}: only --{key} or ATTNCLI_{key.upper()} can allow it")
+            continue
+        try:
+            check_option(key, value)
+        except UsageError as e:
+            raise DataError(f"{path}: setting {key!r}: {str(e).split(': ', 1)[-1] if ': ' in str(e) else e}") from None
+        settings[key] = value
     return settings
 
 
 def settings_json(config, notes: dict | None = None) -> bytes:
-    """The config as a settings file; `notes` go under "_tuned"."""
-    data = dataclasses.asdict(config)
+    """The config as a settings file (never `trust`); `notes` go under "_tuned"."""
+    data = {k: v for k, v in config.to_dict().items() if k not in NEVER_FROM_FILES}
     if notes:
         data["_tuned"] = notes
     return (json.dumps(data, indent=2) + "\n").encode()

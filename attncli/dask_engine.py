@@ -20,57 +20,34 @@ import glob
 import os
 from pathlib import Path
 
+from .batch import BatchOptions
 from .errors import DataError, UsageError
 
 INSTALL_HINT = "--engine dask needs Dask: pip install 'attncli[dask]'"
 
 
-def embed_shard(source: str, target: str, cfg, options: dict) -> dict:
+def embed_shard(source: str, target: str, cfg, options: BatchOptions) -> dict:
     """Embed one file into one .npz shard (atomically); runs on a Dask worker."""
-    from .batch import BatchEmbedder, read_items
-    from .batch_run import config_meta, no_gc
+    from .batch import BatchEmbedder, embed_stream  # the worker's imports
     from .writers import NpzWriter
 
-    emb = BatchEmbedder(
-        cfg, batch_size=options["batch_size"], with_attention=options["with_attention"],
-        max_attention_cells=options["max_attention_cells"],
-    )
-    meta = dict(vectors=emb.vectors.info(), config=config_meta(emb.config, emb.proj))
+    emb = BatchEmbedder(cfg, options=options)
     errors = []
-    with no_gc(), open(source, "rb") as f, NpzWriter(
-        target, dim=emb.d_out, static_dim=emb.vectors.dim, with_static=options["with_static"],
-        with_attention=options["with_attention"], **meta,
-    ) as writer:
-        for chunk in emb.embed_chunks(read_items(f, options["input_format"], options["text_field"])):
-            errors.extend({"line": e.line, "error": e.error} for e in chunk.errors)
-            writer.write(chunk)
+    writer = NpzWriter(target, dim=emb.d_out, static_dim=emb.vectors.dim, with_static=options.with_static,
+                       with_attention=options.with_attention, **emb.meta())
+    with open(source, "rb") as f:
+        embed_stream(emb, f, writer, lambda chunk: errors.extend({"line": e.line, "error": e.error} for e in chunk.errors))
     return {
         "file": Path(target).name, "sentences": writer.sentences, "failed": len(errors),
         "tokens": writer.total_tokens, "errors": errors,
     }
 
 
-def run_dask(
-    cfg,
-    pattern: str,
-    output: str | None,
-    *,
-    input_format: str,
-    text_field: str,
-    output_format: str | None,
-    batch_size: int,
-    with_static: bool,
-    with_attention: bool,
-    max_attention_cells: int,
-    scheduler: str | None = None,
-    quiet: bool = False,
-) -> dict:
+def run_dask(cfg, pattern: str, output: str | None, options: BatchOptions, scheduler: str | None = None) -> dict:
     """Embed every file matching `pattern` into shards under the directory `output`; returns
     the manifest (also written to output/manifest.json)."""
     if output in (None, "-"):
         raise UsageError("--engine dask writes shards: give -o DIRECTORY")
-    if output_format not in (None, "npz"):
-        raise UsageError("--engine dask writes .npz shards only")
     if pattern == "-":
         raise UsageError("--engine dask reads files, not stdin")
     try:
@@ -86,10 +63,6 @@ def run_dask(
         raise DataError(f"{output}: exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
 
-    options = dict(
-        batch_size=batch_size, with_static=with_static, with_attention=with_attention,
-        max_attention_cells=max_attention_cells, input_format=input_format, text_field=text_field,
-    )
     targets = [str((out / f"shard-{i:05d}.npz").resolve()) for i in range(len(files))]
     tasks = [
         dask.delayed(embed_shard, pure=False)(os.path.abspath(src), dst, cfg, options)
@@ -110,21 +83,27 @@ def run_dask(
         shards = list(dask.compute(*tasks, scheduler="processes"))
     shards = [{"file": shard.pop("file"), "source": src, **shard} for shard, src in zip(shards, files)]
 
-    from .batch import BatchEmbedder
-    from .batch_run import config_meta
-    from .export import write_atomic
     import orjson
 
-    emb = BatchEmbedder(cfg, batch_size=batch_size)  # for the config and vectors description
+    from .batch import BatchEmbedder
+    from .export import write_atomic
+
+    meta = BatchEmbedder(cfg, options=options).meta()  # the config and vectors description
     manifest = {
         "format": "attncli-shards/1",
         "sentences": sum(s["sentences"] for s in shards),
         "failed": sum(s["failed"] for s in shards),
         "tokens": sum(s["tokens"] for s in shards),
         "shards": shards,
-        "config": config_meta(emb.config, emb.proj),
-        "vectors": emb.vectors.info(),
-        "options": options,
+        "config": meta["config"],
+        "vectors": meta["vectors"],
+        "options": _manifest_options(options),
     }
     write_atomic(out / "manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
     return manifest
+
+
+def _manifest_options(options: BatchOptions) -> dict:
+    """The manifest's "options": how the shards were made (key order as documented)."""
+    keys = ("batch_size", "with_static", "with_attention", "max_attention_cells", "input_format", "text_field")
+    return {k: getattr(options, k) for k in keys}

@@ -10,7 +10,6 @@ Schema of `embed --json` (see README, "JSON output"):
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tempfile
 from pathlib import Path
@@ -21,26 +20,29 @@ _OPTS = orjson.OPT_SERIALIZE_NUMPY
 
 
 def config_dict(result) -> dict:
-    cfg = dataclasses.asdict(result.config)
-    if result.untrained:
+    """The "config" of a result's JSON: every option, and "untrained" for random weights."""
+    return config_record(result.config, untrained=result.untrained)
+
+
+def config_record(config, *, untrained: bool = False) -> dict:
+    cfg = config.to_dict()
+    if untrained:
         cfg["untrained"] = True
     return cfg
 
 
-def embed_record(result, *, static: bool = True, attention: bool = True) -> dict:
-    """The JSON object of one embedded sentence."""
+def embed_record(result) -> dict:
+    """The JSON object of one embedded sentence (docs/formats.md)."""
     record = {
         "tokens": result.tokens,
         "oov": result.oov,
         "vectors": result.vectors,
         "config": config_dict(result),
+        "attention": result.attention,
     }
-    if attention:
-        record["attention"] = result.attention
-        if result.heads.shape[0] > 1:
-            record["heads"] = result.heads
-    if static:
-        record["static"] = result.static
+    if result.heads.shape[0] > 1:
+        record["heads"] = result.heads
+    record["static"] = result.static
     record["contextual"] = result.contextual
     return record
 
@@ -63,7 +65,7 @@ def compare_record(result) -> dict:
             for o in result.occurrences
         ],
         "vectors": result.vectors,
-        "config": dataclasses.asdict(result.config),
+        "config": result.config.to_dict(),
     }
 
 
@@ -90,3 +92,41 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def explain_record(e) -> dict:
+    """The JSON object of `attncli explain` (schema in docs/explain.md). The top-level working
+    is the last layer's; with several heads, "weights" is their mean and "logits" its log, and
+    each head's own numbers are under "heads"; with several layers, each one is under "layers"."""
+    record = {"word": e.word, "index": e.index, "tokens": e.tokens, "config": config_dict(e)}
+    last = _layer_record(e.layers[-1], e.index)
+    del last["output"]  # the last layer's output is "contextual", as contextualize returns it
+    heads = last.pop("heads", None)
+    record.update(last, contextual=e.contextual, static=e.static[e.index])
+    if heads is not None:
+        record["heads"] = heads
+    if len(e.layers) > 1:
+        record["layers"] = [{"layer": n, **_layer_record(layer, e.index)} for n, layer in enumerate(e.layers, 1)]
+    record["change"] = {"cosine": e.cosine, "before": [[w, c] for w, c in e.before], "after": [[w, c] for w, c in e.after]}
+    return record
+
+
+def _layer_record(layer, i: int) -> dict:
+    import numpy as np
+
+    heads = layer.heads
+    if len(heads) == 1:
+        similarity, logits = heads[0].similarity[i], heads[0].logits[i]
+    else:
+        with np.errstate(divide="ignore"):
+            logits = np.where(layer.weights[i] > 0, np.log(layer.weights[i]), np.nan).astype(np.float32)
+        similarity = None
+    record = {"similarity": similarity, "logits": logits, "weights": layer.weights[i],
+              "terms": layer.terms, "residual": layer.residual, "output": layer.output}
+    if len(heads) > 1:
+        record["heads"] = [
+            {"head": n, "q": h.q[i], "k": h.k, "v": h.v, "similarity": h.similarity[i], "logits": h.logits[i],
+             "weights": h.weights[i], "output": h.output}
+            for n, h in enumerate(heads, 1)
+        ]
+    return record

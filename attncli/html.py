@@ -478,3 +478,188 @@ _EMBED_JS = r"""
   draw();
 })();
 """
+
+
+# ---------------------------------------------------------------- explain
+
+
+def _scored(a: np.ndarray, cosine: bool) -> np.ndarray:
+    """The vectors whose dot product is the score: unit length under cosine similarity."""
+    if not cosine:
+        return a
+    norm = np.linalg.norm(a, axis=-1, keepdims=True)
+    return a / np.where(norm == 0, 1, norm)
+
+
+def explain_page(e) -> str:
+    """The page for `attncli explain`: the worked example as a neuron view. For the query token,
+    one row per key token j: the query q and the key k_j as small bars per dimension, their
+    elementwise product (whose sum is the score), the score, the logit and the weight. Clicking
+    a token makes it the query; the page carries every token's numbers for every layer and head.
+
+    The JSON block holds what `explain --json` prints, plus "text", "surfaces", "describe" and
+    "view": {"cosine", "residual", "layers": [[{"q", "k", "similarity", "logits", "weights"}
+    per head] per layer]}, q and k (n x d_k) as scored (unit length under cosine)."""
+    from .export import explain_record
+
+    cosine = e.config.similarity == "cosine"
+    data = explain_record(e)
+    data.update(text=e.text, surfaces=e.surfaces, describe=e.config.describe())
+    data["view"] = {
+        "cosine": cosine,
+        "residual": e.config.residual,
+        "qkv": e.config.mode == "qkv" and e.config.weights != "identity",
+        "prior": e.prior,
+        "layers": [[{"q": _scored(h.q, cosine), "k": _scored(h.k, cosine), "similarity": h.similarity,
+                     "logits": h.logits, "weights": h.weights} for h in layer.heads] for layer in e.layers],
+    }
+    H, L = e.heads, len(e.layers)
+    selects = ""
+    if L > 1:
+        opts = "".join(f'<option value="{k}"{" selected" if k == L - 1 else ""}>Layer {k + 1} of {L}</option>' for k in range(L))
+        selects += f'<label class="control">Layer <select id="layer-select">{opts}</select></label>'
+    if H > 1:
+        opts = "".join(f'<option value="{h}">Head {h + 1} of {H}</option>' for h in range(H))
+        selects += f'<label class="control">Head <select id="head-select">{opts}</select></label>'
+    chips = "".join(
+        f'<button type="button" class="chip{" sel" if j == e.index else ""}" data-i="{j}">{_e(t)}</button>'
+        for j, t in enumerate(e.surfaces)
+    )
+    sim = "cos(q, k_j)" if cosine else "q · k_j"
+    notes = []
+    if e.untrained:
+        notes.append("The projections are random and untrained: the numbers show the mechanism, not meaning.")
+    if cosine:
+        notes.append("Cosine similarity: q and k are drawn at unit length, so their products sum to the cosine.")
+    change = ""
+    if e.cosine is not None:
+        change = f"cosine between “{e.surfaces[e.index]}” before and after attention: {e.cosine:.2f}"
+    near = "".join(
+        f"<li><b>{_e(label)}</b> {_e(', '.join(f'{w} {c:.2f}' for w, c in pairs))}</li>"
+        for label, pairs in (("nearest before:", e.before), ("nearest after:", e.after)) if pairs
+    )
+    body = (
+        f"<style>{_EXPLAIN_CSS}</style>"
+        f'<header><h1>Explain “{_e(e.surfaces[e.index])}”</h1><p class="sentence" id="sentence">{_e(e.text)}</p>'
+        f'<p class="caption">{_e(e.config.describe())}</p>'
+        + "".join(f'<p class="note">{_e(t)}</p>' for t in notes) + "</header>"
+        '<section id="neuron-section"><h2>Neuron view</h2>'
+        f'<div class="controls">{selects}<span class="hint">Click a token to make it the query.</span></div>'
+        f'<div class="chips" id="chips" role="group" aria-label="query token">{chips}</div>'
+        '<p class="formula" id="formula"></p>'
+        '<div class="scroll"><table class="neuron" id="neuron"><thead><tr>'
+        '<th scope="col">key j</th><th scope="col">query q</th><th scope="col">key k_j</th>'
+        f'<th scope="col">q × k_j</th><th scope="col">{_e(sim)}</th>'
+        + ('<th scope="col">prior_j</th>' if e.prior is not None else "") + '<th scope="col">logit</th>'
+        '<th scope="col">weight α_j</th></tr></thead><tbody></tbody></table></div>'
+        '<p class="hint">Bars: one per dimension, orange for a positive value and blue for a negative one, '
+        'as tall as its size (one scale per column). The score is the sum of the products; the logit '
+        'divides it by √d_k and T when they are on and adds the prior; the weights are the softmax of the logits.</p>'
+        "<noscript><p class=\"note\">The neuron view needs JavaScript; every number is in the JSON block.</p></noscript>"
+        "</section>"
+        f'<section id="change-section"><h2>What changed</h2><p>{_e(change)}</p><ul class="near">{near}</ul></section>'
+        f'<section id="options-section"><h2>Options</h2>{options_table(data["config"], e.vectors)}</section>'
+    )
+    return _page(f"attncli explain · {e.surfaces[e.index]} · {e.text}", body, data, _EXPLAIN_JS)
+
+
+_EXPLAIN_CSS = (
+    ".chips{display:flex;flex-wrap:wrap;gap:.35rem;margin:.5rem 0}"
+    ".chip{font:inherit;padding:.1rem .55rem;border:1px solid var(--rule);border-radius:999px;background:var(--panel);color:var(--fg);cursor:pointer}"
+    ".chip.sel{border-color:var(--sel);color:var(--sel);font-weight:700}"
+    ".formula{font-family:ui-monospace,monospace;font-size:.9rem;overflow-wrap:anywhere}"
+    ".neuron{font-variant-numeric:tabular-nums;font-size:.85rem}.neuron th,.neuron td{padding:.15rem .45rem;text-align:right;white-space:nowrap}"
+    ".neuron tbody th{cursor:pointer}.neuron tr.self th{color:var(--sel)}.neuron td.masked{color:var(--muted)}"
+    ".vec{display:inline-flex;align-items:center;height:30px;gap:1px;vertical-align:middle}"
+    ".vec span{display:inline-block;min-height:1px}.vec .pos{background:#f08c00}.vec .neg{background:#1c7ed6}"
+    ".wbar{display:inline-block;height:.7em;background:var(--bar);vertical-align:middle;margin-right:.4em;border-radius:2px}"
+    ".near{padding-left:1.2rem}@media print{.chips{display:none}}"
+)
+
+# The neuron view: rows built from the JSON block for the query token; a click on a token
+# (a chip above the table, or a row's key) makes it the query.
+_EXPLAIN_JS = r"""
+"use strict";
+(function () {
+  var data = JSON.parse(document.getElementById("attncli-data").textContent);
+  var view = data.view, toks = data.surfaces, n = toks.length;
+  var layerSel = document.getElementById("layer-select"), headSel = document.getElementById("head-select");
+  var layer = view.layers.length - 1, head = 0, query = data.index;
+  var tbody = document.querySelector("#neuron tbody"), formula = document.getElementById("formula");
+
+  function absMax(rows) {
+    var m = 0;
+    rows.forEach(function (r) { r.forEach(function (v) { m = Math.max(m, Math.abs(v)); }); });
+    return m || 1;
+  }
+  function vec(values, top, name) {
+    var box = document.createElement("span"), w = Math.max(1, Math.floor(110 / values.length));
+    box.className = "vec";
+    box.setAttribute("title", name);
+    values.forEach(function (v, d) {
+      var s = document.createElement("span");
+      s.className = v >= 0 ? "pos" : "neg";
+      s.style.width = w + "px";
+      s.style.height = (1 + 28 * Math.abs(v) / top).toFixed(1) + "px";
+      s.setAttribute("title", name + " d" + d + ": " + v.toFixed(3));
+      box.appendChild(s);
+    });
+    return box;
+  }
+  function cell(tr, content, cls) {
+    var td = document.createElement("td");
+    if (cls) td.className = cls;
+    if (typeof content === "string") td.textContent = content; else td.appendChild(content);
+    tr.appendChild(td);
+    return td;
+  }
+  function mark(tok, k) { return tok + (k <= 3 ? "'".repeat(k) : "(" + k + ")"); }  // after k layers, as the terminal
+  function name(j) { return (view.qkv ? "v_" : "") + mark(toks[j], layer); }
+
+  function draw() {
+    var h = view.layers[layer][head], q = h.q[query];
+    var prods = h.k.map(function (k) { return k.map(function (x, d) { return x * q[d]; }); });
+    var topQK = absMax([q].concat(h.k)), topP = absMax(prods);
+    while (tbody.firstChild) tbody.removeChild(tbody.firstChild);
+    for (var j = 0; j < n; j++) {
+      var tr = document.createElement("tr"), th = document.createElement("th");
+      tr.setAttribute("data-k", j);
+      if (j === query) tr.className = "self";
+      th.scope = "row";
+      th.textContent = toks[j];
+      th.setAttribute("data-i", j);
+      th.addEventListener("click", pick);
+      tr.appendChild(th);
+      cell(tr, vec(q, topQK, "q " + toks[query]), "q");
+      cell(tr, vec(h.k[j], topQK, "k " + toks[j]), "k");
+      cell(tr, vec(prods[j], topP, "q \u00d7 k " + toks[j]), "prod");
+      cell(tr, h.similarity[query][j].toFixed(3), "sim");
+      if (view.prior) cell(tr, view.prior[j].toFixed(3), "prior");
+      var lg = h.logits[query][j];
+      cell(tr, lg === null ? "masked" : lg.toFixed(3), lg === null ? "logit masked" : "logit");
+      var w = h.weights[query][j], wrap = document.createElement("span"), bar = document.createElement("span");
+      bar.className = "wbar";
+      bar.style.width = (60 * w).toFixed(1) + "px";
+      wrap.appendChild(bar);
+      wrap.appendChild(document.createTextNode(w.toFixed(2)));
+      cell(tr, wrap, "weight").setAttribute("data-w", w);
+      tbody.appendChild(tr);
+    }
+    var terms = [];
+    for (var k = 0; k < n; k++) terms.push(h.weights[query][k].toFixed(2) + " \u00b7 " + name(k));
+    var lhs = view.layers[layer].length > 1 ? "head " + (head + 1) + " of " + mark(toks[query], layer + 1) : mark(toks[query], layer + 1);
+    var sum = terms.join(" + "), r = view.residual;
+    formula.textContent = lhs + " = " + (r && view.layers[layer].length === 1
+      ? r + " \u00b7 " + mark(toks[query], layer) + " + " + (+(1 - r).toFixed(6)) + " \u00b7 (" + sum + ")" : sum);
+    document.querySelectorAll("#chips .chip").forEach(function (c) {
+      c.classList.toggle("sel", +c.getAttribute("data-i") === query);
+      c.setAttribute("aria-pressed", +c.getAttribute("data-i") === query ? "true" : "false");
+    });
+  }
+  function pick(ev) { query = +ev.currentTarget.getAttribute("data-i"); draw(); }
+  document.querySelectorAll("#chips .chip").forEach(function (c) { c.addEventListener("click", pick); });
+  if (layerSel) layerSel.addEventListener("change", function () { layer = +layerSel.value; draw(); });
+  if (headSel) headSel.addEventListener("change", function () { head = +headSel.value; draw(); });
+  draw();
+})();
+"""

@@ -120,6 +120,7 @@ def steps(n_pairs: int, regs=REGULARIZATION) -> int:
 def train_value_projection(
     pairs: list[Pair], labels: np.ndarray, cfg: P.Config, vec, regs=REGULARIZATION, progress=None
 ) -> Trained:
+    cfg = cfg.resolved()
     if cfg.mode != "simple" or cfg.layers != 1 or cfg.heads != 1 or cfg.positions != "none" or cfg.causal:
         raise UsageError("train wic learns W_v on top of simple-mode attention: one layer, one head, no positions or causal mask")
     scorer = Scorer(vec, cfg.oov)

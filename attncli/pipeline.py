@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,18 +37,42 @@ MODE_DEFAULTS = {
     "qkv": dict(similarity="dot", scale=True, exclude_self=False, prior="none", center=0, residual=0.0),
 }
 
+_BIG = 2**63 - 1  # integers beyond this cannot be written as JSON numbers
+# The allowed range of every numeric option, for Config and the command line alike.
+LIMITS = {
+    "seed": (0, _BIG),
+    "heads": (1, _BIG),
+    "temperature": (1e-6, 1e6),
+    "prior_a": (1e-12, 1e6),
+    "residual": (0.0, 1.0),
+    "layers": (1, 64),
+    "center": (0, _BIG),
+    "limit": (1, _BIG),
+}
+_CHOICES = {
+    "mode": MODES,
+    "similarity": att.SIMILARITIES,
+    "positions": POSITIONS,
+    "prior": PRIORS,
+    "oov": OOV_POLICIES,
+    "vectors_format": VECTOR_FORMATS,
+    "unicode_errors": UNICODE_ERRORS,
+}
+
 
 @dataclass(frozen=True)
 class Config:
-    """Every option of an embedding run; `dataclasses.asdict(config)` is the JSON "config".
+    """Every option of an embedding run, as chosen: None means "not chosen, the mode's default".
 
-    Seven attention options default by mode (None = "the mode's default"):
-    - simple (stage 1): tuned for meaning on the WiC train split (README, "Defaults that show
-      meaning"): cosine scores, each word attending to its context only, frequent words damped
-      by a Zipf prior, vectors centered on the mean of the 10,000 most frequent words, 20% of
-      the word's own vector kept;
+    `resolved()` fills the six options whose default depends on the mode (MODE_DEFAULTS):
+    - simple (stage 1): tuned for meaning on the WiC train split (docs/wic.md): cosine scores,
+      each word attending to its context only, frequent words damped by a Zipf prior, vectors
+      centered on the mean of the 10,000 most frequent words, 20% of the word's own vector kept;
     - qkv (stages 2-3): the notes' scaled dot-product softmax(Q K^T / sqrt(d_k)) V as written,
       so that trained weights run as they were trained.
+    Because choices are kept apart from defaults, `replace(mode="qkv")` keeps what was chosen
+    and lets the rest follow the new mode. The library resolves once where a run starts;
+    results carry the resolved Config, whose `to_dict()` is the JSON "config".
     `Config.textbook()` is the plain formula in either mode.
     """
 
@@ -78,80 +103,101 @@ class Config:
         """The notes' formula as written: softmax(x_i . x_j / sqrt(d)), nothing else."""
         return cls(**{**MODE_DEFAULTS["qkv"], **changes})
 
-    def _resolve_mode_defaults(self) -> None:
-        for name, value in MODE_DEFAULTS.get(self.mode, {}).items():
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, value)
-
     def __post_init__(self):
-        self._resolve_mode_defaults()
-        for name, allowed in (("mode", MODES), ("positions", POSITIONS), ("oov", OOV_POLICIES), ("prior", PRIORS)):
-            if getattr(self, name) not in allowed:
-                raise UsageError(f"--{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
-        if self.vectors_format not in VECTOR_FORMATS:
-            raise UsageError(f"--vectors-format must be one of {', '.join(VECTOR_FORMATS)}, not {self.vectors_format!r}")
-        if self.unicode_errors not in UNICODE_ERRORS:
-            raise UsageError(f"--unicode-errors must be one of {', '.join(UNICODE_ERRORS)}, not {self.unicode_errors!r}")
-        if self.limit is not None and self.limit < 1:
-            raise UsageError(f"--limit must be >= 1, not {self.limit}")
+        for f in dataclasses.fields(self):
+            check_option(f.name, getattr(self, f.name))
         if self.mode == "simple" and self.weights != "identity":
             raise UsageError("--weights needs --mode qkv (simple mode has no parameters)")
-        if self.heads < 1:
-            raise UsageError(f"--heads must be >= 1, not {self.heads}")
-        if self.center < 0:
-            raise UsageError(f"--center must be >= 0, not {self.center}")
-        if not self.prior_a > 0:
-            raise UsageError(f"--prior-a must be > 0, not {self.prior_a}")
-        try:
-            self.settings
-        except ValueError as e:
-            raise UsageError(str(e)) from None
+        if self.is_resolved:
+            try:
+                self.settings
+            except ValueError as e:
+                raise UsageError(str(e)) from None
+
+    @property
+    def is_resolved(self) -> bool:
+        return all(getattr(self, name) is not None for name in MODE_DEFAULTS[self.mode])
+
+    def resolved(self) -> "Config":
+        """The same choices with the mode's defaults filled in; itself when nothing is open."""
+        if self.is_resolved:
+            return self
+        defaults = MODE_DEFAULTS[self.mode]
+        return dataclasses.replace(self, **{k: v for k, v in defaults.items() if getattr(self, k) is None})
+
+    def replace(self, **changes) -> "Config":
+        """A copy with `changes` (dataclasses.replace: what was chosen stays chosen)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Every option, resolved: the JSON "config" and the settings-file format."""
+        return dataclasses.asdict(self.resolved())
 
     @property
     def settings(self) -> att.AttentionSettings:
-        return att.AttentionSettings(
-            similarity=self.similarity,
-            scale=self.scale,
-            temperature=self.temperature,
-            exclude_self=self.exclude_self,
-            causal=self.causal,
-            residual=self.residual,
-            layers=self.layers,
-        )
-
-    def replace(self, **changes) -> "Config":
-        """A copy with `changes`. A change of mode carries along the options that were at the
-        old mode's defaults: they take the new mode's."""
-        new_mode = changes.get("mode", self.mode)
-        if new_mode != self.mode and new_mode in MODE_DEFAULTS:
-            for name, value in MODE_DEFAULTS[self.mode].items():
-                if name not in changes and getattr(self, name) == value:
-                    changes[name] = None
-        return dataclasses.replace(self, **changes)
+        """The attention options, resolved, as attention.py takes them."""
+        r = self.resolved()
+        return att.AttentionSettings(**{f.name: getattr(r, f.name) for f in dataclasses.fields(att.AttentionSettings)})
 
     def describe(self) -> str:
         """One line for captions: mode, similarity, scaling and every non-default option."""
-        weights = f"random seed {self.seed} (untrained)" if self.weights == "random" else self.weights
-        parts = [self.mode if self.mode == "simple" else f"qkv, weights {weights}"]
-        if self.heads > 1:
-            parts.append(f"{self.heads} heads")
-        parts.append(f"{self.similarity}{' / sqrt(d_k)' if self.scale else ''}")
-        if self.temperature != 1.0:
-            parts.append(f"T={self.temperature:g}")
-        for flag, label in ((self.exclude_self, "exclude-self"), (self.causal, "causal")):
+        c = self.resolved()
+        weights = f"random seed {c.seed} (untrained)" if c.weights == "random" else c.weights
+        parts = [c.mode if c.mode == "simple" else f"qkv, weights {weights}"]
+        if c.heads > 1:
+            parts.append(f"{c.heads} heads")
+        parts.append(f"{c.similarity}{' / sqrt(d_k)' if c.scale else ''}")
+        if c.temperature != 1.0:
+            parts.append(f"T={c.temperature:g}")
+        for flag, label in ((c.exclude_self, "exclude-self"), (c.causal, "causal")):
             if flag:
                 parts.append(label)
-        if self.positions != "none":
-            parts.append(f"{self.positions} positions")
-        if self.prior != "none":
-            parts.append(f"{self.prior} prior a={self.prior_a:g}")
-        if self.residual:
-            parts.append(f"residual {self.residual:g}")
-        if self.layers > 1:
-            parts.append(f"{self.layers} layers")
-        if self.center:
-            parts.append(f"centered on top {self.center:,}")
+        if c.positions != "none":
+            parts.append(f"{c.positions} positions")
+        if c.prior != "none":
+            parts.append(f"{c.prior} prior a={c.prior_a:g}")
+        if c.residual:
+            parts.append(f"residual {c.residual:g}")
+        if c.layers > 1:
+            parts.append(f"{c.layers} layers")
+        if c.center:
+            parts.append(f"centered on top {c.center:,}")
         return ", ".join(parts)
+
+
+_TYPES = {f.name: f.type for f in dataclasses.fields(Config)}
+
+
+def check_option(name: str, value) -> None:
+    """UsageError unless `value` is a valid value of option `name` (its type, choices and
+    range): the one check behind Config, settings files and the API."""
+    flag = "--" + name.replace("_", "-")
+    kind = _TYPES[name]
+    if value is None:
+        if "None" in kind:
+            return
+        raise UsageError(f"{flag} needs a value")
+    if kind.startswith("bool"):
+        ok = isinstance(value, bool)
+        want = "true or false"
+    elif kind.startswith("int"):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        want = "a whole number"
+    elif kind.startswith("float"):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        want = "a finite number"
+    else:
+        ok = isinstance(value, str)
+        want = "a string"
+    if not ok:
+        raise UsageError(f"{flag} must be {want}, not {value!r}")
+    if name in _CHOICES and value not in _CHOICES[name]:
+        raise UsageError(f"{flag} must be one of {', '.join(_CHOICES[name])}, not {value!r}")
+    if name in LIMITS:
+        low, high = LIMITS[name]
+        if not low <= value <= high:
+            raise UsageError(f"{flag} must be in [{low:g}, {high:g}], not {value:g}" if kind.startswith("float")
+                             else f"{flag} must be between {low} and {high}, not {value}")
 
 
 @dataclass
@@ -171,6 +217,7 @@ class EmbedResult:
     config: Config
     vectors: dict  # {"name", "dim", "vocab_size"}
     untrained: bool = False  # random projections: the numbers show the mechanism, not meaning
+    line: int | None = None  # from batch.embed_batch: the 1-based number of the input text
 
 
 @functools.lru_cache(maxsize=4)
@@ -289,6 +336,7 @@ def static_rows(vec: Vectors, ids: np.ndarray, subword: dict[int, np.ndarray] | 
 
 def key_prior(vec: Vectors, ids: np.ndarray, cfg: Config) -> np.ndarray | None:
     """(n,) log SIF weights per key token, None without --prior."""
+    cfg = cfg.resolved()
     if cfg.prior == "none":
         return None
     if vec.counts is not None:
@@ -302,19 +350,22 @@ def key_prior(vec: Vectors, ids: np.ndarray, cfg: Config) -> np.ndarray | None:
 def model_input(x: np.ndarray, vec: Vectors, cfg: Config) -> np.ndarray:
     """What attention sees: the static vectors, centered when --center is on. Zeroed OOV
     rows stay zero."""
+    cfg = cfg.resolved()
     if not cfg.center:
         return x
     return np.where(np.any(x != 0, axis=-1, keepdims=True), x - vec.mean(cfg.center), x)
 
 
 def contextualize(
-    x: np.ndarray, cfg: Config, proj: att.Projections, prior: np.ndarray | None = None, lengths=None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Model input (..., n, d) -> (contextual (..., n, d_out), weights (..., H, n, n))."""
+    x: np.ndarray, cfg: Config, proj: att.Projections, prior: np.ndarray | None = None, lengths=None,
+    block_cells: int | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Model input (..., n, d) -> (contextual (..., n, d_out), weights (..., H, n, n)).
+    `block_cells`: one long sentence (n, d) in row blocks, no weights (attention.self_attention)."""
     if cfg.positions == "sinusoidal":
         x = x + att.sinusoidal_positions(x.shape[-2], x.shape[-1])
     try:
-        return att.self_attention(x, cfg.settings, proj, key_bias=prior, lengths=lengths)
+        return att.self_attention(x, cfg.settings, proj, key_bias=prior, lengths=lengths, block_cells=block_cells)
     except ValueError as e:
         raise UsageError(str(e)) from None
 
@@ -322,7 +373,7 @@ def contextualize(
 def _with_options(config: Config | None, options: dict) -> Config:
     """`config` (default Config()) with the keyword `options` of an API call applied."""
     config = config or Config()
-    return config.replace(**options) if options else config
+    return (config.replace(**options) if options else config).resolved()
 
 
 def embed(text: str, config: Config | None = None, vectors: Vectors | None = None, **options) -> EmbedResult:

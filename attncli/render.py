@@ -237,16 +237,184 @@ def word_neighbors_table(word: str, pairs: list[tuple[str, float]], name: str, s
     return table
 
 
-def batch_progress(total: int | None, console=None):
-    """A rich Progress for `embed -i`: bar, sentences done, sentences/s, ETA (on stderr)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+# ---------------------------------------------------------------- attncli explain
 
-    class Rate(ProgressColumn):
-        def render(self, task):
-            return Text(f"{task.speed or 0:,.0f} sentences/s", style="progress.data.speed")
 
-    return Progress(
-        TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn(),
-        console=console or Console(stderr=True),
-    )
+def _clip_label(s: str, width: int = 16) -> str:
+    return s if len(s) <= width else s[: width - 1] + "~"
+
+
+def _marked(tok: str, layer: int) -> str:
+    """A token's name after `layer` layers: money, money', money'', money''', money(4)."""
+    return tok + ("'" * layer if layer <= 3 else f"({layer})")
+
+
+def formula_lines(lhs: str, coefs, names: list[str], *, before: str = "", after: str = "", width: int = 80) -> Text:
+    """`lhs = before 0.47 · money + 0.00 · bank + 0.53 · grows after`, wrapped between terms
+    so that no line passes `width`; continuation lines align under the first term."""
+    head = f"{lhs} = {before}"
+    terms = [f"{c:.2f} · {n}" for c, n in zip(coefs, names)]
+    terms[-1] += after
+    indent = " " * min(len(head), width // 3)
+    lines, line = [], head
+    for k, term in enumerate(terms):
+        piece = term if k == 0 else f" + {term}"
+        if k and len(line) + len(piece) > width:
+            lines.append(line)
+            line = indent + "+ " + term
+        else:
+            line += piece
+    lines.append(line)
+    return Text("\n".join(lines))
+
+
+def _fit_dims(dims: int, labels: list[str], total: int, width: int) -> int:
+    """As many of the first `dims` dimensions as fit beside the labels in `width` columns."""
+    label = max((len(s) for s in labels), default=5)
+    return max(1, min(dims, total, (width - label - 12) // 7))
+
+
+def _vectors(labels: list[str], matrix: np.ndarray, dims: int, width: int, title: str, note: str | None = None) -> Group:
+    matrix = np.atleast_2d(matrix)
+    shown = _fit_dims(dims, labels, matrix.shape[1], width)
+    return vectors_table(labels, matrix, shown, f"{title} (first {shown} of {matrix.shape[1]} dims)", note)
+
+
+def _uses_qkv(e) -> bool:
+    """Whether queries, keys and values differ from the inputs (qkv mode, weights not identity)."""
+    return e.config.mode == "qkv" and e.config.weights != "identity"
+
+
+def _scores_table(e, head, layer_no: int) -> Group:
+    """Step 2: the word's similarity to each key, then every transformation in order."""
+    word = _marked(_clip_label(e.surfaces[e.index]), layer_no)
+    q, k = (f"q_{word}", "k_j") if _uses_qkv(e) else (f"x_{word}", "x_j")
+    sim = f"cos({q}, {k})" if e.config.similarity == "cosine" else f"{q}·{k}"
+    formula = " ".join([sim] + [s.label for s in head.steps[1:-1]])
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("j", justify="right", no_wrap=True)
+    table.add_column("key", style="bold", no_wrap=True)
+    for step in head.steps:
+        header = {"similarity": "similarity", "prior": "prior_j"}.get(step.name, step.label)
+        table.add_column(header, justify="right", no_wrap=True, style="cyan" if step.name == "logit" else None)
+    for j, tok in enumerate(e.surfaces):
+        cells = []
+        for step in head.steps:
+            if step.name == "logit" and e.masked[j]:
+                cells.append(f"masked ({e.masked[j]})")
+            else:
+                cells.append(f"{step.values[j]:+.3f}")
+        table.add_row(str(j + 1), _marked(_clip_label(tok), layer_no), *cells)
+    return Group(Text(f"2. Scores: logit_j = {formula}", style="bold"), table)
+
+
+def _softmax_table(e, head, layer_no: int) -> Group:
+    """Step 3: exp of each logit (less the largest), their sum, and each weight."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0), show_footer=True)
+    logits = head.steps[-1].values
+    total = float(head.exp.sum())
+    table.add_column("key", "sum", style="bold", no_wrap=True)
+    table.add_column("logit", justify="right", no_wrap=True)
+    table.add_column("exp(logit - max)", f"{total:.4f}", justify="right", no_wrap=True)
+    table.add_column("α_j = exp / sum", f"{head.weights[e.index].sum():.2f}", justify="right", no_wrap=True)
+    for j, tok in enumerate(e.surfaces):
+        w = float(head.weights[e.index, j])
+        logit = "masked" if e.masked[j] else f"{logits[j]:+.3f}"
+        table.add_row(_marked(_clip_label(tok), layer_no), logit, f"{head.exp[j]:.4f}", Text(f"{w:.2f}", style=heat_style(w)))
+    parts = [Text("3. Softmax: α_j = exp(logit_j) / Σ_k exp(logit_k)", style="bold"), table]
+    if not head.exp.any():
+        parts.append(Text("   every key is masked: nothing to attend to, so every α_j is 0", style="dim"))
+    return Group(*parts)
+
+
+_QKV_TITLE = "1. q = x W_q, k_j = x_j W_k, v_j = x_j W_v (+ biases), this head's columns"
+
+
+def _qkv_table(e, head, layer_no: int, dims: int, width: int) -> Group:
+    """Step 1 in qkv mode: the word's query and each token's key and value (this head's columns)."""
+    toks = [_marked(_clip_label(t), layer_no) for t in e.surfaces]
+    labels = [f"q  {toks[e.index]}"] + [f"k  {t}" for t in toks] + [f"v  {t}" for t in toks]
+    d_k, d_v = head.q.shape[1], head.v.shape[1]
+    if d_k == d_v:
+        return _vectors(labels, np.vstack([head.q[e.index][None], head.k, head.v]), dims, width, _QKV_TITLE)
+    return Group(_vectors(labels[: 1 + len(toks)], np.vstack([head.q[e.index][None], head.k]), dims, width, "   query and keys"),
+                 _vectors(labels[1 + len(toks):], head.v, dims, width, "   values"))
+
+
+def explain_renderables(e, *, dims: int = 6, width: int = 80) -> list:
+    """Everything `attncli explain` shows, step by step, each line at most `width` columns."""
+    cfg, H, L = e.config, e.heads, len(e.layers)
+    qkv = _uses_qkv(e)
+    word = _clip_label(e.surfaces[e.index])
+    parts = [Text(caption(e), style="dim"),
+             Text(f"Explaining {word!r} (token {e.index + 1} of {len(e.tokens)}) in: {e.text}", style="bold")]
+    if e.untrained:
+        parts.append(Text("The projections are random and untrained: the numbers show the mechanism, not meaning.", style="dim"))
+    notes = []
+    if cfg.center:
+        notes.append(f"centered: minus the mean of the {cfg.center:,} most frequent words")
+    title, inputs = "1. Inputs: static vectors x_j", e.model_input
+    if cfg.positions == "sinusoidal":  # what layer 1 sums: the terms below add up from these
+        title, inputs = "1. Inputs: x_j + p_j, p_j the sinusoidal position", e.layers[0].input
+    parts.append(_vectors([_clip_label(t) for t in e.surfaces], inputs, dims, width, title, "; ".join(notes) or None))
+    r = cfg.residual
+    for ell, layer in enumerate(e.layers):
+        toks = [_marked(_clip_label(t), ell) for t in e.surfaces]
+        new = _marked(word, ell + 1)
+        if L > 1:
+            parts.append(Text(f"━━ Layer {ell + 1} of {L}" + (f": its inputs are layer {ell}'s outputs" if ell else ""), style="bold magenta"))
+            if ell:
+                parts.append(_vectors(toks, layer.input, dims, width, "   inputs"))
+        values = [f"v_{t}" for t in toks] if qkv else toks
+        for h, head in enumerate(layer.heads):
+            if H > 1:
+                parts.append(Text(f"── Head {h + 1} of {H} (d_k = {head.q.shape[1]})", style="bold yellow"))
+            if qkv or H > 1:
+                parts.append(_qkv_table(e, head, ell, dims, width))
+            parts += [_scores_table(e, head, ell), _softmax_table(e, head, ell)]
+            row = head.weights[e.index]
+            if H > 1:
+                parts.append(Text("4. This head's output for the word", style="bold"))
+                parts.append(formula_lines(f"head {h + 1}", row, values, width=width))
+                parts.append(_vectors([f"head {h + 1}"], head.output, dims, width, f"   head {h + 1}'s output for {new}"))
+        parts.append(Text("4. The weighted sum" if H == 1 else f"Concatenation of the {H} heads", style="bold"))
+        wo = " W_o" + (" + b_o" if e.b_o else "") if e.w_o else ""
+        open_, close = (f"{r:g} · {toks[e.index]} + {1 - r:g} · (", ")") if r else ("", "")
+        if H == 1:
+            before, after = open_ + ("(" if wo else ""), (")" + wo if wo else "") + close
+            parts.append(formula_lines(new, row, values, before=before, after=after, width=width))
+        else:
+            names = [f"head {h + 1}" for h in range(H)] if H <= 4 else ["head 1", "...", f"head {H}"]
+            cat = f"[{' | '.join(names)}]{wo}"
+            parts.append(Text(f"{new} = {r:g} · {toks[e.index]} + {1 - r:g} · {cat}" if r and not wo else f"{new} = {open_}{cat}{close}"))
+        share = f"{1 - r:g} · " if r else ""
+        if H == 1:
+            labels = [f"{share}{w:.2f} · {v}{' W_o' if e.w_o else ''}" for w, v in zip(row, values)]
+        else:
+            labels = [f"share of {t}" for t in toks]
+        outside = ([f"{r:g} · {toks[e.index]}"] if r else []) + ([f"{1 - r:g} · b_o" if r else "b_o"] if e.b_o else [])
+        extra = []
+        if outside:
+            labels.append(" + ".join(outside))
+            extra = [layer.residual[None]]
+        labels.append(f"= {new}")
+        note = None
+        if H > 1:
+            note = f"share of token j: {share}[α_1j v_1j | ... | α_{H}j v_{H}j]" + (" W_o" if e.w_o else "")
+        stack = np.vstack([layer.terms, *extra, layer.output[None]])
+        parts.append(_vectors(labels, stack, dims, width, "   the sum, term by term", note))
+    parts.append(Text("5. What changed", style="bold"))
+    if e.cosine is None:
+        parts.append(Text(f"   W_o makes the output {e.contextual.shape[0]}-dimensional: it cannot be compared with the "
+                          f"{e.model_input.shape[1]}-dimensional input or the vocabulary.", style="dim"))
+    else:
+        parts.append(Text(f"   cosine({word} before, {word} after) = {e.cosine:.2f}"))
+    near = Table.grid(padding=(0, 1))
+    near.add_column(no_wrap=True)
+    near.add_column()
+    for label, pairs in (("before", e.before), ("after", e.after)):
+        if pairs:
+            near.add_row(f"   nearest {label}:", ", ".join(f"{w} {c:.2f}" for w, c in pairs))
+    if near.row_count:
+        parts.append(near)
+    return parts

@@ -65,7 +65,6 @@ class Vectors:
     format: str = "embedded"
     path: str | None = None
     counts: np.ndarray | None = None  # occurrence counts, when the source carries them
-    frequency_ordered: bool = True  # row order is frequency rank (GloVe, word2vec, fastText files)
     _index: dict[str, int] | None = field(default=None, repr=False)
     _unit: dict = field(default_factory=dict, repr=False)  # center -> unit matrix
     _means: dict = field(default_factory=dict, repr=False)  # k -> mean of the first k rows
@@ -405,7 +404,7 @@ def _read_with_gensim(path: Path, format: str, limit: int | None, unicode_errors
         if format in ("word2vec", "glove") and (ragged := _ragged_row(path, format)):
             raise DataError(f"{path}: {ragged}") from None
         damaged = " (truncated or damaged?)" if format in ("fasttext", "kv") else ""
-        raise DataError(f"{path}: cannot read as {FORMAT_LABELS[format]}{damaged}: {_one_line(e)}") from None
+        raise DataError(f"{path}: cannot read as {FORMAT_LABELS[format]}{damaged}: {_gensim_message(e)}") from None
 
 
 def _ragged_row(path: Path, format: str) -> str | None:
@@ -427,7 +426,8 @@ def _ragged_row(path: Path, format: str) -> str | None:
     return None
 
 
-def _one_line(e: Exception) -> str:
+def _gensim_message(e: Exception) -> str:
+    """gensim's exception as one line of at most 200 characters (it may quote a whole row)."""
     text = " ".join(str(e).split()) or type(e).__name__
     return text if len(text) <= 200 else text[:199] + "…"
 

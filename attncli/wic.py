@@ -213,6 +213,7 @@ def evaluate(
 ) -> EvalResult:
     """Fit the threshold (and with `tune` the grid's options) on the fit split only, then
     report accuracy on the eval split."""
+    cfg = cfg.resolved()
     scorer = Scorer(vec, cfg.oov)
     trials = []
     candidates = list(grid(cfg)) if tune else [cfg]

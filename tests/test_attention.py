@@ -472,3 +472,27 @@ def test_weights_contract_accepts_and_casts_to_float32():
     p = Projections.from_arrays(a, 6, 2, source="w.npz")
     assert p.W_q.dtype == np.float32 and p.b_o.dtype == np.float32
     assert (p.d_in, p.d_out, p.heads, p.trained, p.source) == (6, 3, 2, True, "w.npz")
+
+
+@pytest.mark.parametrize("similarity", ["dot", "cosine"])
+def test_parameter_free_is_stage_one_of_the_layer_loop(similarity):
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(5, 6)).astype(np.float32)
+    new, weights = att.parameter_free(x, similarity=similarity, scale=False)
+    # by hand: a_i = softmax_j(sim(x_i, x_j)), new_i = sum_j a_ij x_j
+    u = x / np.linalg.norm(x, axis=1, keepdims=True) if similarity == "cosine" else x
+    logits = u.astype(np.float64) @ u.T.astype(np.float64)
+    a = np.exp(logits - logits.max(1, keepdims=True))
+    a /= a.sum(1, keepdims=True)
+    np.testing.assert_allclose(weights, a, atol=1e-6)
+    np.testing.assert_allclose(new, a @ x, atol=1e-5)
+    loop, w = att.self_attention(x, att.AttentionSettings(similarity=similarity, scale=False), att.Projections.identity(6))
+    np.testing.assert_allclose(loop, new, atol=1e-6)
+    np.testing.assert_allclose(w[0], weights, atol=1e-7)
+
+
+def test_build_mask_rows_of_a_block_equal_the_whole_mask():
+    s = att.AttentionSettings(causal=True, exclude_self=True)
+    whole = att.build_mask(7, s)
+    np.testing.assert_array_equal(att.build_mask(3, s, n_k=7, offset=2), whole[2:5])
+    assert att.build_mask(4, att.AttentionSettings()) is None

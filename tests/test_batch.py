@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from attncli import attention as att
-from attncli.batch import BatchEmbedder, BatchError, embed_batch, read_items
+from attncli.batch import BatchEmbedder, BatchError, BatchOptions, embed_batch, read_items
 from attncli.cli import app
 from attncli.errors import DataError
 from attncli.pipeline import Config, embed, get_vectors
@@ -84,7 +84,7 @@ def test_fast_path_padding_and_blocks_equal_one_at_a_time(cfg):
     the longer sentences computed alone in row blocks."""
     texts = SENTENCES * 3 + [" ".join(["the bank of the river"] * 12)]
     for block_cells in (10**6, 50):
-        emb = BatchEmbedder(cfg, batch_size=4, block_cells=block_cells)
+        emb = BatchEmbedder(cfg, options=BatchOptions(batch_size=4), block_cells=block_cells)
         chunk = emb.embed_chunk(list(enumerate(texts, start=1)))
         k = 0
         for line, text in enumerate(texts, start=1):
@@ -103,7 +103,7 @@ def test_fast_path_padding_and_blocks_equal_one_at_a_time(cfg):
 def test_uniform_batch_has_no_padding_effect_on_masked_rows():
     """Hand-checked property: under --causal the first token sees only itself, so its
     contextual vector is its static vector, in every sentence of a batch."""
-    emb = BatchEmbedder(Config.textbook(causal=True), batch_size=64)
+    emb = BatchEmbedder(Config.textbook(causal=True), options=BatchOptions(batch_size=64))
     chunk = emb.embed_chunk(list(enumerate(SENTENCES, start=1)))
     first = chunk.offsets[:-1]
     np.testing.assert_allclose(chunk.contextual[first], chunk.static[first], rtol=1e-6, atol=1e-7)

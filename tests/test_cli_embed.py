@@ -137,11 +137,11 @@ OPTIONS = [
 @pytest.mark.parametrize("args, changes", OPTIONS, ids=lambda v: " ".join(v) if isinstance(v, list) else "")
 def test_every_option_json(args, changes):
     doc, r = run_json(TEXT, *args)
-    cfg = Config(**changes)
+    cfg = Config(**changes).resolved()
     check_schema(doc, n=3, heads=cfg.heads)
     api = embed(TEXT, cfg)
     assert_same_as_api(doc, api)
-    assert doc["config"] == dataclasses.asdict(cfg) | ({"untrained": True} if cfg.weights == "random" else {})
+    assert doc["config"] == cfg.to_dict() | ({"untrained": True} if cfg.weights == "random" else {})
     if cfg.causal and cfg.exclude_self:
         assert r.stderr.startswith("attncli: warning: nothing left to attend to") and r.stderr.count("\n") == 1
     else:

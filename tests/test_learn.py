@@ -38,7 +38,7 @@ def test_gradient_matches_finite_differences():
 def test_identity_w_v_reproduces_the_untrained_scores():
     vec = P.get_vectors()
     pairs = wic.read_pairs(TINY[0])
-    cfg = P.Config()
+    cfg = P.Config().resolved()
     parts = learn.target_parts(wic.Scorer(vec), pairs, cfg)
     ours = learn.pair_scores(np.eye(vec.dim), parts, cfg.residual)[0]
     np.testing.assert_allclose(ours, wic.Scorer(vec).scores(pairs, cfg), atol=1e-5)

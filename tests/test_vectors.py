@@ -567,8 +567,8 @@ def test_lookup_agrees_with_the_index_before_and_after_it_is_built():
     assert big._index is not None  # the scanning budget ran out: the index was built
 
 
-def test_the_vectors_commands_register_whichever_module_is_imported_first():
-    for first in ("attncli.cli_vectors", "attncli.cli"):
+def test_the_commands_register_whichever_module_is_imported_first():
+    for first in ("attncli.cli.vectors", "attncli.cli.embed", "attncli.cli"):
         code = f"import {first}; import typer.main; from attncli.cli import app; print(sorted(typer.main.get_command(app).commands))"
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         assert "'vectors'" in out.stdout and "'embed'" in out.stdout

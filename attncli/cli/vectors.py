@@ -1,30 +1,21 @@
 """`attncli vectors ...`: what a vector source holds, the cache, nearest words. Thin commands:
-the work is in pipeline/vectors, the tables in render. cli.py imports this module, which adds
-its sub-app to cli.app (at the end of this file)."""
+the work is in pipeline/vectors, the tables in render."""
 
 from __future__ import annotations
 
-import sys
-from contextlib import contextmanager
 from typing import Annotated, Optional
 
 import typer
 
-from .cli import (
-    LimitOpt,
-    TrustOpt,
-    UnicodeErrors,
-    UnicodeErrorsOpt,
-    VectorsFormat,
-    VectorsOpt,
-    _print_json,
-    app,
-)
+from .app import app
+from .console import print_json, stdout_console, warn
+from .options import LimitOpt, TrustOpt, UnicodeErrors, UnicodeErrorsOpt, VectorsFormat, VectorsOpt
 
 vectors_app = typer.Typer(
     help="Vector sources: what they hold, the cache of converted files, nearest words.",
     no_args_is_help=True,
 )
+app.add_typer(vectors_app, name="vectors")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
 # Here, unlike on embed, --format can only mean the vectors' format: both spellings work.
@@ -35,34 +26,8 @@ FormatOpt = Annotated[
 ]
 
 
-class _StderrReport:
-    """Notes as `attncli: ...` lines on stderr; a progress bar there when it is a terminal."""
-
-    def note(self, msg: str) -> None:
-        print(f"attncli: {msg}", file=sys.stderr, flush=True)
-
-    @contextmanager
-    def progress(self, label: str, total: int | None):
-        if not sys.stderr.isatty():
-            yield lambda done: None
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task(label, total=total)
-            yield lambda done: bar.update(task, completed=done)
-
-
-def install_reporter() -> None:
-    from . import report
-
-    report.install(_StderrReport())
-
-
 def _load(source: str, fmt: VectorsFormat, limit, unicode_errors: UnicodeErrors, trust: bool):
-    from .pipeline import get_vectors
+    from ..pipeline import get_vectors
 
     return get_vectors(source, fmt.value, limit, unicode_errors.value, trust)
 
@@ -82,39 +47,35 @@ def info(
     vec = _load(source or vectors, vectors_format, limit, unicode_errors, trust)
     details = vec.details()
     if vec.format == "embedded":
-        from .vectors import provenance
+        from ..vectors import provenance
 
         prov = provenance()
         details |= {"licence": prov.get("licence"), "provenance": prov}
     if json_out:
-        return _print_json(details)
-    from rich.console import Console
+        return print_json(details)
+    from ..render import vectors_info_table
 
-    from .render import vectors_info_table
-
-    Console().print(vectors_info_table(details))
+    stdout_console().print(vectors_info_table(details))
 
 
 @vectors_app.command("list")
 def list_cached(json_out: JsonOpt = False):
     """The converted vector files in the cache, with their sizes."""
-    from .vectors import cache_entries
+    from ..vectors import cache_entries
 
     rows = cache_entries()
     if json_out:
-        return _print_json(rows)
-    from rich.console import Console
+        return print_json(rows)
+    from ..render import cache_table
+    from ..vectors import cache_dir
 
-    from .render import cache_table
-    from .vectors import cache_dir
-
-    Console().print(cache_table(rows, str(cache_dir())))
+    stdout_console().print(cache_table(rows, str(cache_dir())))
 
 
 @vectors_app.command("clear-cache")
 def clear_cache():
     """Remove every converted vector file from the cache (sources are not touched)."""
-    from .vectors import cache_dir, clear_cache
+    from ..vectors import cache_dir, clear_cache
 
     count, freed = clear_cache()
     print(f"removed {count} cached source{'s' if count != 1 else ''} ({freed / 2**20:.1f} MiB) from {cache_dir()}")
@@ -135,7 +96,7 @@ def neighbors(
 
     Example: attncli vectors neighbors bank -n 5
     """
-    from .errors import DataError
+    from ..errors import DataError
 
     vec = _load(vectors, vectors_format, limit, unicode_errors, trust)
     found = next((w for w in (word, word.lower()) if w in vec), None)
@@ -143,18 +104,15 @@ def neighbors(
         query, how = vec.rows([vec.index[found]]), "vocabulary"
     elif (v := vec.oov_vector(word)) is not None:
         found, query, how = word, v, "subword"
-        print(f"attncli: warning: {word!r} is not in the vocabulary of {vec.name}: using its fastText subword vector", file=sys.stderr)
+        warn(f"{word!r} is not in the vocabulary of {vec.name}: using its fastText subword vector")
     else:
         raise DataError(f"{word!r} is not in the vocabulary of {vec.name}")
     pairs = vec.nearest(query, k=n, exclude=[{found}])[0]
     if json_out:
-        return _print_json({"word": found, "handled": how, "vectors": vec.info(),
+        return print_json({"word": found, "handled": how, "vectors": vec.info(),
                             "neighbors": [{"word": w, "cosine": c} for w, c in pairs]})
-    from rich.console import Console
+    from ..render import word_neighbors_table
 
-    from .render import word_neighbors_table
-
-    Console().print(word_neighbors_table(found, pairs, vec.name, subword=how == "subword"))
+    stdout_console().print(word_neighbors_table(found, pairs, vec.name, subword=how == "subword"))
 
 
-app.add_typer(vectors_app, name="vectors")  # here, not in cli.py: importing either module first works

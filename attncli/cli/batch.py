@@ -1,0 +1,186 @@
+"""`attncli batch -i FILE`: embed every line of a file (or stdin, or a glob of files on Dask)
+into JSON Lines or .npz. The work is in attncli.batch / writers / dask_engine; here are the
+options, the progress bar, the error lines and the exit code (3: some lines failed).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..batch import DEFAULT_BATCH_SIZE, DEFAULT_MAX_ATTENTION_CELLS, BatchOptions
+from ..errors import DataError, UsageError
+from .app import app
+from .console import warn
+from .options import Engine, InputFormat, OutputFormat, config_options
+
+EXIT_SOME_FAILED = 3  # some lines failed: reported on stderr and as error records; the rest written
+
+_IN = "Input"
+_OUT = "Output"
+
+
+@app.command()
+@config_options
+def batch(
+    input: Annotated[str, typer.Option("-i", "--input", rich_help_panel=_IN, show_default=False,
+                     help="Embed every line of FILE ('-': stdin); with --engine dask, a glob of files.")] = ...,
+    input_format: Annotated[InputFormat, typer.Option(rich_help_panel=_IN, help="text: one sentence per line; jsonl: JSON objects.")] = InputFormat.text,
+    text_field: Annotated[str, typer.Option(rich_help_panel=_IN, help="--input-format jsonl: the field holding the sentence.")] = BatchOptions.text_field,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", rich_help_panel=_OUT, show_default=False,
+                      help="Write to FILE (.jsonl or .npz, atomically) instead of JSON Lines on stdout; --engine dask: a directory.")] = None,
+    output_format: Annotated[Optional[OutputFormat], typer.Option("--format", "-f", rich_help_panel=_OUT, show_default=False,
+                             help="Format of -o when its extension does not say.")] = None,
+    with_static: Annotated[bool, typer.Option("--with-static", rich_help_panel=_OUT, help="Add the static vectors to the output.")] = False,
+    with_attention: Annotated[bool, typer.Option("--with-attention", rich_help_panel=_OUT, help="Add the attention weights to the output.")] = False,
+    max_attention_cells: Annotated[int, typer.Option(min=1, rich_help_panel=_OUT,
+                                   help="--with-attention: a line whose heads x n x n weights pass this fails.")] = DEFAULT_MAX_ATTENTION_CELLS,
+    batch_size: Annotated[int, typer.Option(min=1, rich_help_panel=_IN, help="Sentences attended together in one padded matmul.")] = DEFAULT_BATCH_SIZE,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")] = False,
+    engine: Annotated[Engine, typer.Option(help="dask: one .npz shard per input file, on Dask (pip install 'attncli\\[dask]').")] = Engine.local,
+    scheduler: Annotated[Optional[str], typer.Option(show_default=False,
+                         help="--engine dask: address of a Dask scheduler (default: local processes).")] = None,
+    *,
+    config,
+):
+    """Embed every line of a file: contextual vectors as JSON Lines or .npz.
+
+    Example: attncli batch -i sentences.txt -o out.npz
+
+    JSON Lines go to stdout (one object per line, with "line") unless -o names a file.
+    Exit codes: 0 every line embedded; 1 error, nothing written; 2 bad usage; 3 some lines
+    failed (reported on stderr and as error records), the rest written.
+    (`attncli embed -i FILE ...` is the same command.)
+    """
+    options = BatchOptions(
+        input_format=input_format.value, text_field=text_field, batch_size=batch_size,
+        with_static=with_static, with_attention=with_attention, max_attention_cells=max_attention_cells,
+    )
+    fmt = output_format.value if output_format else None
+    if engine == Engine.dask:
+        code = _run_dask(config, input, output, fmt, options, scheduler)
+    else:
+        if scheduler is not None:
+            raise UsageError("--scheduler needs --engine dask")
+        code = run_local(config, input, output, fmt, options, quiet)
+    if code:
+        raise typer.Exit(code)
+
+
+def choose_format(output: str | None, fmt: str | None) -> str:
+    """jsonl or npz, from --format or else -o's extension."""
+    if output is None or output == "-":
+        if fmt == "npz":
+            raise UsageError("--format npz needs -o FILE (binary output is not written to stdout)")
+        return "jsonl"
+    if fmt is not None:
+        return fmt
+    ext = Path(output).suffix.lower()
+    if ext in (".jsonl", ".npz"):
+        return ext[1:]
+    raise UsageError(f"{output}: cannot tell the format from {ext or 'a name without extension'}; name it .jsonl or .npz, or give --format")
+
+
+def run_local(cfg, source: str, output: str | None, output_format: str | None, options: BatchOptions, quiet: bool) -> int:
+    """Embed every line of `source` ('-' = stdin) into `output`; returns the exit code."""
+    fmt = choose_format(output, output_format)
+    if source != "-":
+        path = Path(source)
+        if not path.exists():
+            raise DataError(f"{source}: no such file")
+        if path.is_dir():
+            raise DataError(f"{source}: is a directory (several files: --engine dask -i 'dir/*.txt')")
+    if output not in (None, "-"):
+        parent = Path(output).resolve().parent
+        if not parent.is_dir():
+            raise DataError(f"{output}: the directory {parent} does not exist")
+        if Path(output).is_dir():
+            raise DataError(f"{output}: is a directory (name the output file)")
+
+    from ..batch import BatchEmbedder
+
+    emb = BatchEmbedder(cfg, options=options)
+    show = not quiet and sys.stderr.isatty()
+    total = _count_lines(Path(source)) if show and source != "-" else None
+    try:
+        done, failed = _embed_into(emb, source, fmt, output, total, show)
+    except BrokenPipeError:  # the reader of stdout went away: the CLI stops quietly
+        raise
+    except OSError as e:  # a full disk, a read-only directory, a file that went away
+        raise DataError(f"{e.filename or output or source}: {e.strerror or e}") from None
+    return _summary(failed, done)
+
+
+def _embed_into(emb, source: str, fmt: str, output: str | None, total: int | None, show: bool) -> tuple[int, int]:
+    from ..batch import embed_stream
+    from ..writers import JsonlWriter, NpzWriter
+
+    options = emb.options
+    f = sys.stdin.buffer if source == "-" else open(source, "rb")
+    try:
+        if fmt == "npz":
+            writer = NpzWriter(output, dim=emb.d_out, static_dim=emb.vectors.dim, with_static=options.with_static,
+                               with_attention=options.with_attention, **emb.meta())
+        else:
+            writer = JsonlWriter(output, with_static=options.with_static, with_attention=options.with_attention, **emb.meta())
+        bar = _progress(total) if show else None
+        task = bar.add_task("embed", total=total) if bar is not None else None
+
+        def on_chunk(chunk) -> None:
+            for e in chunk.errors:
+                warn(f"line {e.line}: {e.error}")
+            if bar is not None:
+                bar.advance(task, chunk.size)
+
+        if bar is None:
+            return embed_stream(emb, f, writer, on_chunk)
+        with bar:
+            return embed_stream(emb, f, writer, on_chunk)
+    finally:
+        if f is not sys.stdin.buffer:
+            f.close()
+
+
+def _progress(total: int | None):
+    """Bar, sentences done, sentences/s and time left, on stderr."""
+    from rich.progress import BarColumn, MofNCompleteColumn, ProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    from .console import progress_bar
+
+    class Rate(ProgressColumn):
+        def render(self, task):
+            return Text(f"{task.speed or 0:,.0f} sentences/s", style="progress.data.speed")
+
+    return progress_bar(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn(), transient=False)
+
+
+def _count_lines(path: Path) -> int:
+    n, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while block := f.read(1 << 24):
+            n += block.count(b"\n")
+            last = block[-1:]
+    return n + (last != b"\n")
+
+
+def _run_dask(cfg, pattern: str, output: str | None, output_format: str | None, options: BatchOptions, scheduler: str | None) -> int:
+    if output_format not in (None, "npz"):
+        raise UsageError("--engine dask writes .npz shards only")
+    from ..dask_engine import run_dask
+
+    manifest = run_dask(cfg, pattern, output, options, scheduler)
+    for shard in manifest["shards"]:
+        for e in shard["errors"]:
+            warn(f"{shard['source']}: line {e['line']}: {e['error']}")
+    return _summary(manifest["failed"], manifest["failed"] + manifest["sentences"])
+
+
+def _summary(failed: int, total: int) -> int:
+    if not failed:
+        return 0
+    warn(f"{failed:,} of {total:,} lines failed (reported above); the others were written")
+    return EXIT_SOME_FAILED

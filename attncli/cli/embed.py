@@ -1,0 +1,59 @@
+"""`attncli embed "SENTENCE"`: the attention matrix and the contextual vectors of one sentence,
+as tables, JSON, an HTML page or an SVG image."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import UsageError
+from .app import app
+from .console import print_json, print_renderables, report_result, write_file
+from .options import HtmlOpt, SvgOpt, config_options
+
+
+@app.command()
+@config_options
+def embed(
+    text: Annotated[Optional[str], typer.Argument(help="The sentence to embed (many: attncli batch -i FILE).", show_default=False)] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
+    dims: Annotated[int, typer.Option(min=1, help="Vector dimensions shown in tables.")] = 8,
+    show_static: Annotated[bool, typer.Option("--show-static", help="Also show the static vectors.")] = False,
+    neighbors: Annotated[int, typer.Option("--neighbors", min=0, help="Also show each token's K nearest vocabulary words (cosine to its contextual vector).")] = 0,
+    html_file: HtmlOpt = None,
+    svg_file: SvgOpt = None,
+    *,
+    config,
+):
+    """Embed one sentence: the attention matrix and the new contextual vectors.
+
+    Example: attncli embed "money bank grows" --json | jq '.attention[1]'
+
+    For a file of sentences, see attncli batch (attncli embed -i FILE is the same command).
+    """
+    if text is None:
+        raise UsageError("give a sentence to embed, or -i FILE for a file of sentences (-i - for stdin)")
+    from .. import pipeline
+
+    result = pipeline.embed(text, config)
+    report_result(result)
+    near = pipeline.neighbors(result, neighbors) if neighbors else None
+    if html_file is not None:
+        from ..html import embed_page
+
+        write_file(html_file, embed_page(result).encode("utf-8"))
+    if svg_file is not None or not json_out:
+        from ..render import embed_renderables, neighbors_table
+
+        parts = embed_renderables(result, dims=dims, show_static=show_static)
+        if near is not None:
+            parts.append(neighbors_table(result.surfaces, near))
+        print_renderables(parts, svg_file, show=not json_out, title="attncli embed")
+    if json_out:
+        from ..export import embed_record
+
+        record = embed_record(result)
+        if near is not None:
+            record["neighbors"] = near
+        print_json(record)

@@ -1,0 +1,49 @@
+"""`attncli explain`: the formula worked with real numbers for one word."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .app import app
+from .console import print_json, print_renderables, report_result, write_file
+from .options import HtmlOpt, SvgOpt, config_options
+
+
+@app.command()
+@config_options
+def explain(
+    text: Annotated[str, typer.Argument(help="The sentence holding the word.", show_default=False)],
+    word: Annotated[str, typer.Option("--word", "-w", help="The word to explain.", show_default=False)] = ...,
+    occurrence: Annotated[int, typer.Option(min=1, help="Which appearance of the word (1-based) when the sentence holds it more than once.")] = 1,
+    top: Annotated[int, typer.Option("-n", "--top", min=0, help="Nearest vocabulary words shown before and after.")] = 5,
+    dims: Annotated[int, typer.Option(min=1, help="Vector dimensions shown (fewer when 80 columns cannot hold them).")] = 6,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the working.")] = False,
+    html_file: HtmlOpt = None,
+    svg_file: SvgOpt = None,
+    *,
+    config,
+):
+    """Work the attention formula for one word with the real numbers: inputs, scores, softmax, weighted sum.
+
+    Example: attncli explain "money bank grows" --word bank
+    """
+    from ..explain import explain as work
+
+    e = work(text, word, config, occurrence=occurrence, k=top)
+    report_result(e)
+    if html_file is not None:
+        from ..html import explain_page
+
+        write_file(html_file, explain_page(e).encode("utf-8"))
+    if svg_file is not None or not json_out:
+        from .console import stdout_console
+        from ..render import explain_renderables
+
+        width = min(stdout_console().width, 120) if svg_file is None else 80
+        print_renderables(explain_renderables(e, dims=dims, width=width), svg_file, show=not json_out, title="attncli explain")
+    if json_out:
+        from ..export import explain_record
+
+        print_json(explain_record(e))
