@@ -37,6 +37,7 @@ import numpy as np
 
 from . import report
 from .errors import DataError, UsageError
+from .export import config_record
 from .pipeline import Config, vectors_for
 from .tokens import tokenize
 from .vectors import Vectors
@@ -244,9 +245,9 @@ def collect(
 
     Returns (occurrences, vectors (n, d_out), skipped lines, lines read). An occurrence whose
     line cannot be embedded, or whose word is out of the vocabulary and skipped, is left out."""
-    from .batch import BatchEmbedder
+    from .batch import BatchEmbedder, BatchOptions
 
-    emb = BatchEmbedder(config, vectors, with_attention=with_attention, detail=True)
+    emb = BatchEmbedder(config, vectors, BatchOptions(with_attention=with_attention), detail=True)
     found: list[Occurrence] = []
     kept: list[int] = []
     rows: list[np.ndarray] = []
@@ -529,8 +530,15 @@ def describe(result_occ: list[Occurrence], x: np.ndarray, grouping: Grouping, fo
             for t, w in result_occ[i].attends:
                 weights[t] = weights.get(t, 0.0) + w
         attends = [t for t, _ in sorted(weights.items(), key=lambda tw: -tw[1])[: opts.attends_words]]
-        central = members[np.argsort(-grouping.score[members], kind="stable")][: opts.examples]
-        senses.append(Sense(j + 1, len(members), len(members) / n, label, attends, central.tolist()))
+        central, seen = [], set()  # most central first, one per line (a line's occurrences look alike)
+        for i in members[np.argsort(-grouping.score[members], kind="stable")].tolist():
+            key = (result_occ[i].source, result_occ[i].line)
+            if key not in seen:
+                seen.add(key)
+                central.append(i)
+                if len(central) == opts.examples:
+                    break
+        senses.append(Sense(j + 1, len(members), len(members) / n, label, attends, central))
     return senses
 
 
@@ -550,7 +558,7 @@ def senses(
 ) -> SensesResult:
     """Every occurrence of `word` (or its `forms`) in the files `inputs`, grouped into senses.
     With `like`, also rank the occurrences by cosine to the word in that example sentence."""
-    config = config or Config()
+    config = (config or Config()).resolved()
     options = options or SenseOptions()
     vec = vectors if vectors is not None else vectors_for(config)
     forms = resolve_forms(word, forms, vec.__contains__)
@@ -641,7 +649,7 @@ def senses_record(result: SensesResult) -> dict:
         record["silhouettes"] = {str(k): v for k, v in g.silhouettes.items()}
     record["files"] = result.sources
     record["vectors"] = result.vectors_info
-    record["config"] = dataclasses.asdict(result.config)
+    record["config"] = config_record(result.config)
     return record
 
 
@@ -764,7 +772,7 @@ def pseudowords(
     grouping `senses` uses; "kmeans": plain spherical 2-means, the baseline) and scored."""
     if method not in ("senses", "kmeans"):
         raise UsageError(f"method must be senses or kmeans, not {method!r}")
-    config = config or Config()
+    config = (config or Config()).resolved()
     vec = vectors if vectors is not None else vectors_for(config)
     paths = expand_inputs(inputs)
     builtin = pairs is None
@@ -818,3 +826,49 @@ def pseudowords_record(result: PseudowordResult) -> dict:
         "mean_majority": result.mean_majority,
         "method": result.method,
     }
+
+
+# ---------------------------------------------------------------- the HTML page's data
+
+MAX_POINTS = 5000  # occurrences drawn on the page's map; more are sampled evenly
+
+
+def pca_2d(x: np.ndarray) -> np.ndarray:
+    """(n, d) -> (n, 2): the centered unit vectors the grouping sees, on their top two principal
+    axes (the sign of each axis fixed so its largest coordinate is positive)."""
+    z = centered_unit(x).astype(np.float64)
+    z = z - z.mean(axis=0)
+    if len(z) < 2:
+        return np.zeros((len(z), 2), dtype=np.float32)
+    _, _, vt = np.linalg.svd(z, full_matrices=False)
+    axes = vt[:2]
+    if axes.shape[0] < 2:
+        axes = np.vstack([axes, np.zeros((2 - axes.shape[0], z.shape[1]))])
+    xy = z @ axes.T  # (n, 2)
+    for j in range(2):
+        if xy[np.argmax(np.abs(xy[:, j])), j] < 0:
+            xy[:, j] = -xy[:, j]
+    return xy.astype(np.float32)
+
+
+def page_record(result: SensesResult) -> dict:
+    """senses_record plus what the page draws: every occurrence (up to MAX_POINTS) with its
+    map position, sense and text."""
+    record = senses_record(result)
+    n = len(result.occurrences)
+    xy = pca_2d(result.vectors)
+    keep = np.arange(n) if n <= MAX_POINTS else np.linspace(0, n - 1, MAX_POINTS).round().astype(np.int64)
+    several = len(result.sources) > 1
+    points = []
+    for i in keep.tolist():
+        o = result.occurrences[i]
+        p = {"x": float(xy[i, 0]), "y": float(xy[i, 1]), "sense": int(result.grouping.labels[i]) + 1,
+             "line": o.line, "text": o.text, "start": o.start, "end": o.end}
+        if several:
+            p["file"] = o.source
+        points.append(p)
+    record["points"] = points
+    for s, out in zip(result.senses, record["senses"]):
+        for i, ex in zip(s.examples, out["examples"]):
+            ex["start"], ex["end"] = result.occurrences[i].start, result.occurrences[i].end
+    return record
