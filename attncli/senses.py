@@ -10,8 +10,8 @@
    time: memory grows with the occurrences (one vector and a short snippet each), not the corpus.
 2. Grouping (`group`): the vectors are centered on their mean and scaled to length 1, so the
    word's own static vector, shared by every occurrence, no longer dominates; then reduced to
-   their top `dims` principal components, whitened. A split into two is the threshold (1-D
-   2-means) along the direction w of lowest kurtosis in that space,
+   their top `dims` principal components (at most one per 20 occurrences), whitened. A split
+   into two is the threshold (1-D 2-means) along the direction w of lowest kurtosis there,
        w = argmin_{|w|=1} mean((z . w)^4) - 3,
    the most bimodal direction (two separated groups give a kurtosis near -2, one blob about 0),
    found by projected gradient descent from `restarts` seeded starts. k senses: split the
@@ -19,7 +19,7 @@
    follows the direction of largest variance, which is mostly the topic of the text, not the
    sense (docs/senses.md has the measurements).
 3. `-k auto`: every k from 1 to max_k is tried; k >= 2 scores its mean silhouette (cosine, on
-   the centered vectors); the best k wins if its silhouette reaches MIN_SILHOUETTE, else 1.
+   the centered vectors); the best k wins if its silhouette is above MIN_SILHOUETTE, else 1.
 
 Raises attncli.errors exceptions; never prints. No typer, no rich.
 """
@@ -45,6 +45,7 @@ from .vectors import Vectors
 DEFAULT_MAX_K = 5
 MIN_SILHOUETTE = 0.12  # -k auto: below this mean silhouette no split is clear, and k = 1
 DIMS = 8  # principal components kept (whitened) before splitting
+POINTS_PER_DIM = 20  # ... at most one per 20 occurrences: with few points a random direction looks bimodal
 RESTARTS = 10  # seeded starts of the direction search
 SNIPPET_TOKENS = 20  # tokens kept each side of the word in an occurrence's text
 CHUNK_LINES = 512  # lines embedded together (their attention matrices are kept for one chunk)
@@ -369,7 +370,7 @@ def _split(z: np.ndarray, members: np.ndarray, opts: SenseOptions) -> tuple[np.n
     when there are too few to split."""
     if len(members) < 4:
         return None
-    wz = whiten(z[members], opts.dims)
+    wz = whiten(z[members], min(opts.dims, max(1, len(members) // POINTS_PER_DIM)))
     if wz.shape[1] == 0:
         return None
     s, kurt = min_kurtosis_direction(wz, opts.restarts, opts.seed)
@@ -379,11 +380,13 @@ def _split(z: np.ndarray, members: np.ndarray, opts: SenseOptions) -> tuple[np.n
     return high, kurt
 
 
-def bisect(z: np.ndarray, k: int, opts: SenseOptions) -> np.ndarray:
-    """(n, d) centered unit vectors -> (n,) labels 0..k'-1 (k' <= k): split the group whose split
-    is most bimodal (lowest kurtosis) until there are k."""
+def bisect(z: np.ndarray, k: int, opts: SenseOptions) -> list[np.ndarray]:
+    """(n, d) centered unit vectors -> the labels after each split: [k=1 (all 0), k=2, ...,
+    up to k groups (fewer when no group can be split)]. Each step splits the group whose split
+    is most bimodal (lowest kurtosis); the new group takes the next label."""
     n = len(z)
     labels = np.zeros(n, dtype=np.int64)
+    steps = [labels.copy()]
     cache: dict[int, tuple | None] = {}
     groups = 1
     while groups < k:
@@ -397,9 +400,9 @@ def bisect(z: np.ndarray, k: int, opts: SenseOptions) -> np.ndarray:
         members = np.flatnonzero(labels == g)
         high = cache.pop(g)[0]
         labels[members[high]] = groups
-        cache.pop(groups, None)
         groups += 1
-    return labels
+        steps.append(labels.copy())
+    return steps
 
 
 def silhouette(z: np.ndarray, labels: np.ndarray) -> float:
@@ -433,15 +436,13 @@ def group(x: np.ndarray, opts: SenseOptions) -> Grouping:
     if opts.k is not None:
         if opts.k > n:
             raise DataError(f"-k {opts.k} is more than the {n} occurrence{'s' if n != 1 else ''} found")
-        labels = bisect(z, opts.k, opts) if opts.k > 1 else np.zeros(n, dtype=np.int64)
+        labels = bisect(z, opts.k, opts)[-1]
     else:
         labels, best = np.zeros(n, dtype=np.int64), MIN_SILHOUETTE
-        full = bisect(z, min(opts.max_k, n), opts) if n >= 4 else labels
-        # bisecting is nested: the k-group split is the first k - 1 splits
-        for k in range(2, int(full.max()) + 2):
-            cut = np.minimum(full, k - 1)
+        for cut in bisect(z, min(opts.max_k, n), opts)[1:]:
+            k = int(cut.max()) + 1
             silhouettes[k] = silhouette(z, cut)
-            if silhouettes[k] >= best:
+            if silhouettes[k] > best:
                 labels, best = cut, silhouettes[k]
     labels = _by_size(labels)
     k = int(labels.max()) + 1 if n else 0
@@ -706,15 +707,15 @@ def parse_pairs(text: str) -> list[tuple[str, str]]:
 
 
 def pseudo_vectors(vec: Vectors, a: str, b: str) -> tuple[Vectors, str]:
-    """`vec` plus one new word, the pseudoword "a-b" (a longer name if that is taken), whose
+    """`vec` plus one new word, the pseudoword "ab" (a longer name if that is taken), whose
     vector is the mean of a's and b's; appended last, so it ranks as the rarest word (the
     frequency prior damps it least) and the top-N means used for centering do not change."""
     for w in (a, b):
         if w not in vec:
             raise DataError(f"{w!r} is not in the vocabulary of {vec.name}")
-    name = f"{a}-{b}"
+    name = f"{a}{b}"  # one token wherever it lands (a hyphen would join it to a neighbouring word)
     while name in vec:
-        name += "-x"
+        name += "x"
     m = np.asarray(vec.matrix, dtype=np.float32)
     row = (m[vec.index[a]] + m[vec.index[b]]) / np.float32(2)  # (d,)
     counts = None if vec.counts is None else np.append(vec.counts, vec.counts[vec.index[a]] + vec.counts[vec.index[b]])
