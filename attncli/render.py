@@ -477,8 +477,9 @@ def senses_renderables(result) -> list:
             grid.add_row(_where(o, several), _kwic(o, 40))
         parts.append(grid)
     if g.silhouettes:
-        sil = ", ".join(f"k={k}: {v:.2f}" for k, v in g.silhouettes.items())
-        parts.append(Text(f"silhouette {sil} (k = 1 unless one reaches the minimum)", style="dim"))
+        sil = ", ".join(f"k={k}: {v:.2f} ({g.gaps[k]:+.2f})" for k, v in g.silhouettes.items())
+        parts.append(Text(f"-k auto: silhouette (gap over one Gaussian blob) {sil}; "
+                          "k = 1 unless a gap reaches 0.16", style="dim"))
     if result.like is not None:
         parts.append(like_table(result))
     return parts

@@ -18,8 +18,11 @@
    group whose split is most bimodal, k - 1 times (bisecting). Plain k-means on these vectors
    follows the direction of largest variance, which is mostly the topic of the text, not the
    sense (docs/senses.md has the measurements).
-3. `-k auto`: every k from 1 to max_k is tried; k >= 2 scores its mean silhouette (cosine, on
-   the centered vectors); the best k wins if its silhouette is above MIN_SILHOUETTE, else 1.
+3. `-k auto`: the bisection runs to max_k groups; each k >= 2 scores its mean silhouette (cosine,
+   on the centered vectors) minus the silhouette the same procedure gets on a Gaussian sample of
+   the same mean and covariance (one blob: what splitting finds when there is nothing to find).
+   If no gap reaches MIN_GAP, k = 1; else the smallest k whose gap is within GAP_SLACK of the
+   best (a split that adds little is not taken).
 
 Raises attncli.errors exceptions; never prints. No typer, no rich.
 """
@@ -43,7 +46,8 @@ from .tokens import tokenize
 from .vectors import Vectors
 
 DEFAULT_MAX_K = 5
-MIN_SILHOUETTE = 0.12  # -k auto: below this mean silhouette no split is clear, and k = 1
+MIN_GAP = 0.16  # -k auto: a split must beat the same split of one Gaussian blob by this much silhouette
+GAP_SLACK = 0.05  # ... and the smallest k within this of the best gap is taken
 DIMS = 8  # principal components kept (whitened) before splitting
 POINTS_PER_DIM = 20  # ... at most one per 20 occurrences: with few points a random direction looks bimodal
 RESTARTS = 10  # seeded starts of the direction search
@@ -107,6 +111,7 @@ class Grouping:
     score: np.ndarray  # (n,) cosine of each occurrence to its sense's centre (centered space)
     k: int
     silhouettes: dict[int, float]  # -k auto: mean silhouette of each k tried (k >= 2)
+    gaps: dict[int, float] = field(default_factory=dict)  # -k auto: silhouette minus the one-blob reference's
 
 
 @dataclass
@@ -433,22 +438,38 @@ def group(x: np.ndarray, opts: SenseOptions) -> Grouping:
     n = len(x)
     z = centered_unit(x)  # (n, d)
     silhouettes: dict[int, float] = {}
+    gaps: dict[int, float] = {}
     if opts.k is not None:
         if opts.k > n:
             raise DataError(f"-k {opts.k} is more than the {n} occurrence{'s' if n != 1 else ''} found")
         labels = bisect(z, opts.k, opts)[-1]
     else:
-        labels, best = np.zeros(n, dtype=np.int64), MIN_SILHOUETTE
-        for cut in bisect(z, min(opts.max_k, n), opts)[1:]:
+        labels = np.zeros(n, dtype=np.int64)
+        steps = bisect(z, min(opts.max_k, n), opts)[1:]
+        g_z = _gaussian_like(z, opts.seed)
+        reference = bisect(g_z, min(opts.max_k, n), opts)[1:]
+        for cut in steps:
             k = int(cut.max()) + 1
             silhouettes[k] = silhouette(z, cut)
-            if silhouettes[k] > best:
-                labels, best = cut, silhouettes[k]
+            null = next((silhouette(g_z, r) for r in reference if int(r.max()) + 1 == k), 0.0)
+            gaps[k] = silhouettes[k] - null
+        if gaps and max(gaps.values()) >= MIN_GAP:
+            best = max(gaps.values())
+            k = min(k for k, v in gaps.items() if v >= best - GAP_SLACK)
+            labels = steps[k - 2]
     labels = _by_size(labels)
     k = int(labels.max()) + 1 if n else 0
     centres = _unit(np.stack([z[labels == j].mean(axis=0) for j in range(k)])) if n else np.zeros((0, x.shape[1]))
     score = np.einsum("nd,nd->n", z, centres[labels]) if n else np.zeros(0)
-    return Grouping(labels, score.astype(np.float32), k, silhouettes)
+    return Grouping(labels, score.astype(np.float32), k, silhouettes, gaps)
+
+
+def _gaussian_like(z: np.ndarray, seed: int) -> np.ndarray:
+    """n points from the Gaussian of z's mean and covariance: data with one blob and the same
+    spread, the reference a split has to beat."""
+    rng = np.random.default_rng(seed)
+    z64 = z.astype(np.float64)
+    return rng.multivariate_normal(z64.mean(axis=0), np.cov(z64.T), size=len(z)).astype(np.float32)
 
 
 def _by_size(labels: np.ndarray) -> np.ndarray:
@@ -647,7 +668,8 @@ def senses_record(result: SensesResult) -> dict:
     if result.like is not None:
         record["like"] = result.like.text
     if g.silhouettes:
-        record["silhouettes"] = {str(k): v for k, v in g.silhouettes.items()}
+        record["auto"] = {"silhouette": {str(k): v for k, v in g.silhouettes.items()},
+                          "gap": {str(k): v for k, v in g.gaps.items()}}
     record["files"] = result.sources
     record["vectors"] = result.vectors_info
     record["config"] = config_record(result.config)

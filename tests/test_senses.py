@@ -172,6 +172,17 @@ def test_same_seed_same_senses(tmp_path):
     assert [s.size for s in a.senses] == sorted((s.size for s in a.senses), reverse=True)  # largest first
 
 
+def test_auto_finds_one_sense_in_one_kind_of_context(tmp_path):
+    rng = np.random.default_rng(0)
+    lines = []
+    for _ in range(60):
+        ctx = list(rng.choice(FINANCE, size=5, replace=False))
+        lines.append(" ".join(ctx[:2] + ["bank"] + ctx[2:]))
+    r = lib.senses("bank", [str(write(tmp_path, "c.txt", lines))])
+    assert r.k == 1 and r.senses[0].size == 60
+    assert set(r.grouping.gaps) == {2, 3, 4, 5} and max(r.grouping.gaps.values()) < lib.MIN_GAP
+
+
 def test_auto_never_goes_above_max_k(tmp_path):
     path = write(tmp_path, "c.txt", planted()[0])
     r = lib.senses("bank", [str(path)], options=lib.SenseOptions(max_k=1))
