@@ -739,7 +739,7 @@ def senses_page(data: dict) -> str:
 
 _SENSES_CSS = (
     ".senses-panes{display:flex;flex-wrap:wrap;gap:0 2rem;align-items:flex-start}"
-    "#map-section{flex:0 1 auto;max-width:100%}#senses-section{flex:1 1 320px;min-width:0}"
+    "#map-section{flex:0 0 auto;width:min(560px,100%)}#senses-section{flex:1 1 320px;min-width:0}"
     "#map{display:block;max-width:100%;height:auto}#map .frame{fill:none;stroke:var(--rule)}"
     "#map .pt{stroke:var(--bg);stroke-width:1;opacity:.85;cursor:pointer}"
     "#map .pt.on{stroke:var(--fg);stroke-width:2;opacity:1}#map .pt.dim{opacity:.15}"
