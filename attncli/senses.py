@@ -41,6 +41,7 @@ import numpy as np
 from . import report
 from .errors import DataError, UsageError
 from .export import config_record
+from .inputs import count_lines
 from .pipeline import Config, vectors_for
 from .tokens import tokenize
 from .vectors import Vectors
@@ -588,15 +589,6 @@ def senses(
     total = sum(count_lines(p) for p in paths)
     occ, x, skipped, n_lines = collect(read_lines(paths), forms, config, vec, total=total)
     return _finish(word, forms, [str(p) for p in paths], occ, x, skipped, n_lines, config, vec, options, like, top)
-
-
-def count_lines(path: Path) -> int:
-    n, last = 0, b"\n"
-    with open(path, "rb") as f:
-        while block := f.read(1 << 24):
-            n += block.count(b"\n")
-            last = block[-1:]
-    return n + (last != b"\n")
 
 
 def _finish(word, forms, sources, occ, x, skipped, n_lines, config, vec, options, like, top) -> SensesResult:
