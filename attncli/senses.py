@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -239,6 +238,14 @@ def _find(lines: Iterable[tuple[str, int, str]], forms: list[str], known, occurr
         yield _Line(source, number, text, targets, first)
 
 
+@dataclass
+class Collected:
+    occurrences: list[Occurrence]  # (n,) those embedded, in reading order
+    vectors: np.ndarray  # (n, d_out) their contextual vectors
+    skipped: list[str]  # lines that could not be embedded, "file:line: why"
+    lines_read: int
+
+
 def collect(
     lines: Iterable[tuple[str, int, str]],
     forms: list[str],
@@ -247,11 +254,10 @@ def collect(
     *,
     with_attention: bool = True,
     total: int | None = None,
-) -> tuple[list[Occurrence], np.ndarray, list[str], int]:
-    """Find the occurrences of `forms` in `lines` and embed the lines holding them.
-
-    Returns (occurrences, vectors (n, d_out), skipped lines, lines read). An occurrence whose
-    line cannot be embedded, or whose word is out of the vocabulary and skipped, is left out."""
+) -> Collected:
+    """Find the occurrences of `forms` in `lines` and embed the lines holding them. An
+    occurrence whose line cannot be embedded, or whose word is out of the vocabulary and
+    skipped, is left out."""
     from .batch import BatchEmbedder, BatchOptions
 
     emb = BatchEmbedder(config, vectors, BatchOptions(with_attention=with_attention), detail=True)
@@ -293,7 +299,7 @@ def collect(
                     rows.append(chunk.contextual[a + r])
     occurrences = [found[i] for i in kept]
     matrix = np.stack(rows).astype(np.float32) if rows else np.zeros((0, emb.d_out), np.float32)  # (n, d_out)
-    return occurrences, matrix, skipped, count[0]
+    return Collected(occurrences, matrix, skipped, count[0])
 
 
 def _attended(tokens: list[str], weights: np.ndarray, forms: list[str]) -> list[tuple[str, float]]:
@@ -371,9 +377,14 @@ def two_means_1d(s: np.ndarray) -> np.ndarray:
     return high
 
 
-def _split(z: np.ndarray, members: np.ndarray, opts: SenseOptions) -> tuple[np.ndarray, float] | None:
-    """Split `members` (indices into z) in two: (mask of the second part, kurtosis), or None
-    when there are too few to split."""
+@dataclass(frozen=True)
+class Split:
+    high: np.ndarray  # (members,) bool: the members that go to the new group
+    kurtosis: float  # along the split's direction: lower is more bimodal
+
+
+def _split(z: np.ndarray, members: np.ndarray, opts: SenseOptions) -> Split | None:
+    """Split `members` (indices into z) in two, or None when there are too few to split."""
     if len(members) < 4:
         return None
     wz = whiten(z[members], min(opts.dims, max(1, len(members) // POINTS_PER_DIM)))
@@ -383,7 +394,7 @@ def _split(z: np.ndarray, members: np.ndarray, opts: SenseOptions) -> tuple[np.n
     high = two_means_1d(s)
     if high.all() or not high.any():
         return None
-    return high, kurt
+    return Split(high, kurt)
 
 
 def bisect(z: np.ndarray, k: int, opts: SenseOptions) -> list[np.ndarray]:
@@ -393,18 +404,18 @@ def bisect(z: np.ndarray, k: int, opts: SenseOptions) -> list[np.ndarray]:
     n = len(z)
     labels = np.zeros(n, dtype=np.int64)
     steps = [labels.copy()]
-    cache: dict[int, tuple | None] = {}
+    cache: dict[int, Split | None] = {}
     groups = 1
     while groups < k:
         for g in range(groups):
             if g not in cache:
                 cache[g] = _split(z, np.flatnonzero(labels == g), opts)
-        candidates = [(v[1], g) for g, v in cache.items() if v is not None]
+        candidates = [(v.kurtosis, g) for g, v in cache.items() if v is not None]
         if not candidates:
             break
         _, g = min(candidates)
         members = np.flatnonzero(labels == g)
-        high = cache.pop(g)[0]
+        high = cache.pop(g).high
         labels[members[high]] = groups
         groups += 1
         steps.append(labels.copy())
@@ -587,11 +598,12 @@ def senses(
     forms = resolve_forms(word, forms, vec.__contains__)
     paths = expand_inputs(inputs)
     total = sum(count_lines(p) for p in paths)
-    occ, x, skipped, n_lines = collect(read_lines(paths), forms, config, vec, total=total)
-    return _finish(word, forms, [str(p) for p in paths], occ, x, skipped, n_lines, config, vec, options, like, top)
+    found = collect(read_lines(paths), forms, config, vec, total=total)
+    return _finish(word, forms, [str(p) for p in paths], found, config, vec, options, like, top)
 
 
-def _finish(word, forms, sources, occ, x, skipped, n_lines, config, vec, options, like, top) -> SensesResult:
+def _finish(word, forms, sources, found: Collected, config, vec, options, like, top) -> SensesResult:
+    occ, x, skipped, n_lines = found.occurrences, found.vectors, found.skipped, found.lines_read
     n = len(occ)
     where = f"{len(sources)} file{'s' if len(sources) != 1 else ''} ({n_lines:,} lines)"
     if n == 0:
@@ -817,7 +829,8 @@ def _score_pair(paths, a, b, config, vec, method, seed) -> PairScore:
     pv, pseudo = pseudo_vectors(vec, a, b)
     truth: list[int] = []
     lines = replace_words(read_lines(paths), a, b, pseudo, vec.__contains__, truth)
-    occ, x, skipped, n_lines = collect(lines, [pseudo], config, pv, with_attention=False)
+    found = collect(lines, [pseudo], config, pv, with_attention=False)
+    occ, x = found.occurrences, found.vectors
     if len(truth) != len(occ):  # a line that could not be embedded: keep the truth of those that were
         raise DataError(f"{a}:{b}: {len(truth) - len(occ)} occurrence(s) could not be embedded")
     y = np.asarray(truth)

@@ -66,7 +66,8 @@ def test_occurrences_forms_case_punctuation_files_and_lines(tmp_path, vec):
     a = write(tmp_path, "a.txt", ["Money in the bank.", "", "BANK, bank; Bank!", "embankment banks", "no word here"])
     b = write(tmp_path, "b.txt", ["nothing", "the river bank's edge"])
     lines = lib.read_lines([a, b])
-    occ, x, skipped, n_lines = lib.collect(lines, ["bank"], Config().resolved(), vec)
+    found = lib.collect(lines, ["bank"], Config().resolved(), vec)
+    occ, x, skipped, n_lines = found.occurrences, found.vectors, found.skipped, found.lines_read
     got = [(Path(o.source).name, o.line, o.position, o.form) for o in occ]
     assert got == [("a.txt", 1, 3, "bank"), ("a.txt", 3, 0, "bank"), ("a.txt", 3, 2, "bank"), ("a.txt", 3, 4, "bank"),
                    ("b.txt", 2, 2, "bank")]
@@ -74,7 +75,7 @@ def test_occurrences_forms_case_punctuation_files_and_lines(tmp_path, vec):
     for o in occ:  # the snippet marks the word as written
         assert o.text[o.start:o.end].lower() == "bank"
     # two forms: "banks" too, not "embankment"
-    occ2, _, _, _ = lib.collect(lib.read_lines([a]), ["bank", "banks"], Config().resolved(), vec)
+    occ2 = lib.collect(lib.read_lines([a]), ["bank", "banks"], Config().resolved(), vec).occurrences
     assert [(o.line, o.form) for o in occ2] == [(1, "bank"), (3, "bank"), (3, "bank"), (3, "bank"), (4, "banks")]
 
 
@@ -221,7 +222,7 @@ def test_pseudoword_replacement_never_leaks(tmp_path, vec):
     assert out[1][2] == "Rivers and films"  # other forms are other words
     assert truth == [0, 1, 1, 0, 1, 0]
     # the embedder sees the pseudoword as one token with the mean vector
-    occ, x, _, _ = lib.collect(iter(out), [pseudo], Config().resolved(), pv, with_attention=False)
+    occ = lib.collect(iter(out), [pseudo], Config().resolved(), pv, with_attention=False).occurrences
     assert len(occ) == 6 and {o.form for o in occ} == {pseudo}
 
 
