@@ -682,7 +682,7 @@ def senses_page(data: dict) -> str:
 
     `data` is `senses.page_record`: the `senses --json` object plus "points": [{"x", "y",
     "sense", "line", "text", "start", "end"[, "file"]}] and "start"/"end" in each example."""
-    from .render import sense_colour
+    from .senses import sense_colour
 
     word = str(data.get("word", ""))
     points = data.get("points") or []

@@ -422,14 +422,6 @@ def explain_renderables(e, *, dims: int = 6, width: int = 80) -> list:
 
 # ---------------------------------------------------------------- senses
 
-_SENSE_COLOURS = ["#4c9be8", "#f08c00", "#2f9e44", "#c2255c", "#7048e8", "#0c8599", "#e67700", "#5c940d"]
-
-
-def sense_colour(i: int) -> str:
-    """The colour of sense i (0-based), the same in the terminal and on the HTML page."""
-    return _SENSE_COLOURS[i % len(_SENSE_COLOURS)]
-
-
 def _kwic(o, width: int = 50) -> Text:
     """An occurrence's text cut to `width` characters each side of the word, the word in bold."""
     a, b = max(0, o.start - width), min(len(o.text), o.end + width)
@@ -450,6 +442,7 @@ def _where(o, several: bool) -> str:
 def senses_renderables(result) -> list:
     """What `attncli senses` shows: a caption, one table of senses, their examples, and with
     --like the ranked occurrences."""
+    from .senses import sense_colour
     several = len(result.sources) > 1
     n = len(result.occurrences)
     g = result.grouping
@@ -487,6 +480,7 @@ def senses_renderables(result) -> list:
 
 def like_table(result) -> Group:
     """The occurrences nearest in meaning to the word in the --like example, ranked."""
+    from .senses import sense_colour
     several = len(result.sources) > 1
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
     table.add_column("#", justify="right", no_wrap=True)

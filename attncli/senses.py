@@ -54,6 +54,13 @@ RESTARTS = 100  # seeded starts of the direction search (fewer: the split depend
 SNIPPET_TOKENS = 20  # tokens kept each side of the word in an occurrence's text
 CHUNK_LINES = 512  # lines embedded together (their attention matrices are kept for one chunk)
 ATTENDS_KEPT = 8  # context tokens of highest weight remembered per occurrence
+# One colour per sense (cycled), the same in the terminal and on the page; distinct in both themes.
+SENSE_COLOURS = ["#4c9be8", "#f08c00", "#2f9e44", "#c2255c", "#7048e8", "#0c8599", "#e67700", "#5c940d"]
+
+
+def sense_colour(i: int) -> str:
+    """The colour of sense i (0-based)."""
+    return SENSE_COLOURS[i % len(SENSE_COLOURS)]
 
 
 # ---------------------------------------------------------------- results

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from attncli.cli import app
-from attncli.render import sense_colour
+from attncli.senses import sense_colour
 
 from .test_browser import browser, visit  # noqa: F401  (the fixtures: Chromium, a page per test)
 from .test_senses import planted, write
