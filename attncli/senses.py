@@ -346,7 +346,7 @@ def whiten(z: np.ndarray, dims: int) -> np.ndarray:
     return (zc @ vecs[:, :m] / np.sqrt(vals[:m])).astype(np.float32)  # (n, m)
 
 
-def min_kurtosis_direction(w_z: np.ndarray, restarts: int, seed: int, steps: int = 200, rate: float = 0.1) -> tuple[np.ndarray, float]:
+def min_kurtosis_direction(w_z: np.ndarray, restarts: int, seed: int, steps: int = 100, rate: float = 0.1) -> tuple[np.ndarray, float]:
     """(n, m) whitened rows -> (projections (n,), kurtosis): the unit direction w minimizing
     kurt(w) = mean((z . w)^4) - 3, by projected gradient descent
     w <- normalize(w - rate * (mean(z (z . w)^3) - 3 w)), from `restarts` seeded starts, all
