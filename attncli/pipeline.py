@@ -78,7 +78,7 @@ class Config:
 
     vectors: str = "default"  # "default" (embedded GloVe 6B 50d) or a path
     mode: str = "simple"  # "simple": parameter-free (stage 1); "qkv": projections (stages 2-3)
-    weights: str = "identity"  # qkv only: "identity" | "random" (untrained Glorot) | path to .npz
+    weights: str = "identity"  # qkv only: "identity" | "random" (untrained Glorot) | "wic" (shipped) | path to .npz
     seed: int = 0  # for weights="random"
     heads: int = 1
     similarity: str | None = None  # "dot" | "cosine"; raw GloVe dot products let a word attend mostly to itself
@@ -139,10 +139,11 @@ class Config:
         r = self.resolved()
         return att.AttentionSettings(**{f.name: getattr(r, f.name) for f in dataclasses.fields(att.AttentionSettings)})
 
-    def describe(self) -> str:
-        """One line for captions: mode, similarity, scaling and every non-default option."""
+    def describe(self, vocab_size: int | None = None) -> str:
+        """One line for captions: mode, similarity, scaling and every non-default option. Given
+        the vocabulary size, centering reports the words really averaged, min(center, vocab_size)."""
         c = self.resolved()
-        weights = f"random seed {c.seed} (untrained)" if c.weights == "random" else c.weights
+        weights = {"random": f"random seed {c.seed} (untrained)", "wic": "wic (shipped, trained on WiC train)"}.get(c.weights, c.weights)
         parts = [c.mode if c.mode == "simple" else f"qkv, weights {weights}"]
         if c.heads > 1:
             parts.append(f"{c.heads} heads")
@@ -161,7 +162,8 @@ class Config:
         if c.layers > 1:
             parts.append(f"{c.layers} layers")
         if c.center:
-            parts.append(f"centered on top {c.center:,}")
+            used = c.center if vocab_size is None else min(c.center, vocab_size)
+            parts.append(f"centered on top {used:,}" + (f" (all, of {c.center:,} asked)" if used < c.center else ""))
         return ", ".join(parts)
 
 
@@ -250,30 +252,54 @@ def load_projections(cfg: Config, d: int) -> att.Projections:
             return att.Projections.glorot(d, cfg.heads, cfg.seed)
     except ValueError as e:
         raise UsageError(f"--heads {cfg.heads}: {e}") from None
-    path = Path(cfg.weights)
+    from .weightsfile import weights_path
+
+    path = weights_path(cfg.weights)
     if not path.is_file():
-        raise DataError(f"{path}: no such weights file")
+        raise DataError(f"{path}: {'not a regular file' if path.exists() else 'no such weights file'}")
     stat = path.stat()  # in the cache key: a rewritten file is read again
     return _load_weights_file(path, stat.st_size, stat.st_mtime_ns, d, cfg.heads)
 
 
 @functools.lru_cache(maxsize=4)
 def _load_weights_file(path: Path, size: int, mtime_ns: int, d: int, heads: int) -> att.Projections:
-    import zipfile  # only for its exception: not imported on every start-up
+    from .weightsfile import SETTINGS, read_arrays
 
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy array has no keys
-            raise DataError(f"{path}: not an .npz archive (save W_q, W_k, W_v with numpy.savez)")
-        with loaded as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        reason = "holds pickled objects, which attncli never loads" if "pickle" in str(e) else f"not a readable .npz ({e})"
-        raise DataError(f"{path}: {reason}") from None
+    arrays = read_arrays(path)
+    checked_settings(path, arrays.get(SETTINGS))  # invalid carried settings fail here too, however the file is reached
     try:
         return att.Projections.from_arrays(arrays, d, heads, source=str(path))
     except ValueError as e:
         raise DataError(f"{path}: {e}") from None
+
+
+def carried_settings(weights: str) -> dict:
+    """The attention settings (Config fields) that the weights file named by --weights carries,
+    validated; {} for identity, random and files without. They rank above the mode's defaults
+    and below options the user gives."""
+    from .weightsfile import SETTINGS, read_arrays, weights_path
+
+    if weights in ("identity", "random"):
+        return {}
+    path = weights_path(weights)
+    if not path.is_file():  # load_projections reports it
+        return {}
+    return checked_settings(path, read_arrays(path).get(SETTINGS))
+
+
+def checked_settings(path: Path, member: np.ndarray | None) -> dict:
+    """The Config fields a weights file's `settings` member carries, each checked as the same
+    option on the command line is; DataError names the file."""
+    from .weightsfile import parse_settings
+
+    config = parse_settings(path, member)["config"]
+    try:
+        for name, value in config.items():
+            check_option(name, value)
+        Config(mode="qkv", **config).settings  # and together (the attention settings' own checks)
+    except UsageError as e:
+        raise DataError(f"{path}: invalid carried settings: {e}") from None
+    return config
 
 
 @dataclass
@@ -288,13 +314,16 @@ class Prepared:
     subword: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)  # kept index -> fastText OOV vector
 
 
-def prepare(text: str, vec: Vectors, cfg: Config) -> Prepared:
+def prepare(text: str, vec: Vectors, cfg: Config, *, require_known: bool = True) -> Prepared:
     """Tokenize and look up; apply the OOV policy. Raises DataError for a sentence that
-    cannot be embedded (empty, only punctuation, nothing in the vocabulary)."""
+    cannot be embedded (empty, only punctuation, nothing in the vocabulary, not UTF-8).
+    With `require_known=False` a sentence of punctuation or unknown words is prepared anyway
+    (possibly with no row at all): for callers that must score every input (WiC)."""
+    check_utf8(text)
     tokens = tokenize(text, vec.__contains__)
     if not tokens:
         raise DataError("empty sentence: nothing to embed")
-    if not any(ch.isalnum() for t in tokens for ch in t.text):
+    if require_known and not any(ch.isalnum() for t in tokens for ch in t.text):
         raise DataError(f"{_clip(text)!r} holds only punctuation: nothing to embed")
     kept, ids, oov, subword = [], [], [], {}
     for i, t in enumerate(tokens):
@@ -314,9 +343,19 @@ def prepare(text: str, vec: Vectors, cfg: Config) -> Prepared:
         words = ", ".join(repr(o["token"]) for o in missing)
         raise DataError(f"not in the vocabulary of {vec.name}: {words} (--oov skip or zero to go on)")
     known = [tokens[i].text for i, row in zip(kept, ids) if row >= 0]
-    if not any(ch.isalnum() for t in known for ch in t):  # all-zero vectors embed nothing either
+    if require_known and not any(ch.isalnum() for t in known for ch in t):  # all-zero vectors embed nothing either
         raise DataError(f"no word of {_clip(text)!r} is in the vocabulary of {vec.name}")
     return Prepared(text, tokens, kept, np.asarray(ids, dtype=np.int64), oov, subword)
+
+
+def check_utf8(text: str, what: str = "the sentence") -> None:
+    """DataError when `text` holds bytes that were not UTF-8 (a command-line argument keeps them
+    as lone surrogates, which no JSON or terminal output can carry)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raw = text[e.start:e.end].encode("utf-8", "surrogateescape")
+        raise DataError(f"{what} is not valid UTF-8 (byte {raw[:1]!r} at character {e.start + 1})") from None
 
 
 def _clip(text: str, width: int = 60) -> str:
@@ -335,16 +374,22 @@ def static_rows(vec: Vectors, ids: np.ndarray, subword: dict[int, np.ndarray] | 
 
 
 def key_prior(vec: Vectors, ids: np.ndarray, cfg: Config) -> np.ndarray | None:
-    """(n,) log SIF weights per key token, None without --prior."""
+    """(n,) log SIF weights log(a / (a + p(w))) per key token, None without --prior."""
     cfg = cfg.resolved()
     if cfg.prior == "none":
         return None
+    p = key_probability(vec, ids)  # (n,)
+    return np.log(cfg.prior_a / (cfg.prior_a + p)).astype(np.float32)
+
+
+def key_probability(vec: Vectors, ids: np.ndarray) -> np.ndarray:
+    """(n,) float64 p(w) of the prior: from the vectors' counts when they have them (0 for an
+    unknown word), else from the frequency rank by Zipf's law (an unknown word ranks as the rarest)."""
     if vec.counts is not None:
         p = vec.counts[np.where(ids < 0, 0, ids)] / vec.counts.sum()
-        p = np.where(ids < 0, 0.0, p)
-        return np.log(cfg.prior_a / (cfg.prior_a + p)).astype(np.float32)
-    ranks = np.where(ids < 0, vec.vocab_size, ids)  # unknown words rank as the rarest
-    return att.zipf_prior(ranks, vec.vocab_size, cfg.prior_a)
+        return np.where(ids < 0, 0.0, p)
+    ranks = np.where(ids < 0, vec.vocab_size, ids)
+    return att.zipf_probability(ranks, vec.vocab_size)
 
 
 def model_input(x: np.ndarray, vec: Vectors, cfg: Config) -> np.ndarray:
@@ -365,28 +410,68 @@ def contextualize(
     if cfg.positions == "sinusoidal":
         x = x + att.sinusoidal_positions(x.shape[-2], x.shape[-1])
     try:
-        return att.self_attention(x, cfg.settings, proj, key_bias=prior, lengths=lengths, block_cells=block_cells)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below, once
+            out, weights = att.self_attention(x, cfg.settings, proj, key_bias=prior, lengths=lengths, block_cells=block_cells)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    if not (np.isfinite(out).all() and (weights is None or np.isfinite(weights).all())):
+        raise not_finite(cfg, proj, x)
+    return out, weights
+
+
+def not_finite(cfg: Config, proj: att.Projections, x: np.ndarray) -> DataError:
+    """The error for a result that overflowed to NaN or infinity, naming the likely cause:
+    an extreme option, a weights file or vectors of huge values. Never printed as null."""
+    causes = []
+    if cfg.temperature < 1e-3:
+        causes.append(f"--temperature {cfg.temperature:g} (too small: the scores overflow)")
+    if proj.trained:
+        big = max(float(np.abs(w).max(initial=0)) for w in (proj.W_q, proj.W_k, proj.W_v) if w is not None)
+        if big > 1e3:
+            causes.append(f"the weights file {proj.source} (values up to {big:.3g})")
+    big = float(np.abs(x).max(initial=0))
+    if big > 1e3:
+        causes.append(f"the vectors {cfg.vectors} (values up to {big:.3g})")
+    if not causes:
+        causes.append(f"the settings ({cfg.describe()}) with these vectors and weights")
+    return DataError("the attention result is not finite (overflow to inf or NaN); caused by "
+                     + " or ".join(causes) + "; nothing was written")
 
 
 def _with_options(config: Config | None, options: dict) -> Config:
     """`config` (default Config()) with the keyword `options` of an API call applied."""
+    if config is None and options.get("mode") == "qkv" and "weights" in options:  # a new Config: the weights' own settings
+        options = {**carried_settings(options["weights"]), **options}
     config = config or Config()
     return (config.replace(**options) if options else config).resolved()
 
 
-def embed(text: str, config: Config | None = None, vectors: Vectors | None = None, **options) -> EmbedResult:
+MAX_ATTENTION_CELLS = 25_000_000  # H x n x n weights of one result: 100 MB of float32
+
+
+def embed(
+    text: str, config: Config | None = None, vectors: Vectors | None = None, *,
+    max_attention_cells: int = MAX_ATTENTION_CELLS, **options,
+) -> EmbedResult:
     """Embed one sentence: `embed("money bank grows", similarity="cosine")`.
 
     `options` override fields of `config` (see Config). `vectors` defaults to config.vectors,
-    loaded once per process."""
+    loaded once per process. A result holds every attention weight (H x n x n): a sentence
+    whose weights would pass `max_attention_cells` is refused (DataError) before anything is
+    computed; batch.BatchEmbedder embeds long texts in blocks without keeping the weights."""
     if isinstance(vectors, (str, os.PathLike)):  # a source, as in Config.vectors: embed(text, vectors="v.txt")
         options["vectors"], vectors = str(vectors), None
     cfg = _with_options(config, options)
     vec = vectors if vectors is not None else vectors_for(cfg)
     proj = load_projections(cfg, vec.dim)
     prep = prepare(text, vec, cfg)
+    n = len(prep.kept)
+    if proj.heads * n * n > max_attention_cells:
+        raise DataError(
+            f"the sentence has {n:,} tokens: its attention weights ({proj.heads} x {n:,} x {n:,} = "
+            f"{proj.heads * n * n:,}) pass --max-attention-cells {max_attention_cells:,}; for long texts use "
+            "`attncli batch -i FILE` (computed in blocks, weights left out) or raise the limit"
+        )
     x = static_rows(vec, prep.ids, prep.subword)  # (n, d)
     contextual, heads = contextualize(model_input(x, vec, cfg), cfg, proj, key_prior(vec, prep.ids, cfg))
     return EmbedResult(
@@ -490,6 +575,7 @@ def compare(
 
 
 def _single_token(word: str, vec: Vectors) -> str:
+    check_utf8(word, "--word")
     toks = tokenize(word, vec.index.__contains__)
     if len(toks) != 1:
         raise UsageError(f"--word must be a single token, {word!r} is {len(toks)}: {[t.text for t in toks]}")

@@ -9,7 +9,7 @@ indices of the target in the whitespace-tokenized sentences); SPLIT.gold.txt, `T
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -30,6 +30,7 @@ class Pair:
     index2: int
     sentence1: str
     sentence2: str
+    where: str = field(default="", compare=False)  # "FILE:LINE" for messages
 
 
 def read_pairs(path: str | Path) -> list[Pair]:
@@ -48,7 +49,7 @@ def read_pairs(path: str | Path) -> list[Pair]:
         for k, s in ((i, s1), (j, s2)):
             if not 0 <= k < len(s.split()):
                 raise DataError(f"{path}:{n}: index {k} is outside the sentence ({len(s.split())} words)")
-        pairs.append(Pair(word, pos, i, j, s1, s2))
+        pairs.append(Pair(word, pos, i, j, s1, s2, f"{path}:{n}"))
     if not pairs:
         raise DataError(f"{path}: holds no pairs")
     return pairs
@@ -77,6 +78,14 @@ class _Sentence:
     prep: P.Prepared
     x: np.ndarray  # (n, d) static vectors of the kept tokens
     spans: list[list[int]]  # whitespace word -> token positions
+    fallback: bool = False  # no word of it but the target is in the vocabulary: scored anyway
+
+
+@dataclass(frozen=True)
+class TargetContext:
+    x: np.ndarray  # (n, d) model input of the sentence's tokens (centered when --center is on)
+    ids: np.ndarray  # (n,) vocabulary rows, -1 for the target when it is out of the vocabulary
+    row: int  # the target's row
 
 
 class Scorer:
@@ -87,12 +96,19 @@ class Scorer:
         self._base = P.Config(oov=oov)
         self._cache: dict[str, _Sentence] = {}
         self.unknown_targets = 0
+        self.fallbacks = 0
 
     def sentence(self, text: str) -> _Sentence:
+        """A sentence, tokenized and looked up once. One that the pipeline would refuse (no word
+        in the vocabulary besides, perhaps, the target) is kept with what it has: its target
+        then attends to whatever is left, possibly nothing (a zero vector, cosine 0)."""
         s = self._cache.get(text)
         if s is None:
-            prep = P.prepare(text, self.vec, self._base)
-            s = _Sentence(prep, P.static_rows(self.vec, prep.ids, prep.subword), word_spans(text, prep.tokens))
+            try:
+                prep, fallback = P.prepare(text, self.vec, self._base), False
+            except DataError:
+                prep, fallback = P.prepare(text, self.vec, self._base, require_known=False), True
+            s = _Sentence(prep, P.static_rows(self.vec, prep.ids, prep.subword), word_spans(text, prep.tokens), fallback)
             self._cache[text] = s
         return s
 
@@ -101,6 +117,13 @@ class Scorer:
         token in the vocabulary ("boards" -> "boards"; "bank's" -> "bank"). A word out of the
         vocabulary takes part as a zero vector, as under --oov zero: its new vector is what a
         query with no content attends to, the prior-weighted mean of its sentence."""
+        ctx = self.target_context(text, index, cfg)
+        out, _ = P.contextualize(ctx.x, cfg, proj, P.key_prior(self.vec, ctx.ids, cfg))
+        return out[ctx.row]
+
+    def target_context(self, text: str, index: int, cfg: P.Config) -> "TargetContext":
+        """What attention sees of the sentence when whitespace word `index` is the target (see
+        target_vector): the model input, the vocabulary rows and the target's row."""
         s = self.sentence(text)
         ids, x = s.prep.ids, s.x
         k = target_row(s.prep, s.spans[index])
@@ -108,8 +131,7 @@ class Scorer:
             self.unknown_targets += 1
             k = sum(1 for pos in s.prep.kept if pos < s.spans[index][0])  # where the word stands
             ids, x = np.insert(ids, k, -1), np.insert(x, k, 0.0, axis=0)
-        out, _ = P.contextualize(P.model_input(x, self.vec, cfg), cfg, proj, P.key_prior(self.vec, ids, cfg))
-        return out[k]
+        return TargetContext(P.model_input(x, self.vec, cfg), ids, k)
 
     def target_input(self, text: str, index: int, cfg: P.Config) -> np.ndarray:
         """What attention receives for that word: its (centered) static vector; zero when it
@@ -122,12 +144,16 @@ class Scorer:
 
     def scores(self, pairs: list[Pair], cfg: P.Config, progress: Callable[[int], None] | None = None) -> np.ndarray:
         proj = P.load_projections(cfg, self.vec.dim)
-        self.unknown_targets = 0
+        self.unknown_targets = self.fallbacks = 0
         out = np.empty(len(pairs), dtype=np.float64)
         for i, p in enumerate(pairs):
-            a = self.target_vector(p.sentence1, p.index1, cfg, proj)
-            b = self.target_vector(p.sentence2, p.index2, cfg, proj)
+            try:
+                a = self.target_vector(p.sentence1, p.index1, cfg, proj)
+                b = self.target_vector(p.sentence2, p.index2, cfg, proj)
+            except DataError as e:  # e.g. --oov error: say which pair of which file
+                raise DataError(f"{p.where}: {e}" if p.where else str(e)) from None
             out[i] = _cosine(a, b)
+            self.fallbacks += self.sentence(p.sentence1).fallback or self.sentence(p.sentence2).fallback
             if progress:
                 progress(1)
         return out
@@ -144,6 +170,8 @@ def target_row(prep: P.Prepared, token_positions: list[int]) -> int | None:
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine in float64 (vectors of 1e30 would overflow float32's squares); 0 for a zero vector."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
     return float(a @ b / (na * nb)) if na and nb else 0.0
 
@@ -175,7 +203,8 @@ def accuracy(scores: np.ndarray, labels: np.ndarray, threshold: float) -> float:
     return float(((scores > threshold) == labels).mean())
 
 
-# The --tune grid: the options of the "defaults that show meaning" section.
+# The --tune grid: the options of the "defaults that show meaning" section. grid() adds the
+# starting config's own value on every axis, so the untuned settings are always a candidate.
 TUNE_GRID = {
     "temperature": [0.5, 1.0, 2.0],
     "prior_a": [1e-5, 1e-4, 1e-3],
@@ -185,8 +214,12 @@ TUNE_GRID = {
 
 
 def grid(base: P.Config, spec: dict = TUNE_GRID) -> Iterable[P.Config]:
+    """Every combination of the spec's values, each axis extended by base's own value; the
+    first config yielded is base itself (so a tie keeps the settings the user started from)."""
+    base = base.resolved()
     keys = list(spec)
-    for values in itertools.product(*(spec[k] for k in keys)):
+    axes = [[getattr(base, k)] + [v for v in spec[k] if v != getattr(base, k)] for k in keys]
+    for values in itertools.product(*axes):
         yield base.replace(**dict(zip(keys, values)))
 
 
@@ -199,6 +232,7 @@ class EvalResult:
     fit_accuracy: float
     unknown_targets: int  # eval target occurrences out of the vocabulary (scored by the sentence mean)
     trials: list[tuple[P.Config, float]]  # with --tune: every config tried, fit accuracy
+    fallbacks: int = 0  # eval pairs with a sentence of no in-vocabulary word but the target (Scorer.sentence)
 
 
 def evaluate(
@@ -210,13 +244,15 @@ def evaluate(
     vec: Vectors,
     tune: bool = False,
     progress: Callable[[int], None] | None = None,
+    spec: dict = TUNE_GRID,
 ) -> EvalResult:
-    """Fit the threshold (and with `tune` the grid's options) on the fit split only, then
-    report accuracy on the eval split."""
+    """Fit the threshold (and with `tune` the options of `spec`) on the fit split only, then
+    report accuracy on the eval split. Tuning starts from `cfg` itself and moves only to a
+    strictly better fit accuracy: it never chooses worse than the settings it was given."""
     cfg = cfg.resolved()
     scorer = Scorer(vec, cfg.oov)
     trials = []
-    candidates = list(grid(cfg)) if tune else [cfg]
+    candidates = list(grid(cfg, spec)) if tune else [cfg]
     best = None
     for c in candidates:
         t, acc = fit_threshold(scorer.scores(fit_pairs, c, progress), fit_gold)
@@ -232,5 +268,6 @@ def evaluate(
         config=chosen,
         fit_accuracy=fit_acc,
         unknown_targets=scorer.unknown_targets,
+        fallbacks=scorer.fallbacks,
         trials=trials,
     )

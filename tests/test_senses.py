@@ -302,6 +302,14 @@ def test_tables(tmp_path):
     assert "Nearest in meaning to" in res.stdout
 
 
+def test_tables_show_corpus_text_as_text(tmp_path):
+    hostile = "[bold]money[/bold] bank \x1b[31mloan"
+    path = write(tmp_path, "c.txt", [hostile] * 3 + planted()[0][:10])
+    res = run("senses", "bank", "-i", path, "-k", "1", "--like", hostile, "-n", "1")
+    assert res.exit_code == 0, res.stderr
+    assert "[bold]money[/bold] bank \\x1b[31mloan" in res.stdout and "\x1b" not in res.stdout.replace("\\x1b", "")
+
+
 @pytest.mark.parametrize("args, code, fragment", [
     (["senses", "zebra", "-i", "{c}"], 1, "'zebra' does not occur in 1 file (40 lines)"),
     (["senses", "qqqzzzq", "-i", "{c}"], 1, "not in the vocabulary"),

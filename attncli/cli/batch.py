@@ -11,11 +11,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..batch import DEFAULT_BATCH_SIZE, DEFAULT_MAX_ATTENTION_CELLS, BatchOptions
+from ..batch import DEFAULT_BATCH_SIZE, DEFAULT_MAX_ATTENTION_CELLS, DEFAULT_MAX_LINE_BYTES, BatchOptions
 from ..errors import DataError, UsageError
 from ..inputs import count_lines
 from .app import app
-from .console import warn
+from .console import warn, wrote
 from .options import Engine, InputFormat, OutputFormat, config_options
 
 EXIT_SOME_FAILED = 3  # some lines failed: reported on stderr and as error records; the rest written
@@ -40,7 +40,9 @@ def batch(
     max_attention_cells: Annotated[int, typer.Option(min=1, rich_help_panel=_OUT,
                                    help="--with-attention: a line whose heads x n x n weights pass this fails.")] = DEFAULT_MAX_ATTENTION_CELLS,
     batch_size: Annotated[int, typer.Option(min=1, rich_help_panel=_IN, help="Sentences attended together in one padded matmul.")] = DEFAULT_BATCH_SIZE,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")] = False,
+    max_line_bytes: Annotated[int, typer.Option(min=1, max=1 << 40, rich_help_panel=_IN,
+                              help="A longer line fails (an error record, exit 3) and is read past, never held in memory.")] = DEFAULT_MAX_LINE_BYTES,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar, no 'wrote FILE' line.")] = False,
     engine: Annotated[Engine, typer.Option(help="dask: one .npz shard per input file, on Dask (pip install 'attncli\\[dask]').")] = Engine.local,
     scheduler: Annotated[Optional[str], typer.Option(show_default=False,
                          help="--engine dask: address of a Dask scheduler (default: local processes).")] = None,
@@ -59,6 +61,7 @@ def batch(
     options = BatchOptions(
         input_format=input_format.value, text_field=text_field, batch_size=batch_size,
         with_static=with_static, with_attention=with_attention, max_attention_cells=max_attention_cells,
+        max_line_bytes=max_line_bytes,
     )
     fmt = output_format.value if output_format else None
     if engine == Engine.dask:
@@ -88,6 +91,8 @@ def choose_format(output: str | None, fmt: str | None) -> str:
 def run_local(cfg, source: str, output: str | None, output_format: str | None, options: BatchOptions, quiet: bool) -> int:
     """Embed every line of `source` ('-' = stdin) into `output`; returns the exit code."""
     fmt = choose_format(output, output_format)
+    if source == "-" and sys.stdin is None:
+        raise DataError("standard input is closed: nothing to read for -i -")
     if source != "-":
         path = Path(source)
         if not path.exists():
@@ -112,6 +117,8 @@ def run_local(cfg, source: str, output: str | None, output_format: str | None, o
         raise
     except OSError as e:  # a full disk, a read-only directory, a file that went away
         raise DataError(f"{e.filename or output or source}: {e.strerror or e}") from None
+    if output not in (None, "-") and not quiet and Path(output).is_file():
+        wrote(output, Path(output).stat().st_size)
     return _summary(failed, done)
 
 
