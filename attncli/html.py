@@ -741,7 +741,7 @@ def senses_page(data: dict) -> str:
         cards.append(
             f'<article class="card sense" id="sense-{sid}" data-sense="{sid}">'
             f'<h3><span class="swatch" style="background:{sense_colour(sid - 1)}"></span> Sense {sid} '
-            f'<span class="num">{int(s["size"]):,} · {100 * float(s.get("share", 0)):.0f}%</span></h3>'
+            f'<span class="num">{int(s["size"]):,} · {100 * int(s["size"]) / max(int(data.get("n", 1)), 1):.0f}%</span></h3>'
             f'<p><b>label</b> <span class="label">{_e(", ".join(s.get("label") or []))}</span></p>'
             f'<p><b>attends to</b> <span class="attends">{_e(", ".join(s.get("attends") or []))}</span></p>'
             f'<ol class="examples">{examples}</ol></article>'

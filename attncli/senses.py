@@ -664,8 +664,7 @@ def senses_record(result: SensesResult) -> dict:
     senses_out = []
     for s in result.senses:
         examples = [{**where(result.occurrences[i]), "text": result.occurrences[i].text} for i in s.examples]
-        senses_out.append({"id": s.id, "size": s.size, "share": s.share, "label": s.label, "attends": s.attends,
-                           "examples": examples})
+        senses_out.append({"id": s.id, "size": s.size, "label": s.label, "attends": s.attends, "examples": examples})
     g = result.grouping
     if result.like is None:
         occ = [{**where(o), "sense": int(g.labels[i]) + 1, "score": float(g.score[i])}

@@ -267,7 +267,7 @@ def test_json_schema(tmp_path):
     assert list(doc)[:6] == ["word", "forms", "n", "k", "senses", "occurrences"]
     assert (doc["word"], doc["forms"], doc["n"], doc["k"]) == ("bank", ["bank"], 40, 2)
     for s in doc["senses"]:
-        assert set(s) == {"id", "size", "share", "label", "attends", "examples"}
+        assert set(s) == {"id", "size", "label", "attends", "examples"}
         assert len(s["label"]) == 5 and all(isinstance(w, str) for w in s["label"])
         assert "bank" not in s["label"]
         for ex in s["examples"]:
