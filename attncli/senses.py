@@ -264,13 +264,14 @@ def collect(
 ) -> Collected:
     """Find the occurrences of `forms` in `lines` and embed the lines holding them. An
     occurrence whose line cannot be embedded, or whose word is out of the vocabulary and
-    skipped, is left out."""
+    skipped, is left out. A line too long to keep its attention weights is embedded without
+    them (its occurrences attend to nothing listed)."""
     from .batch import BatchEmbedder, BatchOptions
 
     emb = BatchEmbedder(config, vectors, BatchOptions(with_attention=with_attention), detail=True)
+    plain = None  # the same without attention weights, for lines too long to keep them
     found: list[Occurrence] = []
-    kept: list[int] = []
-    rows: list[np.ndarray] = []
+    got: dict[int, np.ndarray] = {}  # occurrence index -> its contextual vector
     skipped: list[str] = []
     held: dict[int, _Line] = {}
     count = [0]
@@ -285,27 +286,34 @@ def collect(
             held[k] = ln
             yield k, ln.text
 
+    def take(chunk, k: int, ln: _Line) -> None:
+        where = {p: r for r, p in enumerate(chunk.positions[k])}  # token index -> row
+        for j, target in enumerate(ln.targets):
+            r = where.get(target)
+            if r is None:  # out of the vocabulary and skipped (--oov skip)
+                continue
+            if chunk.attention is not None:
+                found[ln.first + j].attends = _attended(chunk.tokens[k], chunk.attention[k][r], forms)
+            got[ln.first + j] = chunk.contextual[chunk.offsets[k] + r]
+
     with report.progress("finding and embedding occurrences", total) as update:
         for chunk in emb.embed_chunks(items(), chunk_sentences=CHUNK_LINES):
             update(count[0])
             for e in chunk.errors:
                 ln = held.pop(e.line)
+                if with_attention:  # maybe only its attention weights were too big: once more without
+                    plain = plain or BatchEmbedder(config, vectors, BatchOptions(), detail=True)
+                    again = plain.embed_chunk([(e.line, ln.text)])
+                    if len(again.lines):
+                        take(again, 0, ln)
+                        continue
+                    e = again.errors[0]
                 skipped.append(f"{ln.source}:{ln.line}: {e.error}")
             for k, key in enumerate(chunk.lines.tolist()):
-                ln = held.pop(key)
-                where = {p: r for r, p in enumerate(chunk.positions[k])}  # token index -> row
-                a = chunk.offsets[k]
-                for j, target in enumerate(ln.targets):
-                    r = where.get(target)
-                    if r is None:  # out of the vocabulary and skipped (--oov skip)
-                        continue
-                    occ = found[ln.first + j]
-                    if with_attention:
-                        occ.attends = _attended(chunk.tokens[k], chunk.attention[k][r], forms)
-                    kept.append(ln.first + j)
-                    rows.append(chunk.contextual[a + r])
-    occurrences = [found[i] for i in kept]
-    matrix = np.stack(rows).astype(np.float32) if rows else np.zeros((0, emb.d_out), np.float32)  # (n, d_out)
+                take(chunk, k, held.pop(key))
+    order = sorted(got)
+    occurrences = [found[i] for i in order]
+    matrix = np.stack([got[i] for i in order]).astype(np.float32) if got else np.zeros((0, emb.d_out), np.float32)  # (n, d_out)
     return Collected(occurrences, matrix, skipped, count[0])
 
 

@@ -384,3 +384,22 @@ def test_shared_corpus_bank_and_a_pseudoword_pair():
     assert len(finance) == 1
     p = lib.pseudowords([str(SHARED / "*.txt")], [("army", "music")])
     assert p.pairs[0].balanced_accuracy > 0.9
+
+
+def test_a_line_too_long_for_its_attention_weights_is_embedded_without_them(tmp_path):
+    long_line = "bank " + " ".join(["money"] * 5100)  # 5101 tokens: 26 million attention cells
+    lines = planted()[0]
+    path = write(tmp_path, "c.txt", lines[:20] + [long_line] + lines[20:])
+    r = lib.senses("bank", [str(path)], options=lib.SenseOptions(k=2))
+    assert len(r.occurrences) == 41 and [o.line for o in r.occurrences] == list(range(1, 42))  # reading order
+    assert r.occurrences[20].attends == [] and r.occurrences[19].attends != []
+    assert r.skipped == []
+
+
+def test_a_line_that_cannot_be_embedded_is_skipped_with_a_warning(tmp_path):
+    path = write(tmp_path, "c.txt", planted()[0] + ["bank qqqzzzq"])
+    res = run("senses", "bank", "-i", path, "-k", "2", "--oov", "error", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout)["n"] == 40
+    assert res.stderr.count("\n") == 1 and res.stderr.startswith(f"attncli: warning: not embedded: {path}:41: ")
+    assert "qqqzzzq" in res.stderr
