@@ -35,7 +35,7 @@ def senses(
     word: Annotated[str, typer.Argument(help="The word whose occurrences are grouped.", show_default=False)],
     inputs: Annotated[list[str], typer.Option("-i", "--input", show_default=False,
                       help="A corpus file, one text per line (repeat -i; globs like 'dir/*.txt' work).")] = ...,
-    k: Annotated[str, typer.Option("-k", help="Number of senses, or auto (the split of best silhouette, 1 when none is clear).")] = "auto",
+    k: Annotated[str, typer.Option("-k", metavar="K|auto", help="Number of senses, or auto: chosen by silhouette against one Gaussian blob of the same spread; 1 when no split is clear (docs/senses.md).")] = "auto",
     max_k: Annotated[int, typer.Option("--max-k", min=1, max=20, help="-k auto never chooses more senses than this.")] = 5,
     forms: Annotated[Optional[str], typer.Option("--forms", show_default=False,
                      help="Forms to look for, comma-separated (e.g. match,matches); default: the word.")] = None,
