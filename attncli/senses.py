@@ -317,6 +317,18 @@ def collect(
     return Collected(occurrences, matrix, skipped, count[0])
 
 
+def _collect_file(path: str, forms: list[str], config: Config) -> Collected:
+    """collect() over one file; runs on a Dask worker, which loads the vectors itself."""
+    return collect(read_lines([Path(path)]), forms, config, vectors_for(config))
+
+
+def merge_collected(parts: list[Collected]) -> Collected:
+    """The Collected of several files, read one after the other, from each file's own."""
+    occurrences = [o for p in parts for o in p.occurrences]
+    vectors = np.concatenate([p.vectors for p in parts]) if parts else np.zeros((0, 0), np.float32)  # (n, d_out)
+    return Collected(occurrences, vectors, [s for p in parts for s in p.skipped], sum(p.lines_read for p in parts))
+
+
 def _attended(tokens: list[str], weights: np.ndarray, forms: list[str]) -> list[tuple[str, float]]:
     """The context words of highest weight in one attention row (punctuation and the word left out)."""
     out: dict[str, float] = {}
@@ -604,16 +616,32 @@ def senses(
     like: str | None = None,
     top: int = 20,
     vectors: Vectors | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
 ) -> SensesResult:
     """Every occurrence of `word` (or its `forms`) in the files `inputs`, grouped into senses.
-    With `like`, also rank the occurrences by cosine to the word in that example sentence."""
+    With `like`, also rank the occurrences by cosine to the word in that example sentence.
+    engine="dask": each file is searched and embedded by a Dask task (local processes, or the
+    cluster at `scheduler`, whose workers see the files and vectors at the same paths); the
+    grouping then runs here on the gathered vectors."""
     config = (config or Config()).resolved()
     options = options or SenseOptions()
     vec = vectors if vectors is not None else vectors_for(config)
     forms = resolve_forms(word, forms, vec.__contains__)
     paths = expand_inputs(inputs)
-    total = sum(count_lines(p) for p in paths)
-    found = collect(read_lines(paths), forms, config, vec, total=total)
+    if engine == "dask":
+        if vectors is not None:
+            raise UsageError("engine='dask' loads the vectors on each worker from config.vectors: pass no vectors=")
+        from .dask_engine import compute
+
+        found = merge_collected(compute(_collect_file, [(str(p), forms, config) for p in paths], scheduler))
+    elif engine == "local":
+        if scheduler is not None:
+            raise UsageError("--scheduler needs --engine dask")
+        total = sum(count_lines(p) for p in paths)
+        found = collect(read_lines(paths), forms, config, vec, total=total)
+    else:
+        raise UsageError(f"--engine must be local or dask, not {engine!r}")
     return _finish(word, forms, [str(p) for p in paths], found, config, vec, options, like, top)
 
 

@@ -11,7 +11,7 @@ import typer
 from ..errors import UsageError
 from .app import app, eval_app
 from .console import print_json, print_renderables, warn, write_file
-from .options import HtmlOpt, _choices, config_options
+from .options import Engine, HtmlOpt, _choices, config_options
 
 Grouping = _choices("Grouping", ("senses", "kmeans"))
 
@@ -44,6 +44,9 @@ def senses(
     top: Annotated[int, typer.Option("-n", "--top", min=1, help="--like: occurrences shown.")] = 20,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
     html_file: HtmlOpt = None,
+    engine: Annotated[Engine, typer.Option(help="dask: each file searched and embedded by a Dask task (pip install 'attncli\\[dask]').")] = Engine.local,
+    scheduler: Annotated[Optional[str], typer.Option(show_default=False,
+                         help="--engine dask: address of a Dask scheduler (default: local processes).")] = None,
     *,
     config,
 ):
@@ -58,7 +61,8 @@ def senses(
 
     options = lib.SenseOptions(k=parse_k(k), max_k=max_k)
     form_list = [f.strip() for f in forms.split(",")] if forms is not None else None
-    result = lib.senses(word, inputs, config, options, forms=form_list, like=like, top=top)
+    result = lib.senses(word, inputs, config, options, forms=form_list, like=like, top=top,
+                        engine=engine.value, scheduler=scheduler)
     for line in result.skipped[:5]:
         warn(f"not embedded: {line}")
     if len(result.skipped) > 5:
