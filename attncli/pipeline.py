@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import attention as att
+from . import report
 from .errors import DataError, UsageError
 from .tokens import Token, tokenize
 from .vectors import FORMATS as VECTOR_FORMATS
@@ -364,8 +365,21 @@ def contextualize(
     `block_cells`: one long sentence (n, d) in row blocks, no weights (attention.self_attention)."""
     if cfg.positions == "sinusoidal":
         x = x + att.sinusoidal_positions(x.shape[-2], x.shape[-1])
+    settings = cfg.settings
+    n = x.shape[-2]
+    slow = block_cells is not None and att.blocked_cells(n, settings, proj.heads) > att.PROGRESS_CELLS
     try:
-        return att.self_attention(x, cfg.settings, proj, key_bias=prior, lengths=lengths, block_cells=block_cells)
+        if not slow:
+            return att.self_attention(x, settings, proj, key_bias=prior, lengths=lengths, block_cells=block_cells)
+        with report.progress(f"attention over {n:,} tokens", n * settings.layers) as update:
+            done = 0
+
+            def on_rows(rows: int) -> None:
+                nonlocal done
+                done += rows
+                update(done)
+
+            return att.self_attention(x, settings, proj, key_bias=prior, block_cells=block_cells, on_rows=on_rows)
     except ValueError as e:
         raise UsageError(str(e)) from None
 
