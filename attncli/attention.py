@@ -74,6 +74,13 @@ def self_mask(n_q: int, n_k: int | None = None, offset: int = 0) -> np.ndarray:
     return np.arange(n_k)[None, :] != (offset + np.arange(n_q))[:, None]
 
 
+def window_mask(n_q: int, n_k: int | None = None, offset: int = 0, window: int = 0) -> np.ndarray:
+    """(n_q, n_k) True where key j is within `window` tokens of query i (at position offset + i):
+    |j - (offset + i)| <= window. Attention then costs O(n * window), not O(n^2)."""
+    n_k = n_q if n_k is None else n_k
+    return np.abs(np.arange(n_k)[None, :] - (offset + np.arange(n_q))[:, None]) <= window
+
+
 def padding_mask(lengths: np.ndarray, n: int) -> np.ndarray:
     """(B, 1, n) True for real keys, False for padding, for sequences of `lengths` padded to n."""
     return (np.arange(n)[None, :] < np.asarray(lengths)[:, None])[:, None, :]
@@ -330,6 +337,7 @@ class AttentionSettings:
     causal: bool = False  # token i sees tokens j <= i only
     residual: float = 0.0  # out = residual * x + (1 - residual) * attended
     layers: int = 1  # apply the same attention this many times
+    window: int = 0  # each token attends to the `window` tokens on either side only; 0: to all
 
     def __post_init__(self):
         if self.similarity not in SIMILARITIES:
@@ -340,6 +348,8 @@ class AttentionSettings:
             raise ValueError(f"residual must be in [0, 1], not {self.residual}")
         if self.layers < 1:
             raise ValueError(f"layers must be >= 1, not {self.layers}")
+        if self.window < 0:
+            raise ValueError(f"window must be >= 0, not {self.window}")
 
     @property
     def scores(self) -> dict:
@@ -358,6 +368,9 @@ def build_mask(
         mask = causal_mask(n_q, n_k, offset)
     if settings.exclude_self:
         m = self_mask(n_q, n_k, offset)
+        mask = m if mask is None else mask & m
+    if settings.window:
+        m = window_mask(n_q, n_k, offset, settings.window)
         mask = m if mask is None else mask & m
     if lengths is not None:
         pad = padding_mask(lengths, n_k)  # (B, 1, n_k)
@@ -415,8 +428,10 @@ def blocked_self_attention(
 
 
 def blocked_cells(n: int, settings: AttentionSettings, heads: int = 1) -> int:
-    """Attention cells (logits) the blocked path computes for one sequence of n tokens."""
-    return n * n * heads * settings.layers
+    """Attention cells (logits) the blocked path computes for one sequence of n tokens, about:
+    n x n per head and layer, n x (2 window + 1) with a window."""
+    keys = min(n, 2 * settings.window + 1) if settings.window else n
+    return n * keys * heads * settings.layers
 
 
 def _mix(h: np.ndarray, attended: np.ndarray, residual: float) -> np.ndarray:
@@ -501,6 +516,8 @@ def _blocked_layer(
 def _key_range(r0: int, r1: int, n: int, settings: AttentionSettings) -> tuple[int, int]:
     """[lo, hi): the keys that queries r0..r1-1 may see at all; the rest is never computed."""
     hi = min(n, r1) if settings.causal else n
+    if settings.window:  # query i sees i - window .. i + window
+        return max(0, r0 - settings.window), min(hi, r1 + settings.window)
     return 0, hi
 
 
@@ -557,6 +574,8 @@ def _masks_slice(settings: AttentionSettings, r0: int, r1: int, k0: int, k1: int
     """Whether the masks hide any of keys k0..k1-1 from queries r0..r1-1 (most slices: none)."""
     if settings.exclude_self and k0 < r1 and r0 < k1:  # the diagonal crosses the slice
         return True
+    if settings.window and (k0 < r1 - 1 - settings.window or k1 - 1 > r0 + settings.window):
+        return True  # a key beyond the window of the last or the first query
     return settings.causal and k1 - 1 > r0  # a key after the first query
 
 

@@ -49,6 +49,7 @@ LIMITS = {
     "layers": (1, 64),
     "center": (0, _BIG),
     "limit": (1, _BIG),
+    "window": (0, _BIG),
 }
 _CHOICES = {
     "mode": MODES,
@@ -92,6 +93,7 @@ class Config:
     prior_a: float = 3e-4  # SIF's a
     residual: float | None = None  # out = residual * x + (1 - residual) * attended: keep some of the word itself
     layers: int = 1
+    window: int = 0  # each token attends to the W tokens on either side only (0: all): cost O(n W), not O(n^2)
     center: int | None = None  # subtract the mean of the N most frequent vectors first (0: off)
     oov: str = "skip"  # words not in the vocabulary: "skip" | "zero" | "error"
     vectors_format: str = "auto"  # how to read --vectors: "auto" (by content) or a format of vectors.FORMATS
@@ -161,6 +163,8 @@ class Config:
             parts.append(f"residual {c.residual:g}")
         if c.layers > 1:
             parts.append(f"{c.layers} layers")
+        if c.window:
+            parts.append(f"window {c.window}")
         if c.center:
             parts.append(f"centered on top {c.center:,}")
         return ", ".join(parts)
