@@ -6,7 +6,7 @@ one short process, with none of attncli's checks, options, error lines or fallba
     prior, exclude-self, residual 0.2); write vectors + offsets with numpy.savez.
 
     python bench/bound.py sentences FILE OUT.npz   # many lines: uniform batches per length
-    python bench/bound.py line FILE OUT.npz        # one long line: 1024-row blocks, 2 threads
+    python bench/bound.py line FILE OUT.npz        # one long line: row blocks, 2 threads
 
 Run as its own process beside attncli, so both pay start-up and are measured the same way.
 """
@@ -77,10 +77,11 @@ def line(path: str, out: str) -> None:
     prior = zipf_prior(ids, vec.vocab_size, 3e-4)  # (n,)
     u = unit(x)
     n = len(x)
+    rows = max(16, min(1024, 2**25 // n))  # query rows per block: at most 128 MiB of logits each
     result = np.empty_like(x)
 
     def block(r0: int) -> None:
-        r1 = min(n, r0 + 1024)
+        r1 = min(n, r0 + rows)
         logits = u[r0:r1] @ u.T + prior  # (b, n)
         logits[np.arange(r1 - r0), np.arange(r0, r1)] = -np.inf
         logits -= logits.max(axis=1, keepdims=True)
@@ -89,7 +90,7 @@ def line(path: str, out: str) -> None:
         result[r0:r1] = RESIDUAL * x[r0:r1] + (1 - RESIDUAL) * (logits @ x)
 
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(2) as pool:
-        list(pool.map(block, range(0, n, 1024)))
+        list(pool.map(block, range(0, n, rows)))
     np.savez(out, vectors=result, offsets=np.array([0, n]))
 
 
