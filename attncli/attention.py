@@ -101,12 +101,17 @@ def sinusoidal_positions(n: int, d: int) -> np.ndarray:
     return pe.astype(np.float32)
 
 
-def zipf_prior(ranks: np.ndarray, vocab_size: int, a: float = 1e-3) -> np.ndarray:
-    """Log SIF weight log(a / (a + p(w))) per word, p(w) from its 0-based frequency rank by
-    Zipf's law: p(rank r) = 1 / ((r + 1) * H_N), H_N the N-th harmonic number. Added to the
-    attention logits of a key, it lowers very common words ("the", ",") and leaves rare ones."""
+def zipf_probability(ranks: np.ndarray, vocab_size: int) -> np.ndarray:
+    """p(w) (float64) from a word's 0-based frequency rank by Zipf's law:
+    p(rank r) = 1 / ((r + 1) * H_N), H_N the N-th harmonic number."""
     harmonic = np.log(vocab_size) + 0.5772156649 + 1.0 / (2 * vocab_size)
-    p = 1.0 / ((np.asarray(ranks, dtype=np.float64) + 1.0) * harmonic)
+    return 1.0 / ((np.asarray(ranks, dtype=np.float64) + 1.0) * harmonic)
+
+
+def zipf_prior(ranks: np.ndarray, vocab_size: int, a: float = 1e-3) -> np.ndarray:
+    """Log SIF weight log(a / (a + p(w))) per word, p(w) = zipf_probability. Added to the
+    attention logits of a key, it lowers very common words ("the", ",") and leaves rare ones."""
+    p = zipf_probability(ranks, vocab_size)
     return np.log(a / (a + p)).astype(np.float32)
 
 
@@ -219,7 +224,9 @@ class Projections:
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], d: int, heads: int, source: str) -> "Projections":
         """Validate a weights file's arrays against the contract; ValueError names the key,
-        the expected and the found shape."""
+        the expected and the found shape. A `settings` member (the attention settings the
+        weights carry, read by weightsfile) is not a matrix and is left out here."""
+        arrays = {k: v for k, v in arrays.items() if k != "settings"}
         for name in ("W_q", "W_k", "W_v"):
             if name not in arrays:
                 raise ValueError(f"missing key {name!r} (found: {', '.join(sorted(arrays)) or 'none'})")

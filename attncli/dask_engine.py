@@ -86,7 +86,7 @@ def run_dask(cfg, pattern: str, output: str | None, options: BatchOptions, sched
     import orjson
 
     from .batch import BatchEmbedder
-    from .export import write_atomic
+    from .export import float32, write_atomic
 
     meta = BatchEmbedder(cfg, options=options).meta()  # the config and vectors description
     manifest = {
@@ -99,7 +99,7 @@ def run_dask(cfg, pattern: str, output: str | None, options: BatchOptions, sched
         "vectors": meta["vectors"],
         "options": _manifest_options(options),
     }
-    write_atomic(out / "manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
+    write_atomic(out / "manifest.json", orjson.dumps(float32(manifest), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n")
     return manifest
 
 

@@ -1,5 +1,7 @@
-"""Machine output: one JSON schema, written with orjson (numpy arrays natively, float32 at its
-shortest round-trip precision). Files are written atomically: a temp file, then a rename.
+"""Machine output: one JSON schema, written with orjson. Every non-integer number, computed or
+a setting, is printed as the shortest text that reads back as the same float32 (`float32()`
+before orjson, which prints numpy float32 at its shortest round-trip precision): 0.48852888,
+never float64's 0.7021033763885498. Files are written atomically: a temp file, then a rename.
 
 Schema of `embed --json` (see README, "JSON output"):
     {"tokens": [str] (n), "oov": [{"token": str, "position": int}],
@@ -14,6 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import orjson
 
 _OPTS = orjson.OPT_SERIALIZE_NUMPY
@@ -69,9 +72,24 @@ def compare_record(result) -> dict:
     }
 
 
+def float32(value):
+    """`value` with every float (Python or numpy, scalar or array, inside dicts, lists and
+    tuples) as float32; ints, bools, strings, None and anything else unchanged. A float32 array
+    is not copied."""
+    if isinstance(value, (float, np.floating)):
+        return np.float32(value)
+    if isinstance(value, np.ndarray):
+        return value.astype(np.float32, copy=False) if value.dtype.kind == "f" else value
+    if isinstance(value, dict):
+        return {k: float32(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [float32(v) for v in value]
+    return value
+
+
 def dumps(obj) -> bytes:
-    """JSON bytes, no trailing newline."""
-    return orjson.dumps(obj, option=_OPTS)
+    """JSON bytes, no trailing newline; every float at its shortest float32 repr."""
+    return orjson.dumps(float32(obj), option=_OPTS)
 
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:

@@ -90,6 +90,8 @@ _LABELS = {
 
 
 def _option_value(key: str, value) -> str:
+    if key == "limit" and value is None:
+        return "all (no --limit)"
     if key == "scale":
         return "divide scores by √d_k" if value else "none"
     if key == "center":
@@ -118,6 +120,8 @@ def options_table(config: dict, vectors: dict | None = None) -> str:
             continue
         if key == "prior_a" and config.get("prior", "none") == "none":
             continue
+        if key == "center" and value and vectors and "vocab_size" in vectors:
+            value = min(int(value), int(vectors["vocab_size"]))  # the words really averaged
         rows.append((_LABELS.get(key, key.replace("_", " ")), _option_value(key, value)))
     body = "".join(f"<tr><th scope=\"row\">{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
     return f'<table class="options">{body}</table>'
@@ -148,13 +152,20 @@ def _page(title: str, body: str, data, script: str = "") -> str:
 # ---------------------------------------------------------------- embed
 
 
+# Above this many tokens the head view draws, until a token is selected, only each query's
+# LINES_TOP_K heaviest lines: n x n lines of 50 tokens paint a solid block.
+LINES_ALL_MAX = 40
+LINES_TOP_K = 3
+
+
 def embed_page(result) -> str:
     """The page for one embedded sentence: head view, attention matrix, options."""
     n_heads = int(result.heads.shape[0])
     layers = result.config.layers
     data = embed_record(result)  # what --json prints, and a few things for the page
     data.update(text=result.text, surfaces=result.surfaces, positions=result.positions,
-                describe=result.config.describe())
+                lines_all_max=LINES_ALL_MAX, lines_top_k=LINES_TOP_K,
+                describe=result.config.describe(result.vectors["vocab_size"]))
     if "heads" not in data:
         data["heads"] = result.heads  # the head view always has them, even for one head
 
@@ -185,13 +196,19 @@ def embed_page(result) -> str:
     if result.untrained:
         notes.append("The projections are random and untrained: the weights show the mechanism, not meaning.")
     notes_html = "".join(f'<p class="note">{_e(t)}</p>' for t in notes)
+    lines_note = ""
+    if len(toks) > LINES_ALL_MAX:
+        lines_note = (f'<p class="note" id="lines-note">{len(toks)} tokens: to keep the lines readable, only each query\'s '
+                      f"{LINES_TOP_K} strongest keys are drawn (all of them up to {LINES_ALL_MAX} tokens). "
+                      "Hover over or click a token to draw every line of that token.</p>")
 
     body = (
         f'<header><h1>Attention</h1><p class="sentence" id="sentence">{_e(result.text)}</p>'
-        f'<p class="caption">{_e(result.config.describe())}</p>{notes_html}</header>'
+        f'<p class="caption">{_e(result.config.describe(result.vectors["vocab_size"]))}</p>{notes_html}</header>'
         '<div class="panes"><section id="head-section"><h2>Head view</h2>'
         f'<div class="controls">{selector}'
         '<p class="hint" id="focus-note">Hover over a token to see only its lines; click to keep it.</p></div>'
+        f"{lines_note}"
         '<svg id="headview" role="img" aria-label="Lines from each query token (left) to the key tokens (right), '
         'thicker and darker for more weight"></svg>'
         "<noscript><p class=\"note\">The head view needs JavaScript; the matrix below holds the same numbers.</p></noscript>"
@@ -304,7 +321,7 @@ _CSS = """
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",
 Roboto,"Helvetica Neue",Arial,sans-serif}
-main{max-width:1100px;margin:0 auto;padding:24px 20px 40px}
+main{max-width:1640px;margin:0 auto;padding:24px 20px 40px}
 h1{font-size:1.5rem;margin:0 0 .3rem}h2{font-size:1.15rem;margin:2rem 0 .5rem;border-bottom:1px solid var(--rule);
 padding-bottom:.25rem}h3{font-size:1rem;margin:.8rem 0 .4rem}h4{font-size:.85rem;margin:.8rem 0 .3rem;color:var(--muted)}
 .sentence{font-size:1.25rem;margin:.2rem 0;white-space:pre-wrap;overflow-wrap:anywhere}
@@ -326,7 +343,10 @@ table{border-collapse:collapse}
 background:color-mix(in srgb,var(--heat-hi) calc(var(--w)*100%),var(--heat-lo))}
 .heat td.cell.hot{color:#111}
 .heat tr.hl th.rowhead,.heat th.colhead.hl{color:var(--sel)}
-.heat tr.hl td.cell,.heat td.cell.hl{outline:2px solid var(--sel);outline-offset:-2px}
+.heat tr.hl>td.cell{border-top-color:var(--sel);border-bottom-color:var(--sel);box-shadow:inset 0 1px var(--sel),inset 0 -1px var(--sel)}
+.heat tr.hl>th.rowhead+td.cell{border-left-color:var(--sel)}.heat tr.hl>td.cell:last-child{border-right-color:var(--sel)}
+.heat td.cell.hl{border-left-color:var(--sel);border-right-color:var(--sel);box-shadow:inset 1px 0 var(--sel),inset -1px 0 var(--sel)}
+.heat tbody tr:first-child td.cell.hl{border-top-color:var(--sel)}.heat tbody tr:last-child td.cell.hl{border-bottom-color:var(--sel)}
 .options th{text-align:left;font-weight:500;color:var(--muted);padding:.1rem 1rem .1rem 0}.options td{padding:.1rem 0}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:14px}
 .card{border:1px solid var(--rule);border-radius:8px;padding:.6rem .8rem;background:var(--panel);break-inside:avoid}
@@ -367,6 +387,7 @@ _EMBED_JS = r"""
   var hint = note.textContent;
   var view = 0, locked = null, preview = null, lines = [];
   var ROW = 26, TOP = 34, GAP = 200, PAD = 10, LABEL = 46;
+  var TOPK = n > data.lines_all_max ? data.lines_top_k : n;  // lines drawn per query with nothing selected
 
   function el(name, attrs, text) {
     var e = document.createElementNS(NS, name);
@@ -408,7 +429,11 @@ _EMBED_JS = r"""
     while (edges.firstChild) edges.removeChild(edges.firstChild);
     lines = [];
     var m = views[view];
-    for (var q = 0; q < n; q++) for (var k = 0; k < n; k++) {
+    for (var q = 0; q < n; q++) {
+      var rank = m[q].map(function (w, k) { return k; }).sort(function (a, b) { return m[q][b] - m[q][a]; });
+      var strong = {};
+      rank.slice(0, TOPK).forEach(function (k) { strong[k] = true; });
+      for (var k = 0; k < n; k++) {
       var w = m[q][k];
       if (!(w > 0)) continue;  // masked: no line
       var line = el("line", {"class": "edge", x1: XQ + PAD, y1: y(q), x2: XK - PAD, y2: y(k),
@@ -416,7 +441,8 @@ _EMBED_JS = r"""
                              "data-q": q, "data-k": k, "data-w": w});
       line.appendChild(el("title", {}, toks[q] + " \u2192 " + toks[k] + ": " + fmt(w)));
       edges.appendChild(line);
-      lines.push({el: line, q: q, k: k});
+      lines.push({el: line, q: q, k: k, strong: !!strong[k]});
+      }
     }
     apply();
   }
@@ -424,7 +450,7 @@ _EMBED_JS = r"""
   function apply() {
     var f = preview || locked, m = views[view];
     lines.forEach(function (l) {
-      l.el.classList.toggle("off", !!f && (f.side === "q" ? l.q !== f.i : l.k !== f.i));
+      l.el.classList.toggle("off", f ? (f.side === "q" ? l.q !== f.i : l.k !== f.i) : !l.strong);
     });
     for (var i = 0; i < n; i++) {
       qs[i].classList.toggle("sel", !!f && f.side === "q" && f.i === i);

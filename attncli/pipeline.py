@@ -80,7 +80,7 @@ class Config:
 
     vectors: str = "default"  # "default" (embedded GloVe 6B 50d) or a path
     mode: str = "simple"  # "simple": parameter-free (stage 1); "qkv": projections (stages 2-3)
-    weights: str = "identity"  # qkv only: "identity" | "random" (untrained Glorot) | path to .npz
+    weights: str = "identity"  # qkv only: "identity" | "random" (untrained Glorot) | "wic" (shipped) | path to .npz
     seed: int = 0  # for weights="random"
     heads: int = 1
     similarity: str | None = None  # "dot" | "cosine"; raw GloVe dot products let a word attend mostly to itself
@@ -142,10 +142,11 @@ class Config:
         r = self.resolved()
         return att.AttentionSettings(**{f.name: getattr(r, f.name) for f in dataclasses.fields(att.AttentionSettings)})
 
-    def describe(self) -> str:
-        """One line for captions: mode, similarity, scaling and every non-default option."""
+    def describe(self, vocab_size: int | None = None) -> str:
+        """One line for captions: mode, similarity, scaling and every non-default option. Given
+        the vocabulary size, centering reports the words really averaged, min(center, vocab_size)."""
         c = self.resolved()
-        weights = f"random seed {c.seed} (untrained)" if c.weights == "random" else c.weights
+        weights = {"random": f"random seed {c.seed} (untrained)", "wic": "wic (shipped, trained on WiC train)"}.get(c.weights, c.weights)
         parts = [c.mode if c.mode == "simple" else f"qkv, weights {weights}"]
         if c.heads > 1:
             parts.append(f"{c.heads} heads")
@@ -166,7 +167,8 @@ class Config:
         if c.window:
             parts.append(f"window {c.window}")
         if c.center:
-            parts.append(f"centered on top {c.center:,}")
+            used = c.center if vocab_size is None else min(c.center, vocab_size)
+            parts.append(f"centered on top {used:,}" + (f" (all, of {c.center:,} asked)" if used < c.center else ""))
         return ", ".join(parts)
 
 
@@ -255,7 +257,9 @@ def load_projections(cfg: Config, d: int) -> att.Projections:
             return att.Projections.glorot(d, cfg.heads, cfg.seed)
     except ValueError as e:
         raise UsageError(f"--heads {cfg.heads}: {e}") from None
-    path = Path(cfg.weights)
+    from .weightsfile import weights_path
+
+    path = weights_path(cfg.weights)
     if not path.is_file():
         raise DataError(f"{path}: no such weights file")
     stat = path.stat()  # in the cache key: a rewritten file is read again
@@ -264,21 +268,43 @@ def load_projections(cfg: Config, d: int) -> att.Projections:
 
 @functools.lru_cache(maxsize=4)
 def _load_weights_file(path: Path, size: int, mtime_ns: int, d: int, heads: int) -> att.Projections:
-    import zipfile  # only for its exception: not imported on every start-up
+    from .weightsfile import SETTINGS, read_arrays
 
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy array has no keys
-            raise DataError(f"{path}: not an .npz archive (save W_q, W_k, W_v with numpy.savez)")
-        with loaded as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        reason = "holds pickled objects, which attncli never loads" if "pickle" in str(e) else f"not a readable .npz ({e})"
-        raise DataError(f"{path}: {reason}") from None
+    arrays = read_arrays(path)
+    checked_settings(path, arrays.get(SETTINGS))  # invalid carried settings fail here too, however the file is reached
     try:
         return att.Projections.from_arrays(arrays, d, heads, source=str(path))
     except ValueError as e:
         raise DataError(f"{path}: {e}") from None
+
+
+def carried_settings(weights: str) -> dict:
+    """The attention settings (Config fields) that the weights file named by --weights carries,
+    validated; {} for identity, random and files without. They rank above the mode's defaults
+    and below options the user gives."""
+    from .weightsfile import SETTINGS, read_arrays, weights_path
+
+    if weights in ("identity", "random"):
+        return {}
+    path = weights_path(weights)
+    if not path.is_file():  # load_projections reports it
+        return {}
+    return checked_settings(path, read_arrays(path).get(SETTINGS))
+
+
+def checked_settings(path: Path, member: np.ndarray | None) -> dict:
+    """The Config fields a weights file's `settings` member carries, each checked as the same
+    option on the command line is; DataError names the file."""
+    from .weightsfile import parse_settings
+
+    config = parse_settings(path, member)["config"]
+    try:
+        for name, value in config.items():
+            check_option(name, value)
+        Config(mode="qkv", **config).settings  # and together (the attention settings' own checks)
+    except UsageError as e:
+        raise DataError(f"{path}: invalid carried settings: {e}") from None
+    return config
 
 
 @dataclass
@@ -340,16 +366,22 @@ def static_rows(vec: Vectors, ids: np.ndarray, subword: dict[int, np.ndarray] | 
 
 
 def key_prior(vec: Vectors, ids: np.ndarray, cfg: Config) -> np.ndarray | None:
-    """(n,) log SIF weights per key token, None without --prior."""
+    """(n,) log SIF weights log(a / (a + p(w))) per key token, None without --prior."""
     cfg = cfg.resolved()
     if cfg.prior == "none":
         return None
+    p = key_probability(vec, ids)  # (n,)
+    return np.log(cfg.prior_a / (cfg.prior_a + p)).astype(np.float32)
+
+
+def key_probability(vec: Vectors, ids: np.ndarray) -> np.ndarray:
+    """(n,) float64 p(w) of the prior: from the vectors' counts when they have them (0 for an
+    unknown word), else from the frequency rank by Zipf's law (an unknown word ranks as the rarest)."""
     if vec.counts is not None:
         p = vec.counts[np.where(ids < 0, 0, ids)] / vec.counts.sum()
-        p = np.where(ids < 0, 0.0, p)
-        return np.log(cfg.prior_a / (cfg.prior_a + p)).astype(np.float32)
-    ranks = np.where(ids < 0, vec.vocab_size, ids)  # unknown words rank as the rarest
-    return att.zipf_prior(ranks, vec.vocab_size, cfg.prior_a)
+        return np.where(ids < 0, 0.0, p)
+    ranks = np.where(ids < 0, vec.vocab_size, ids)
+    return att.zipf_probability(ranks, vec.vocab_size)
 
 
 def model_input(x: np.ndarray, vec: Vectors, cfg: Config) -> np.ndarray:
@@ -390,6 +422,8 @@ def contextualize(
 
 def _with_options(config: Config | None, options: dict) -> Config:
     """`config` (default Config()) with the keyword `options` of an API call applied."""
+    if config is None and options.get("mode") == "qkv" and "weights" in options:  # a new Config: the weights' own settings
+        options = {**carried_settings(options["weights"]), **options}
     config = config or Config()
     return (config.replace(**options) if options else config).resolved()
 

@@ -27,87 +27,168 @@ def heat_style(w: float) -> Style:
 
 def caption(result) -> str:
     v = result.vectors
-    return f"vectors {v['name']} ({v['dim']}d, {v['vocab_size']:,} words) · {result.config.describe()}"
+    return f"vectors {v['name']} ({v['dim']}d, {v['vocab_size']:,} words) · {result.config.describe(v['vocab_size'])}"
 
 
-def attention_table(result, weights: np.ndarray | None = None, title: str | None = None) -> Group:
+# A header or row label longer than this folds onto more lines: the whole token stays visible.
+_HEAD_CAP = 10
+_LABEL_CAP = 20
+
+
+class BlockedTable:
+    """A labelled matrix that never loses a cell at any console width: when the columns do not
+    fit, they are split into blocks, each a table of its own with every row label, its title
+    numbered ("keys 1-12 of 20"). The split is decided when rich renders it, from the width the
+    console offers (options.max_width), so 80, 100 and 200 columns each get their own layout.
+
+    A table of k columns of widths w_j (box SIMPLE_HEAD, no edge padding, one column of padding)
+    is sum(w_j) + 2k characters wide. Headers longer than _HEAD_CAP and row labels longer than
+    _LABEL_CAP fold onto several lines; numbers are never narrowed below their width.
+    """
+
+    def __init__(self, title: str, corner: str, row_labels: list[str], col_labels: list[str],
+                 cells: list[list[Text]], *, unit: str, span=None, trailing: tuple[str, list[Text]] | None = None,
+                 note: str | None = None):
+        self.title, self.corner, self.unit, self.note = title, corner, unit, note
+        # the title suffix of a block of columns [a, b): "keys 1-12 of 20" unless given
+        self.span = span or (lambda a, b: f"{unit} {a + 1}-{b} of {len(col_labels)}")
+        self.row_labels, self.col_labels, self.cells, self.trailing = row_labels, col_labels, cells, trailing
+        widest_row_label = max((len(t) for t in row_labels), default=0)
+        self.label_width = max(min(widest_row_label, _LABEL_CAP), len(corner) if len(corner) <= _LABEL_CAP else 1, 1)
+        self.widths = [
+            max(min(len(head), _HEAD_CAP), max((c.cell_len for c in (row[j] for row in cells)), default=1), 1)
+            for j, head in enumerate(col_labels)
+        ]
+        self.trailing_width = 0
+        if trailing is not None:
+            self.trailing_width = max(len(trailing[0]), max((c.cell_len for c in trailing[1]), default=1))
+
+    def _fixed(self) -> int:
+        """Width of the row labels and the trailing column, with their padding."""
+        return self.label_width + 2 + (self.trailing_width + 2 if self.trailing is not None else 0)
+
+    def _fits(self, cols: range, width: int) -> bool:
+        return len(cols) <= 1 or self._fixed() + sum(self.widths[j] + 2 for j in cols) <= width
+
+    def blocks(self, width: int) -> list[range]:
+        """Consecutive column ranges that each fit in `width` (at least one column each): as few
+        blocks as greedy filling needs, then the columns shared out evenly when that still fits
+        (11 + 10 rather than 12 + 9)."""
+        greedy, start = [], 0
+        for j in range(1, len(self.widths) + 1):
+            if not self._fits(range(start, j), width):
+                greedy.append(range(start, j - 1))
+                start = j - 1
+        greedy.append(range(start, len(self.widths)))
+        count, n = len(greedy), len(self.widths)
+        even = [range(n * b // count, n * (b + 1) // count) for b in range(count)]
+        return even if all(self._fits(cols, width) for cols in even) else greedy
+
+    def _table(self, cols: range) -> Table:
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+        table.add_column(self.corner, style="bold", width=self.label_width, overflow="fold")
+        for j in cols:
+            table.add_column(self.col_labels[j], justify="right", width=self.widths[j], overflow="fold")
+        if self.trailing is not None:
+            table.add_column(self.trailing[0], justify="right", style="cyan", width=self.trailing_width)
+        for i, label in enumerate(self.row_labels):
+            extra = [self.trailing[1][i]] if self.trailing is not None else []
+            table.add_row(label, *(self.cells[i][j] for j in cols), *extra)
+        return table
+
+    def __rich_console__(self, console, options):
+        blocks = self.blocks(options.max_width)
+        total = len(self.widths)
+        for cols in blocks:
+            title = self.title
+            if len(blocks) > 1:
+                title += f" ({self.span(cols.start, cols.stop)})"
+            yield Text(title, style="bold")
+            yield self._table(cols)
+        if len(blocks) > 1:
+            yield Text(f"{total} {self.unit} in {len(blocks)} blocks to fit {options.max_width} columns.", style="dim")
+        if self.note:
+            yield Text(self.note, style="dim")
+
+    def __rich_measure__(self, console, options):
+        from rich.measure import Measurement
+
+        full = self._fixed() + sum(w + 2 for w in self.widths)
+        narrowest = self._fixed() + max((w + 2 for w in self.widths), default=0)
+        return Measurement(min(narrowest, options.max_width), min(max(full, len(self.title)), options.max_width))
+
+
+def attention_table(result, weights: np.ndarray | None = None, title: str | None = None) -> BlockedTable:
     """Rows: query tokens; columns: key tokens; each cell a weight on a heat background.
-    Up to 9 tokens the cells read 0.78; beyond, percentages (78) keep 80 columns readable."""
+    Up to 9 tokens the cells read 0.78; beyond, percentages (78) keep the columns narrow.
+    The title says which matrix it is (the mean of H heads, or one head) and, when a mask leaves
+    a query nothing to attend to, which rows are zero instead of summing to 1."""
     weights = result.attention if weights is None else weights
+    n_heads = result.heads.shape[0]
     percent = len(result.surfaces) > 9
-    title = title or "Attention: each row (query) spreads weight 1 over the columns (keys)"
-    if percent:
-        title += ", in %"
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
-    table.add_column("query \\ key" if not percent else "%", style="bold", no_wrap=True)
-    for tok in result.surfaces:
-        table.add_column(tok, justify="right", no_wrap=True, min_width=2 if percent else 4)
-    for tok, row in zip(result.surfaces, weights):
-        cells = (f"{100 * w:.0f}" if percent else f"{w:.2f}" for w in row)
-        table.add_row(tok, *(Text(c, style=heat_style(w)) for c, w in zip(cells, row)))
-    return Group(Text(title, style="bold"), table)
+    if title is None:
+        title = f"Mean of {n_heads} heads" if n_heads > 1 else "Attention"
+    empty = [i for i, row in enumerate(weights) if not np.any(row)]
+    whole = "100%" if percent else "weight 1"
+    title += f": each query (row) spreads {whole} over the keys"
+    if empty:
+        which = ", ".join(f"{i + 1} ({result.surfaces[i]})" for i in empty)
+        title += f" it may see; row {which}: masked, nothing to attend to, all 0"
+    elif not percent:
+        title += " (columns)"
+    cells = [[Text(f"{100 * w:.0f}" if percent else f"{w:.2f}", style=heat_style(w)) for w in row] for row in weights]
+    return BlockedTable(title, "%" if percent else "query \\ key", list(result.surfaces), list(result.surfaces),
+                        cells, unit="keys")
 
 
-def vectors_table(tokens: list[str], matrix: np.ndarray, dims: int, title: str, note: str | None = None) -> Group:
-    """The first `dims` dimensions of each vector, an ellipsis column when cut, and the norm."""
+def vectors_table(tokens: list[str], matrix: np.ndarray, dims: int, title: str, note: str | None = None,
+                  say_dims: bool = True) -> BlockedTable:
+    """The first `dims` dimensions of each vector and its norm (of all dimensions); the title
+    says how many of the dimensions are shown (unless `say_dims` is off: the caller's title does)."""
     total = matrix.shape[1]
     shown = min(dims, total)
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
-    table.add_column("token", style="bold", no_wrap=True)
-    for j in range(shown):
-        table.add_column(f"d{j}", justify="right", no_wrap=True)
-    if shown < total:
-        table.add_column("…", justify="center", no_wrap=True)
-    table.add_column("norm", justify="right", style="cyan", no_wrap=True)
+    if say_dims:
+        title += f" ({total} dims)" + ("" if shown == total else f": d0-d{shown - 1} shown (--dims), norm of all")
     norms = np.linalg.norm(matrix, axis=1)
-    for tok, row, norm in zip(tokens, matrix, norms):
-        cells = [f"{x:+.2f}" for x in row[:shown]]
-        if shown < total:
-            cells.append("…")
-        table.add_row(tok, *cells, f"{norm:.2f}")
-    parts = [Text(title, style="bold"), table]
-    if note:
-        parts.append(Text(note, style="dim"))
-    return Group(*parts)
+    cells = [[Text(f"{x:+.2f}") for x in row[:shown]] for row in matrix]
+    return BlockedTable(title, "token", list(tokens), [f"d{j}" for j in range(shown)], cells, unit="dimensions",
+                        span=lambda a, b: f"d{a}-d{b - 1}", trailing=("norm", [Text(f"{x:.2f}") for x in norms]),
+                        note=note)
 
 
 def embed_renderables(result, *, dims: int = 8, show_static: bool = False) -> list:
     """Everything `attncli embed` shows for one sentence, in order."""
-    d_out = result.contextual.shape[1]
     parts = [Text(caption(result), style="dim"), attention_table(result)]
     if result.heads.shape[0] > 1:
         for h, w in enumerate(result.heads):
             parts.append(attention_table(result, w, title=f"Head {h + 1} of {result.heads.shape[0]}"))
     if show_static:
-        parts.append(vectors_table(result.surfaces, result.static, dims, f"Static vectors ({result.static.shape[1]} dims)"))
+        parts.append(vectors_table(result.surfaces, result.static, dims, "Static vectors"))
     r = result.config.residual
     note = "new_i = sum_j a_ij v_j" if not r else f"new_i = {r:g} x_i + {1 - r:g} sum_j a_ij v_j"
     if result.config.center:
-        note += f" (vectors centered on the mean of the top {result.config.center:,} words)"
+        used = min(result.config.center, result.vectors["vocab_size"])
+        note += f" (vectors centered on the mean of the top {used:,} words)"
     if result.untrained:
         note += " · weights are random and untrained: they show the mechanism, not meaning"
-    parts.append(vectors_table(result.surfaces, result.contextual, dims, f"Contextual vectors ({d_out} dims)", note))
+    parts.append(vectors_table(result.surfaces, result.contextual, dims, "Contextual vectors", note))
     return parts
 
 
-def neighbors_table(tokens: list[str], near: list[list[tuple[str, float]]], title: str | None = None) -> Group:
-    """Each token and its nearest vocabulary words, with cosines."""
+def neighbors_table(tokens: list[str], near: list[list[tuple[str, float]]], title: str | None = None,
+                    label: str = "token") -> Group:
+    """Each token (or sentence: `label` heads that column) and its nearest vocabulary words, with cosines."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
-    table.add_column("token", style="bold", no_wrap=True)
+    table.add_column(label, style="bold", overflow="fold")
     table.add_column("nearest words (cosine)")
     for tok, words in zip(tokens, near):
         table.add_row(tok, ", ".join(f"{w} {c:.2f}" for w, c in words))
     return Group(Text(title or "Nearest vocabulary words to each contextual vector", style="bold"), table)
 
 
-def cosine_table(labels: list[str], matrix: np.ndarray) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
-    table.add_column("", style="bold", no_wrap=True)
-    for label in labels:
-        table.add_column(label, justify="right", no_wrap=True)
-    for label, row in zip(labels, matrix):
-        table.add_row(label, *(Text(f"{c:.2f}", style=heat_style(c)) for c in row))
-    return table
+def cosine_table(labels: list[str], matrix: np.ndarray, title: str) -> BlockedTable:
+    cells = [[Text(f"{c:.2f}", style=heat_style(c)) for c in row] for row in matrix]
+    return BlockedTable(title, "", labels, labels, cells, unit="sentences")
 
 
 def compare_renderables(result) -> list:
@@ -127,7 +208,7 @@ def compare_renderables(result) -> list:
         f"{off.min():.2f}" if off.min() != off.max() else f"{off.min():.2f} everywhere",
         (" — a static vector is the same in every sentence, so it cannot tell senses apart.", "dim"),
     ))
-    parts.append(Group(Text("Contextual cosine between occurrences (1 = unchanged meaning)", style="bold"), cosine_table(labels, result.contextual_cosine)))
+    parts.append(cosine_table(labels, result.contextual_cosine, "Contextual cosine between occurrences (1 = unchanged meaning)"))
     attended = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
     attended.add_column("", style="bold", no_wrap=True)
     attended.add_column(f"what {result.word!r} attended to (weight)")
@@ -137,7 +218,8 @@ def compare_renderables(result) -> list:
     parts.append(Group(Text("Attention of the word in each sentence", style="bold"), attended))
     if any(o.neighbors for o in result.occurrences):
         parts.append(neighbors_table(labels, [o.neighbors for o in result.occurrences],
-                                     title=f"Nearest vocabulary words to {result.word!r} in each sentence"))
+                                     title=f"Nearest vocabulary words to {result.word!r} in each sentence",
+                                     label="sentence"))
     return parts
 
 
@@ -150,7 +232,9 @@ def wic_renderables(result, eval_name: str, fit_name: str) -> list:
     table.add_row("threshold", f"cosine > {result.threshold:.4f} means same sense (fitted on {fit_name})")
     table.add_row("fit accuracy", f"{result.fit_accuracy:.4f}")
     if len(result.trials) > 1:
-        table.add_row("tuned", f"best of {len(result.trials)} settings on the fit split")
+        untuned = result.trials[0][1]  # the grid starts from the settings given
+        table.add_row("tuned", f"best of {len(result.trials)} settings on the fit split "
+                               f"(the settings given, untuned: fit accuracy {untuned:.4f})")
     table.add_row("settings", result.config.describe())
     return [Group(Text("Word-in-Context", style="bold"), table), Text("Static vectors score 0.50 by construction.", style="dim")]
 
@@ -194,14 +278,14 @@ def vectors_info_table(d: dict) -> Table:
     table.add_column("value", overflow="fold")
     rows = [
         ("format", d.get("format")),
-        ("detected", d.get("detected")),
+        ("detected", (d.get("detected") or "").removeprefix("detected: ")),
         ("dimensions", d.get("dim")),
         ("vocabulary", f"{d['vocab_size']:,} words" + (f" (--limit {d['limit']})" if d.get("limit") else "")),
         ("subwords", "yes: out-of-vocabulary words get fastText n-gram vectors" if d.get("subwords") else None),
         ("counts", "yes (from the file)" if d.get("counts") else None),
-        ("path", d.get("path")),
+        ("path", PathText(d["path"]) if d.get("path") else None),
         ("source size", _mib(d.get("source_bytes"))),
-        ("cache", d.get("cache")),
+        ("cache", PathText(d["cache"]) if d.get("cache") else None),
         ("cache size", _mib(d.get("cache_bytes"))),
         ("licence", d.get("licence")),
     ]
@@ -210,19 +294,77 @@ def vectors_info_table(d: dict) -> Table:
              ("homepage", prov.get("homepage")), ("derived", prov.get("transform"))]
     for field, value in rows:
         if value not in (None, ""):
-            table.add_row(field, str(value))
+            table.add_row(field, value if isinstance(value, PathText) else str(value))
     return table
 
 
-def cache_table(rows: list[dict], where: str) -> Table:
+class PathText:
+    """A file path that wraps after a '/' when its column is narrower than the path (and folds
+    only a single name longer than the column): never broken in the middle of a name."""
+
+    def __init__(self, path: str, prefix: str = "", style: str = ""):
+        self.path, self.prefix, self.style = path, prefix, style
+        self.parts = [p + "/" for p in path.split("/")[:-1]] + [path.split("/")[-1]]
+        if prefix:
+            self.parts[0] = prefix + self.parts[0]
+
+    def lines(self, width: int) -> list[str]:
+        out = [""]
+        for part in self.parts:
+            if out[-1] and len(out[-1]) + len(part) > width:
+                out.append("")
+            out[-1] += part
+        return out
+
+    def __rich_console__(self, console, options):
+        yield Text("\n".join(self.lines(options.max_width)), overflow="fold", style=self.style)
+
+    def __rich_measure__(self, console, options):
+        from rich.measure import Measurement
+
+        return Measurement(max(len(p) for p in self.parts), len(self.prefix) + len(self.path))
+
+
+class CacheTable:
+    """`attncli vectors list`: the cached sources. The source paths get what the console width
+    leaves after the other columns (and at least their longest name), wrapped after a '/'."""
+
+    COLUMNS = ("source", "format", "words", "dim", "cache size", "state")
+
+    def __init__(self, rows: list[dict], where: str):
+        self.where = where
+        self.rows = [[r["source"], r["format"], f"{r['vocab_size']:,}", str(r["dim"]), _mib(r["cache_bytes"]), r["state"]]
+                     for r in rows]
+        total = sum(r["cache_bytes"] for r in rows)
+        self.summary = f"{len(rows)} source{'s' if len(rows) != 1 else ''}, {_mib(total)}"
+
+    def __rich_console__(self, console, options):
+        others = [max([len(col)] + [len(row[j]) for row in self.rows]) for j, col in enumerate(self.COLUMNS) if j]
+        overhead = 2 * len(self.COLUMNS)  # padding, dividers and edges: see BlockedTable
+        paths = [PathText(row[0]) for row in self.rows]
+        longest_name = max((max(len(p) for p in path.parts) for path in paths), default=len("source"))
+        longest_path = max((len(path.path) for path in paths), default=len("source"))
+        yield PathText(self.where, prefix="cached vector sources in ", style="bold")
+        room = options.max_width - overhead - sum(others)
+        if room < max(len("source"), longest_name):  # too narrow for a table: one paragraph per source
+            for path, row in zip(paths, self.rows):
+                yield path
+                yield Text(f"  {row[1]} · {row[2]} words · {row[3]} dims · {row[4]} · {row[5]}", overflow="fold")
+            yield Text(self.summary, style="dim")
+            return
+        width = max(len("source"), longest_name, min(longest_path, room))
+        table = Table(caption=self.summary, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+        for j, col in enumerate(self.COLUMNS):
+            table.add_column(col, justify="right" if col in ("words", "dim", "cache size") else "left",
+                             no_wrap=True, width=width if j == 0 else others[j - 1])
+        for path, row in zip(paths, self.rows):
+            table.add_row("\n".join(path.lines(width)), *row[1:])
+        yield table
+
+
+def cache_table(rows: list[dict], where: str) -> CacheTable:
     """`attncli vectors list`: the cached sources."""
-    total = sum(r["cache_bytes"] for r in rows)
-    table = Table(title=f"cached vector sources in {where}", caption=f"{len(rows)} sources, {_mib(total)}", box=box.SIMPLE_HEAD)
-    for col in ("source", "format", "words", "dim", "cache size", "state"):
-        table.add_column(col, justify="right" if col in ("words", "dim", "cache size") else "left", overflow="fold")
-    for r in rows:
-        table.add_row(r["source"], r["format"], f"{r['vocab_size']:,}", str(r["dim"]), _mib(r["cache_bytes"]), r["state"])
-    return table
+    return CacheTable(rows, where)
 
 
 def word_neighbors_table(word: str, pairs: list[tuple[str, float]], name: str, subword: bool = False) -> Table:
@@ -277,7 +419,7 @@ def _fit_dims(dims: int, labels: list[str], total: int, width: int) -> int:
 def _vectors(labels: list[str], matrix: np.ndarray, dims: int, width: int, title: str, note: str | None = None) -> Group:
     matrix = np.atleast_2d(matrix)
     shown = _fit_dims(dims, labels, matrix.shape[1], width)
-    return vectors_table(labels, matrix, shown, f"{title} (first {shown} of {matrix.shape[1]} dims)", note)
+    return vectors_table(labels, matrix, shown, f"{title} (first {shown} of {matrix.shape[1]} dims)", note, say_dims=False)
 
 
 def _uses_qkv(e) -> bool:
@@ -418,3 +560,31 @@ def explain_renderables(e, *, dims: int = 6, width: int = 80) -> list:
     if near.row_count:
         parts.append(near)
     return parts
+
+
+def weights_info_renderables(info) -> list:
+    """`attncli weights info`: what a weights file holds (weightsfile.WeightsInfo), the settings
+    it carries and where it came from."""
+    facts = Table(title=f"weights {info.name}", box=box.SIMPLE_HEAD, show_header=False)
+    facts.add_column("field", style="bold")
+    facts.add_column("value", overflow="fold")
+    t = info.training
+    rows = [("path", info.path), ("size", _mib(info.size)), ("heads", info.heads),
+            ("dimensions", f"{info.d_in} in, {info.d_out} out"),
+            ("carried settings", ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in info.config.items()) or "none"),
+            ("trained on", f"{t['data']} ({t.get('pairs', '?')} pairs), vectors {t.get('vectors', '?')}" if "data" in t else None),
+            ("rank, seed, epochs", ", ".join(str(t.get(k, "-")) for k in ("rank", "seed", "epochs")) if "rank" in t else None),
+            ("accuracy (train)", f"{t['train_accuracy']:.4f}" if "train_accuracy" in t else None),
+            ("accuracy (grouped CV)", f"{t['cv_accuracy']:.4f}" if isinstance(t.get("cv_accuracy"), float) else None),
+            ("licence", info.licence)]
+    for field, value in rows:
+        if value not in (None, ""):
+            facts.add_row(field, str(value))
+    mats = Table(title="matrices", box=box.SIMPLE_HEAD)
+    for col in ("matrix", "shape", "rank of W - I", "|W - I| / |I|", "|W|"):
+        mats.add_column(col, justify="left" if col == "matrix" else "right")
+    for m in info.matrices:
+        mats.add_row(m.name, " x ".join(map(str, m.shape)),
+                     "-" if m.rank_from_identity is None else str(m.rank_from_identity),
+                     "-" if m.distance_from_identity is None else f"{m.distance_from_identity:.4f}", f"{m.norm:.3f}")
+    return [facts, mats]

@@ -2,7 +2,8 @@
 handler is installed. The CLI installs one that writes to stderr; the Python API stays quiet.
 
 A handler has `note(msg)` and `progress(label, total)`, a context manager that yields an
-`update(done)` callable.
+`update(done, status=None)` callable; `status` is a short line on the step just done (a
+training epoch's loss and accuracy).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def note(msg: str) -> None:
 def progress(label: str, total: int | None):
     """`with progress("reading x", 3_000_000) as update: ... update(done)`."""
     if _handler is None:
-        yield lambda done: None
+        yield lambda done, status=None: None
         return
     with _handler.progress(label, total) as update:
         yield update

@@ -73,6 +73,11 @@ class Vectors:
     meta: dict = field(default_factory=dict, repr=False)  # source and cache details (see details())
     _scan_budget: int | None = field(default=None, init=False, repr=False)  # see lookup()
 
+    def __repr__(self) -> str:
+        """One line: the dataclass default would print every word of the vocabulary."""
+        source = self.path or self.format
+        return f"Vectors(name={self.name!r}, vocab_size={self.vocab_size}, dim={self.dim}, source={source!r})"
+
     @property
     def dim(self) -> int:
         return int(self.matrix.shape[1])

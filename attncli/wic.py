@@ -79,6 +79,13 @@ class _Sentence:
     spans: list[list[int]]  # whitespace word -> token positions
 
 
+@dataclass(frozen=True)
+class TargetContext:
+    x: np.ndarray  # (n, d) model input of the sentence's tokens (centered when --center is on)
+    ids: np.ndarray  # (n,) vocabulary rows, -1 for the target when it is out of the vocabulary
+    row: int  # the target's row
+
+
 class Scorer:
     """Scores pairs under any Config, tokenizing and looking up each sentence once."""
 
@@ -101,6 +108,13 @@ class Scorer:
         token in the vocabulary ("boards" -> "boards"; "bank's" -> "bank"). A word out of the
         vocabulary takes part as a zero vector, as under --oov zero: its new vector is what a
         query with no content attends to, the prior-weighted mean of its sentence."""
+        ctx = self.target_context(text, index, cfg)
+        out, _ = P.contextualize(ctx.x, cfg, proj, P.key_prior(self.vec, ctx.ids, cfg))
+        return out[ctx.row]
+
+    def target_context(self, text: str, index: int, cfg: P.Config) -> "TargetContext":
+        """What attention sees of the sentence when whitespace word `index` is the target (see
+        target_vector): the model input, the vocabulary rows and the target's row."""
         s = self.sentence(text)
         ids, x = s.prep.ids, s.x
         k = target_row(s.prep, s.spans[index])
@@ -108,8 +122,7 @@ class Scorer:
             self.unknown_targets += 1
             k = sum(1 for pos in s.prep.kept if pos < s.spans[index][0])  # where the word stands
             ids, x = np.insert(ids, k, -1), np.insert(x, k, 0.0, axis=0)
-        out, _ = P.contextualize(P.model_input(x, self.vec, cfg), cfg, proj, P.key_prior(self.vec, ids, cfg))
-        return out[k]
+        return TargetContext(P.model_input(x, self.vec, cfg), ids, k)
 
     def target_input(self, text: str, index: int, cfg: P.Config) -> np.ndarray:
         """What attention receives for that word: its (centered) static vector; zero when it
@@ -175,7 +188,8 @@ def accuracy(scores: np.ndarray, labels: np.ndarray, threshold: float) -> float:
     return float(((scores > threshold) == labels).mean())
 
 
-# The --tune grid: the options of the "defaults that show meaning" section.
+# The --tune grid: the options of the "defaults that show meaning" section. grid() adds the
+# starting config's own value on every axis, so the untuned settings are always a candidate.
 TUNE_GRID = {
     "temperature": [0.5, 1.0, 2.0],
     "prior_a": [1e-5, 1e-4, 1e-3],
@@ -185,8 +199,12 @@ TUNE_GRID = {
 
 
 def grid(base: P.Config, spec: dict = TUNE_GRID) -> Iterable[P.Config]:
+    """Every combination of the spec's values, each axis extended by base's own value; the
+    first config yielded is base itself (so a tie keeps the settings the user started from)."""
+    base = base.resolved()
     keys = list(spec)
-    for values in itertools.product(*(spec[k] for k in keys)):
+    axes = [[getattr(base, k)] + [v for v in spec[k] if v != getattr(base, k)] for k in keys]
+    for values in itertools.product(*axes):
         yield base.replace(**dict(zip(keys, values)))
 
 
@@ -210,13 +228,15 @@ def evaluate(
     vec: Vectors,
     tune: bool = False,
     progress: Callable[[int], None] | None = None,
+    spec: dict = TUNE_GRID,
 ) -> EvalResult:
-    """Fit the threshold (and with `tune` the grid's options) on the fit split only, then
-    report accuracy on the eval split."""
+    """Fit the threshold (and with `tune` the options of `spec`) on the fit split only, then
+    report accuracy on the eval split. Tuning starts from `cfg` itself and moves only to a
+    strictly better fit accuracy: it never chooses worse than the settings it was given."""
     cfg = cfg.resolved()
     scorer = Scorer(vec, cfg.oov)
     trials = []
-    candidates = list(grid(cfg)) if tune else [cfg]
+    candidates = list(grid(cfg, spec)) if tune else [cfg]
     best = None
     for c in candidates:
         t, acc = fit_threshold(scorer.scores(fit_pairs, c, progress), fit_gold)

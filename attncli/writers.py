@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from . import export
+
 _OPTS = orjson.OPT_SERIALIZE_NUMPY
 
 
@@ -64,8 +66,8 @@ class JsonlWriter:
         self.with_static = with_static
         self.with_attention = with_attention
         # the same two objects in every record: serialized once
-        self._vectors = orjson.Fragment(orjson.dumps(vectors))
-        self._config = orjson.Fragment(orjson.dumps(config))
+        self._vectors = orjson.Fragment(export.dumps(vectors))
+        self._config = orjson.Fragment(export.dumps(config))
         self.path = None if path in (None, "-") else Path(path)
         if self.path is None:
             self._f = sys.stdout.buffer
@@ -195,7 +197,7 @@ class NpzWriter:
         self.path = Path(path)
         self.with_static = with_static
         self.with_attention = with_attention
-        self._meta = orjson.dumps({"config": config, "vectors": vectors}).decode()
+        self._meta = export.dumps({"config": config, "vectors": vectors}).decode()
         self._dir = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"))
         self._vectors = _Spill(self._dir / "vectors", np.float32, (dim,))
         self._tokens = _Spill(self._dir / "tokens", np.dtype("<U1"))

@@ -94,6 +94,9 @@ def main() -> None:
         "files": {VECTORS: sha256(vectors_path), VOCAB: sha256(vocab_path)},
         "shape": [KEEP, 50],
     }
+    old = args.out / "PROVENANCE.json"
+    if old.is_file() and "weights" in (previous := json.loads(old.read_text(encoding="utf-8"))):
+        provenance["weights"] = previous["weights"]  # the shipped weights' entries (scripts/build_wic_weights.py)
     write_atomic(args.out / "PROVENANCE.json", (json.dumps(provenance, indent=2) + "\n").encode())
     err = np.abs(half.astype(np.float32) - matrix).max()
     print(f"wrote {vectors_path} {vocab_path} ({KEEP} x 50, max float16 error {err:.2e})")

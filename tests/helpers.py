@@ -75,3 +75,29 @@ def ref_heads(x, W_q, W_k, W_v, H, b_q=None, b_k=None, b_v=None, W_o=None, b_o=N
     if W_o is not None:
         out = out @ W_o + (0 if b_o is None else b_o)
     return out, np.stack(weights)
+
+
+# ---------------------------------------------------------------- JSON numbers
+
+
+def float_literals(text: str) -> list[str]:
+    """Every non-integer number of a JSON document (or of JSON Lines), as printed."""
+    import json
+
+    found: list[str] = []
+    for line in text.splitlines() if text.lstrip().startswith("{") and "\n{" in text else [text]:
+        if line.strip():
+            json.loads(line, parse_float=lambda t: found.append(t) or 0.0)
+    return found
+
+
+def assert_float32_shortest(text: str) -> int:
+    """The house rule for JSON numbers, precisely: each printed float t reads back (as float64)
+    as exactly the decimal that numpy prints for float32(t) at its shortest round-trip length,
+    so t carries no digit beyond what float32 holds (0.7021033763885498 fails, 0.7021034
+    passes). Returns how many floats were checked."""
+    floats = float_literals(text)
+    for t in floats:
+        shortest = np.format_float_scientific(np.float32(float(t)), unique=True)
+        assert float(t) == float(shortest), f"{t} is not float32-shortest ({shortest})"
+    return len(floats)

@@ -266,3 +266,65 @@ def test_compare_command_page_in_the_browser(tmp_path, visit):
     np.testing.assert_allclose(shown, np.round(np.asarray(record["contextual_cosine"]).ravel(), 2), atol=1e-9)
     v.screenshot("compare-command")
     v.assert_clean()
+
+
+def _page_at(browser, path: Path, width: int):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    return context, page
+
+
+def test_selected_row_is_outlined_as_a_row_not_cell_by_cell(tmp_path, visit):
+    path, _ = _embed(tmp_path, "the bank of the river")
+    page = visit(path).page
+    page.click('#headview text.tok.q[data-i="1"]')
+    page.mouse.move(0, 0)
+    style = page.eval_on_selector_all(
+        ".heat tbody tr", "rows => rows.map(r => [...r.querySelectorAll('td.cell')].map(td => {"
+        " const s = getComputedStyle(td); return [s.borderTopColor, s.borderLeftColor, s.borderRightColor, s.outlineStyle]; }))")
+    sel = style[1][0][0]
+    assert sel != style[0][0][0]  # the selected row's top edge is coloured, another row's is not
+    assert all(cell[0] == sel and cell[3] == "none" for cell in style[1])  # one line along the row, no outlines
+    assert style[1][0][1] == sel and style[1][-1][2] == sel  # closed at both ends
+    assert all(cell[1] != sel for cell in style[1][1:])  # no vertical lines between the cells
+
+
+def test_at_1280_pixels_the_head_view_and_matrix_sit_side_by_side(tmp_path, browser):
+    path, _ = _embed(tmp_path, "she sat on the bank of the river and watched the water")
+    context, page = _page_at(browser, path, 1280)
+    head = page.locator("#head-section").bounding_box()
+    matrix = page.locator("#matrix-section").bounding_box()
+    assert abs(head["y"] - matrix["y"]) < 2 and matrix["x"] > head["x"] + head["width"]
+    assert matrix["x"] + matrix["width"] > 0.6 * 1280  # the right of the page is used
+    context.close()
+
+
+def test_long_sentences_draw_top_lines_until_a_token_is_selected(tmp_path, visit):
+    from attncli.html import LINES_ALL_MAX, LINES_TOP_K
+
+    words = ("the old harbour town grew around a deep river mouth where fishing boats returned each evening "
+             "with their catch while merchants from distant cities traded wool grain and timber in the crowded "
+             "market square near the stone church that had stood there since the twelfth century").split()
+    assert len(words) > LINES_ALL_MAX
+    path, record = _embed(tmp_path, " ".join(words))
+    page = visit(path).page
+    att = np.asarray(record["attention"])
+    n = len(att)
+    assert "only each query's 3 strongest keys are drawn" in page.text_content("#lines-note")
+    edges = _visible_edges(page)
+    assert len(edges) == n * LINES_TOP_K
+    for q in range(n):  # each query's drawn lines are its heaviest
+        drawn = sorted(att[q, e["k"]] for e in edges if e["q"] == q)
+        assert drawn[0] >= np.sort(att[q])[-LINES_TOP_K] - 1e-6
+    page.click('#headview text.tok.q[data-i="5"]')
+    page.mouse.move(0, 0)
+    assert len(_visible_edges(page)) == int((att[5] > 0).sum())  # all of the selected token's lines
+
+
+def test_short_sentences_have_no_lines_note(tmp_path, visit):
+    path, record = _embed(tmp_path, "the bank of the river")
+    page = visit(path).page
+    assert page.locator("#lines-note").count() == 0
+    assert "limit" in page.text_content("#options-section") and "None" not in page.text_content("#options-section")

@@ -357,11 +357,12 @@ def test_table_output_has_caption_and_both_tables():
     for tok, row in zip(api.tokens, api.attention):
         want = [f"{w:.2f}" for w in row]
         assert any(line.split()[:4] == [tok, *want] for line in lines), (tok, want)
-    # the contextual table: first 8 dims, an ellipsis column, the norm
+    # the contextual table: first 8 dims, the title says so (no ellipsis column), the norm of all 50
     assert re.search(r"\bd7\b", out) and not re.search(r"\bd8\b", out) and "norm" in out
-    cells = next(line for line in lines if line.split()[:1] == ["bank"] and "…" in line).split()
+    assert "d0-d7 shown" in out and "…" not in out
+    cells = next(line for line in lines if line.split()[:1] == ["bank"] and len(line.split()) == 10).split()
     assert cells[1:9] == [f"{v:+.2f}" for v in api.contextual[1, :8]]
-    assert cells[9] == "…" and cells[10] == f"{np.linalg.norm(api.contextual[1]):.2f}"
+    assert cells[9] == f"{np.linalg.norm(api.contextual[1]):.2f}"
 
 
 def test_table_show_static_and_dims():

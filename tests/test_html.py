@@ -358,3 +358,12 @@ def test_compare_svg_alongside_the_tables(tmp_path):
     res = run("compare", "money bank grows", "bank river flows", "--word", "bank", "--svg", str(svg_out))
     assert res.exit_code == 0, res.stderr
     assert "Contextual cosine" in res.stdout and "Contextual cosine" in _svg_text(svg_out)
+
+
+def test_options_show_limit_as_all_and_the_words_really_centered(result_factory):
+    from attncli.html import options_table
+
+    table = options_table({"limit": None, "center": 10_000}, {"name": "v", "dim": 6, "vocab_size": 1234})
+    assert "None" not in table and "all (no --limit)" in table
+    assert "mean of the 1,234 most frequent vectors" in table
+    assert "mean of the 500 most frequent" in options_table({"center": 500}, {"name": "v", "dim": 6, "vocab_size": 1234})

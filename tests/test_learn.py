@@ -53,11 +53,12 @@ def test_word_folds_keep_a_word_in_one_fold():
 
 def test_train_writes_weights_that_the_pipeline_runs_exactly(tmp_path):
     out, saved = tmp_path / "wv.npz", tmp_path / "wv.json"
-    r = CliRunner().invoke(app, ["train", "wic", *TINY, "-o", str(out), "--save-config", str(saved), "--json"])
+    r = CliRunner().invoke(app, ["train", "wic", *TINY, "-o", str(out), "--rank", "0", "--save-config", str(saved), "--json"])
     assert r.exit_code == 0, r.output
-    summary = json.loads(r.stdout)
+    summary = json.loads(r.stdout)["training"]
     with np.load(out, allow_pickle=False) as npz:
-        assert sorted(npz.files) == ["W_k", "W_q", "W_v"]
+        assert sorted(npz.files) == ["W_k", "W_q", "W_v", "settings"]
+        assert json.loads(str(npz["settings"]))["config"]["residual"] == 0.2  # carried: --weights alone runs them
         assert np.array_equal(npz["W_q"], np.eye(50, dtype=np.float32))
         assert not np.allclose(npz["W_v"], np.eye(50), atol=1e-3)  # it learned something
     settings = json.loads(saved.read_text())
@@ -69,13 +70,13 @@ def test_train_writes_weights_that_the_pipeline_runs_exactly(tmp_path):
     assert ev.exit_code == 0, ev.output
     got = json.loads(ev.stdout)
     assert got["threshold"] == pytest.approx(summary["threshold"], abs=1e-5)
-    assert got["accuracy"] == pytest.approx(summary["fit_accuracy"])
+    assert got["accuracy"] == pytest.approx(summary["train_accuracy"])
     # and embed runs them too
     em = CliRunner().invoke(app, ["embed", "money bank grows", "--config", str(saved), "--json"])
     assert em.exit_code == 0 and json.loads(em.stdout)["config"]["weights"] == str(out.resolve())
 
 
 def test_train_refuses_what_it_cannot_learn(tmp_path):
-    r = CliRunner().invoke(app, ["train", "wic", *TINY, "-o", str(tmp_path / "w.npz"), "--heads", "2"])
+    r = CliRunner().invoke(app, ["train", "wic", *TINY, "-o", str(tmp_path / "w.npz"), "--rank", "0", "--heads", "2"])
     assert r.exit_code == 2 and "one head" in r.stderr and r.stderr.count("\n") == 1
     assert not (tmp_path / "w.npz").exists()

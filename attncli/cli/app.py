@@ -59,7 +59,7 @@ class _Group(TyperGroup):
 app = typer.Typer(
     cls=_Group,
     help="Turn static word vectors into contextual ones with self-attention, and show the work.",
-    add_completion=False,
+    add_completion=True,  # --install-completion, --show-completion (typer's own; imports nothing until used)
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -14,7 +14,7 @@ import typer
 from ..batch import DEFAULT_BATCH_SIZE, DEFAULT_MAX_ATTENTION_CELLS, BatchOptions
 from ..errors import DataError, UsageError
 from .app import app
-from .console import reporting_into, warn
+from .console import reporting_into, warn, wrote
 from .options import Engine, InputFormat, OutputFormat, config_options
 
 EXIT_SOME_FAILED = 3  # some lines failed: reported on stderr and as error records; the rest written
@@ -39,7 +39,7 @@ def batch(
     max_attention_cells: Annotated[int, typer.Option(min=1, rich_help_panel=_OUT,
                                    help="--with-attention: a line whose heads x n x n weights pass this fails.")] = DEFAULT_MAX_ATTENTION_CELLS,
     batch_size: Annotated[int, typer.Option(min=1, rich_help_panel=_IN, help="Sentences attended together in one padded matmul.")] = DEFAULT_BATCH_SIZE,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar, no 'wrote FILE' line.")] = False,
     engine: Annotated[Engine, typer.Option(help="dask: one .npz shard per input file, on Dask (pip install 'attncli\\[dask]').")] = Engine.local,
     scheduler: Annotated[Optional[str], typer.Option(show_default=False,
                          help="--engine dask: address of a Dask scheduler (default: local processes).")] = None,
@@ -111,6 +111,8 @@ def run_local(cfg, source: str, output: str | None, output_format: str | None, o
         raise
     except OSError as e:  # a full disk, a read-only directory, a file that went away
         raise DataError(f"{e.filename or output or source}: {e.strerror or e}") from None
+    if output not in (None, "-") and not quiet and Path(output).is_file():
+        wrote(output, Path(output).stat().st_size)
     return _summary(failed, done)
 
 

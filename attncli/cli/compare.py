@@ -6,15 +6,16 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..errors import UsageError
 from .app import app
 from .console import print_json, print_renderables, report_result, write_file
-from .options import HtmlOpt, SvgOpt, config_options
+from .options import HtmlOpt, QuietOpt, SvgOpt, config_options
 
 
 @app.command()
 @config_options
 def compare(
-    sentences: Annotated[Optional[list[str]], typer.Argument(help="Two or more sentences holding the word.", show_default=False)] = None,
+    sentences: Annotated[Optional[list[str]], typer.Argument(help="Two or more sentences holding the word ('-': read more, one per line, from stdin).", show_default=False)] = None,
     word: Annotated[str, typer.Option("--word", "-w", help="The word to follow across the sentences.", show_default=False)] = ...,
     input_file: Annotated[Optional[str], typer.Option("--input", "-i", help="Read sentences from FILE, one per line ('-': stdin).")] = None,
     occurrence: Annotated[int, typer.Option(min=1, help="Which appearance of the word (1-based) in a sentence holding it more than once.")] = 1,
@@ -23,6 +24,7 @@ def compare(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
     html_file: HtmlOpt = None,
     svg_file: SvgOpt = None,
+    quiet: QuietOpt = False,
     *,
     config,
 ):
@@ -32,10 +34,15 @@ def compare(
     """
     from .. import pipeline
 
-    texts = list(sentences or [])
-    if input_file is not None:
-        from ..inputs import nonblank_lines
+    from ..inputs import nonblank_lines
 
+    given = list(sentences or [])
+    if given.count("-") + (input_file == "-") > 1:
+        raise UsageError("stdin ('-') can be read once: give '-' as one sentence argument or as -i, not both")
+    texts = []
+    for s in given:  # '-' stands for the lines of stdin, in its place
+        texts += [line.strip() for line in nonblank_lines("-")] if s == "-" else [s]
+    if input_file is not None:
         texts += [line.strip() for line in nonblank_lines(input_file)]
     result = pipeline.compare(texts, word, config, occurrence=occurrence, k=top, exclude_word=not include_word)
     for o in result.occurrences:
@@ -46,10 +53,11 @@ def compare(
     if html_file is not None:
         from ..html import compare_page
 
-        write_file(html_file, compare_page(record).encode("utf-8"))
+        write_file(html_file, compare_page(record).encode("utf-8"), announce=not quiet)
     if svg_file is not None or not json_out:
         from ..render import compare_renderables
 
-        print_renderables(compare_renderables(result), svg_file, show=not json_out, title="attncli compare")
+        print_renderables(compare_renderables(result), svg_file, show=not json_out, title="attncli compare",
+                          announce=not quiet)
     if json_out:
         print_json(record)

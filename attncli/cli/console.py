@@ -63,14 +63,15 @@ def stderr_console():
     return Console(stderr=True)
 
 
-def print_renderables(parts: list, svg: Path | None = None, *, show: bool = True, title: str = "attncli") -> None:
+def print_renderables(parts: list, svg: Path | None = None, *, show: bool = True, title: str = "attncli",
+                      announce: bool = False) -> None:
     """Print rich renderables on stdout (when `show`) and, when `svg` is given, record the same
     renderables into an SVG image written atomically to `svg`. The SVG is written first, so a
     failure to write it prints nothing."""
     if svg is not None:
         from ..render import svg_image
 
-        write_file(svg, svg_image(parts, title=title).encode("utf-8"))
+        write_file(svg, svg_image(parts, title=title).encode("utf-8"), announce=announce)
     if show:
         out = stdout_console()
         for part in parts:
@@ -84,14 +85,54 @@ def print_json(obj) -> None:
     sys.stdout.flush()
 
 
-def write_file(path: Path, data: bytes) -> None:
-    """An output file the user asked for, written atomically; a failure is one line, exit 1."""
+def sentence_arg(text: str) -> str:
+    """A sentence argument; '-' means: read it from stdin (all of it, as one sentence)."""
+    if text != "-":
+        return text
+    from ..inputs import read_text
+
+    text = read_text("-").strip()
+    if not text:
+        raise DataError("stdin holds no sentence")
+    return text
+
+
+def size_text(n: int) -> str:
+    """A file size for people: 512 bytes, 38 KiB, 2.5 MiB."""
+    if n < 1024:
+        return f"{n} byte{'s' if n != 1 else ''}"
+    if n < 2**20:
+        return f"{n / 1024:.0f} KiB" if n >= 10 * 1024 else f"{n / 1024:.1f} KiB"
+    return f"{n / 2**20:.1f} MiB"
+
+
+def wrote(path, size: int) -> None:
+    """`attncli: wrote view.html (38 KiB)` on stderr: what a command wrote besides stdout."""
+    note(f"wrote {path} ({size_text(size)})")
+
+
+def write_file(path: Path, data: bytes, *, announce: bool = False) -> None:
+    """An output file the user asked for, written atomically; a failure is one line, exit 1.
+    With `announce`, says on stderr what was written."""
     from ..export import write_atomic
 
     try:
         write_atomic(path, data)
     except OSError as e:
         raise DataError(f"cannot write {path}: {e.strerror or e}") from None
+    if announce:
+        wrote(path, len(data))
+
+
+def check_writable(path: Path) -> None:
+    """Fail now (one line, exit 1) when `path` cannot be written later: before a long run."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise DataError(f"cannot write {path}: it is a directory")
+    if not parent.is_dir():
+        raise DataError(f"cannot write {path}: no such directory {parent}")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise DataError(f"cannot write {path}: permission denied")
 
 
 def progress_bar(*columns, transient: bool = True):
@@ -103,9 +144,45 @@ def progress_bar(*columns, transient: bool = True):
     return Progress(*columns, console=console, transient=transient, disable=not console.is_terminal)
 
 
+class ProgressLines:
+    """Progress for a stderr that is not a terminal (a log, CI, `2> file`): a line at each tenth
+    of `total` done, `attncli: LABEL: 30% (1,234 of 4,113), 12 s`, and, when the steps are slow
+    (a cross-validation fold, an epoch), also whenever `every` seconds have passed since the last
+    line; without a total, a line at most every `every` seconds. A run of many minutes is never
+    silent, and a log stays short."""
+
+    def __init__(self, label: str, total: int | None, every: float = 5.0, clock=None):
+        import time
+
+        self.label, self.total, self.every = label, total, every
+        self.clock = clock or time.monotonic
+        self.start = self.last = self.clock()
+        self.done, self.tenths = 0, 0
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        now = self.clock()
+        tenths = min(10, self.done * 10 // self.total) if self.total else 0
+        if tenths <= self.tenths and now - self.last < self.every:
+            return
+        self.tenths, self.last = max(tenths, self.tenths), now
+        if self.total:
+            pct = 100 * self.done // self.total
+            note(f"{self.label}: {pct}% ({self.done:,} of {self.total:,}), {now - self.start:.0f} s")
+        else:
+            note(f"{self.label}: {self.done:,} done, {now - self.start:.0f} s")
+
+
 @contextlib.contextmanager
-def progress(label: str, total: int | None):
-    """A bar with a label, done/total and the time left; yields advance(n=1)."""
+def progress(label: str, total: int | None, *, quiet: bool = False):
+    """Yields advance(n=1). On a terminal, a bar with a label, done/total and the time left;
+    otherwise ProgressLines (a line per tenth done); with `quiet`, nothing."""
+    if quiet:
+        yield lambda n=1: None
+        return
+    if not stderr_console().is_terminal:
+        yield ProgressLines(label, total).advance
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
     with progress_bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
@@ -115,7 +192,8 @@ def progress(label: str, total: int | None):
 
 class StderrReport:
     """The handler for attncli.report: notes as `attncli: ...` lines, progress as a bar, on
-    stderr (a bar only when it is a terminal)."""
+    stderr. A step's status (update(done, status)) shows beside the bar on a terminal, and is
+    one `attncli: label: status` line otherwise."""
 
     def note(self, msg: str) -> None:
         note(msg)
@@ -124,10 +202,18 @@ class StderrReport:
     def progress(self, label: str, total: int | None):
         from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TextColumn("{task.fields[status]}"))
         with progress_bar(*columns) as bar:
-            task = bar.add_task(label, total=total)
-            yield lambda done: bar.update(task, completed=done)
+            task = bar.add_task(label, total=total, status="")
+            terminal = not bar.disable
+
+            def update(done: int, status: str | None = None) -> None:
+                bar.update(task, completed=done, **({"status": status} if status else {}))
+                if status and not terminal:
+                    note(f"{label}: {status}")
+
+            yield update
 
 
 class BarReport(StderrReport):
@@ -140,11 +226,11 @@ class BarReport(StderrReport):
     @contextlib.contextmanager
     def progress(self, label: str, total: int | None):
         if self.bar is None:
-            yield lambda done: None
+            yield lambda done, status=None: None
             return
         task = self.bar.add_task(label, total=total, unit="tokens")
         try:
-            yield lambda done: self.bar.update(task, completed=done)
+            yield lambda done, status=None: self.bar.update(task, completed=done)
         finally:
             self.bar.remove_task(task)
 

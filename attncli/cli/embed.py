@@ -9,20 +9,21 @@ import typer
 
 from ..errors import UsageError
 from .app import app
-from .console import print_json, print_renderables, report_result, write_file
-from .options import HtmlOpt, SvgOpt, config_options
+from .console import print_json, print_renderables, report_result, sentence_arg, write_file
+from .options import HtmlOpt, QuietOpt, SvgOpt, config_options
 
 
 @app.command()
 @config_options
 def embed(
-    text: Annotated[Optional[str], typer.Argument(help="The sentence to embed (many: attncli batch -i FILE).", show_default=False)] = None,
+    text: Annotated[Optional[str], typer.Argument(help="The sentence to embed ('-': read it from stdin; many: attncli batch -i FILE).", show_default=False)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
     dims: Annotated[int, typer.Option(min=1, help="Vector dimensions shown in tables.")] = 8,
     show_static: Annotated[bool, typer.Option("--show-static", help="Also show the static vectors.")] = False,
     neighbors: Annotated[int, typer.Option("--neighbors", min=0, help="Also show each token's K nearest vocabulary words (cosine to its contextual vector).")] = 0,
     html_file: HtmlOpt = None,
     svg_file: SvgOpt = None,
+    quiet: QuietOpt = False,
     *,
     config,
 ):
@@ -34,6 +35,7 @@ def embed(
     """
     if text is None:
         raise UsageError("give a sentence to embed, or -i FILE for a file of sentences (-i - for stdin)")
+    text = sentence_arg(text)
     from .. import pipeline
 
     result = pipeline.embed(text, config)
@@ -42,14 +44,14 @@ def embed(
     if html_file is not None:
         from ..html import embed_page
 
-        write_file(html_file, embed_page(result).encode("utf-8"))
+        write_file(html_file, embed_page(result).encode("utf-8"), announce=not quiet)
     if svg_file is not None or not json_out:
         from ..render import embed_renderables, neighbors_table
 
         parts = embed_renderables(result, dims=dims, show_static=show_static)
         if near is not None:
             parts.append(neighbors_table(result.surfaces, near))
-        print_renderables(parts, svg_file, show=not json_out, title="attncli embed")
+        print_renderables(parts, svg_file, show=not json_out, title="attncli embed", announce=not quiet)
     if json_out:
         from ..export import embed_record
 

@@ -7,14 +7,14 @@ from typing import Annotated
 import typer
 
 from .app import app
-from .console import print_json, print_renderables, report_result, write_file
-from .options import HtmlOpt, SvgOpt, config_options
+from .console import print_json, print_renderables, report_result, sentence_arg, write_file
+from .options import HtmlOpt, QuietOpt, SvgOpt, config_options
 
 
 @app.command()
 @config_options
 def explain(
-    text: Annotated[str, typer.Argument(help="The sentence holding the word.", show_default=False)],
+    text: Annotated[str, typer.Argument(help="The sentence holding the word ('-': read it from stdin).", show_default=False)],
     word: Annotated[str, typer.Option("--word", "-w", help="The word to explain.", show_default=False)] = ...,
     occurrence: Annotated[int, typer.Option(min=1, help="Which appearance of the word (1-based) when the sentence holds it more than once.")] = 1,
     top: Annotated[int, typer.Option("-n", "--top", min=0, help="Nearest vocabulary words shown before and after.")] = 5,
@@ -22,6 +22,7 @@ def explain(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the working.")] = False,
     html_file: HtmlOpt = None,
     svg_file: SvgOpt = None,
+    quiet: QuietOpt = False,
     *,
     config,
 ):
@@ -31,18 +32,19 @@ def explain(
     """
     from ..explain import explain as work
 
-    e = work(text, word, config, occurrence=occurrence, k=top)
+    e = work(sentence_arg(text), word, config, occurrence=occurrence, k=top)
     report_result(e)
     if html_file is not None:
         from ..html import explain_page
 
-        write_file(html_file, explain_page(e).encode("utf-8"))
+        write_file(html_file, explain_page(e).encode("utf-8"), announce=not quiet)
     if svg_file is not None or not json_out:
         from .console import stdout_console
         from ..render import explain_renderables
 
         width = min(stdout_console().width, 120) if svg_file is None else 80
-        print_renderables(explain_renderables(e, dims=dims, width=width), svg_file, show=not json_out, title="attncli explain")
+        print_renderables(explain_renderables(e, dims=dims, width=width), svg_file, show=not json_out, title="attncli explain",
+                          announce=not quiet)
     if json_out:
         from ..export import explain_record
 

@@ -38,10 +38,11 @@ OutputFormat = _choices("OutputFormat", ("jsonl", "npz"))
 Engine = _choices("Engine", ("local", "dask"))
 
 
-_ATT = "Attention (simple-mode defaults tuned on WiC train; --textbook: the plain formula)"
+_ATT = "Attention"
 _SRC = "Vectors and tokens"
 _CFG = "Saved settings"
 _OUT = "Files"
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Say nothing on stderr about files written or progress.")]
 HtmlOpt = Annotated[
     Optional[Path],
     typer.Option("--html", dir_okay=False, metavar="FILE", rich_help_panel=_OUT,
@@ -61,7 +62,7 @@ VectorsOpt = Annotated[
 ]
 VectorsFormatOpt = Annotated[
     VectorsFormat,
-    typer.Option("--vectors-format", rich_help_panel=_SRC,
+    typer.Option("--vectors-format", metavar="FORMAT", rich_help_panel=_SRC,
                  help="Format of --vectors: auto (detected by content), word2vec (text), word2vec-bin, glove (text, no header), fasttext (.bin), kv (gensim pickle, needs --trust)."),
 ]
 LimitOpt = Annotated[Optional[int], typer.Option(min=1, max=2**63 - 1, rich_help_panel=_SRC, help="Keep only the N most frequent words of the vectors.")]
@@ -98,8 +99,8 @@ def _shared_options() -> list[inspect.Parameter]:
         "unicode_errors": UnicodeErrorsOpt,
         "trust": TrustOpt,
         "oov": (Oov, typer.Option(rich_help_panel=_SRC, help="Words not in the vocabulary: skip them, use a zero vector, or stop.")),
-        "mode": (Mode, typer.Option(rich_help_panel=_ATT, help="simple: parameter-free attention over the static vectors; qkv: Q, K, V projections.")),
-        "weights": (str, typer.Option(rich_help_panel=_ATT, help="qkv projections: 'identity', 'random' (Glorot, untrained) or an .npz file (W_q, W_k, W_v[, W_o, b_*]).")),
+        "mode": (Mode, typer.Option(rich_help_panel=_ATT, help="simple: parameter-free attention over the static vectors (its defaults tuned on WiC train); qkv: Q, K, V projections.")),
+        "weights": (str, typer.Option(rich_help_panel=_ATT, help="qkv projections: 'identity', 'random' (Glorot, untrained), 'wic' (trained on WiC, shipped) or an .npz file (W_q, W_k, W_v[, W_o, b_*]); a file's own settings apply unless given here.")),
         "seed": (int, typer.Option(**limits("seed"), rich_help_panel=_ATT, help="Seed for --weights random.")),
         "heads": (int, typer.Option(**limits("heads"), rich_help_panel=_ATT, help="Attention heads; each takes an equal slice of the projected columns.")),
         "similarity": (Optional[Similarity], typer.Option(rich_help_panel=_ATT, help=f"Score of query i against key j: dot product or cosine. {by_mode('similarity')}", show_default=False)),
@@ -136,8 +137,9 @@ def _shared_options() -> list[inspect.Parameter]:
 def config_options(func):
     """Give a command every shared option; it receives them as one `config: Config`.
 
-    Precedence, lowest first: built-in defaults, the user config file, --config FILE,
-    --textbook, options given on the command line (or by environment variable)."""
+    Precedence, lowest first: built-in defaults, the user config file, the settings a
+    --weights file carries (qkv mode), --config FILE, --textbook, options given on the command
+    line (or by environment variable)."""
     params = _shared_options()
     names = [p.name for p in params]
     hints = typing.get_type_hints(func, include_extras=True)  # resolve string annotations
@@ -156,21 +158,26 @@ def config_options(func):
 
 def _resolve_config(shared: dict):
     from ..configfile import read_settings, user_config_path
-    from ..pipeline import MODE_DEFAULTS, Config
+    from ..pipeline import MODE_DEFAULTS, Config, carried_settings
 
     ctx = shared.pop("ctx")
     textbook, config_file = shared.pop("textbook"), shared.pop("config_file")
-    settings: dict = {}
-    user = user_config_path()
-    if user.is_file():
-        settings.update(read_settings(user))
+    defaults: dict = {}  # options left at their defaults
+    user: dict = {}  # the user's config file
+    run: dict = {}  # what this run asks for: --config FILE, --textbook, options given
+    path = user_config_path()
+    if path.is_file():
+        user = read_settings(path)
     if config_file is not None:
-        settings.update(read_settings(config_file))
+        run.update(read_settings(config_file))
     if textbook:
-        settings.update(MODE_DEFAULTS["qkv"], temperature=1.0)
+        run.update(MODE_DEFAULTS["qkv"], temperature=1.0)
     for name, value in shared.items():
         source = ctx.get_parameter_source(name)
         given = source is not None and source.name != "DEFAULT"
-        if value is not None and (given or name not in settings):
-            settings[name] = value.value if isinstance(value, Enum) else value
-    return Config(**settings)
+        if value is not None:
+            (run if given else defaults)[name] = value.value if isinstance(value, Enum) else value
+    chosen = {**defaults, **user, **run}
+    # A weights file's own settings rank above defaults and the user's file, below this run's.
+    carried = carried_settings(chosen.get("weights", "identity")) if chosen.get("mode") == "qkv" else {}
+    return Config(**{**defaults, **user, **carried, **run})

@@ -21,7 +21,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout inst
 # Here, unlike on embed, --format can only mean the vectors' format: both spellings work.
 FormatOpt = Annotated[
     VectorsFormat,
-    typer.Option("--format", "--vectors-format",
+    typer.Option("--format", "--vectors-format", metavar="FORMAT",
                  help="auto (detected by content), word2vec (text), word2vec-bin, glove (text, no header), fasttext (.bin), kv (gensim pickle, needs --trust)."),
 ]
 

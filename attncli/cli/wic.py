@@ -7,21 +7,23 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..errors import UsageError
 from .app import eval_app, train_app
-from .console import print_json, print_renderables, progress, warn, write_file
-from .options import config_options
+from .console import check_writable, print_json, print_renderables, progress, warn, write_file
+from .options import QuietOpt, config_options
 
 
 @eval_app.command("wic")
 @config_options
 def eval_wic(
-    eval_data: Annotated[Path, typer.Argument(help="WiC data file to score (e.g. dev.data.txt).", show_default=False)],
-    eval_gold: Annotated[Path, typer.Argument(help="Its gold labels (T/F per line).", show_default=False)],
+    eval_data: Annotated[Path, typer.Argument(help="WiC data file to score (e.g. dev.data.txt; '-': stdin).", show_default=False)],
+    eval_gold: Annotated[Path, typer.Argument(help="Its gold labels (T/F per line; '-': stdin).", show_default=False)],
     fit_data: Annotated[Path, typer.Option("--fit-data", help="WiC data file the threshold (and --tune) is fitted on.", show_default=False)] = ...,
     fit_gold: Annotated[Path, typer.Option("--fit-gold", help="Its gold labels.", show_default=False)] = ...,
     tune: Annotated[bool, typer.Option("--tune", help="Also choose temperature, prior a, centering and exclude-self on the fit split (grid search).")] = False,
     save_config: Annotated[Optional[Path], typer.Option("--save-config", help="Write the chosen settings to this JSON file (read back with --config).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help='Print {"accuracy", "threshold", "n", "config"} on stdout.')] = False,
+    quiet: QuietOpt = False,
     *,
     config,
 ):
@@ -31,12 +33,16 @@ def eval_wic(
     """
     from .. import pipeline, wic
 
+    stdin = [name for name, p in (("data", eval_data), ("gold", eval_gold), ("--fit-data", fit_data), ("--fit-gold", fit_gold))
+             if str(p) == "-"]
+    if len(stdin) > 1:
+        raise UsageError(f"stdin ('-') can be read once, not for both {stdin[0]} and {stdin[1]}")
     eval_pairs, eval_labels = wic.read_split(eval_data, eval_gold)
     fit_pairs, fit_labels = wic.read_split(fit_data, fit_gold)
     vec = pipeline.vectors_for(config)
     trials = len(list(wic.grid(config))) if tune else 1
     total = trials * len(fit_pairs) + len(eval_pairs)
-    with progress("scoring WiC pairs", total) as advance:
+    with progress("scoring WiC pairs", total, quiet=quiet) as advance:
         result = wic.evaluate(eval_pairs, eval_labels, fit_pairs, fit_labels, config, vec, tune=tune, progress=advance)
     if result.unknown_targets:
         warn(f"{result.unknown_targets} eval target word(s) out of the vocabulary: each taking part as a zero vector (it gets its sentence's prior-weighted mean)")
@@ -45,7 +51,7 @@ def eval_wic(
 
         notes = {"by": "attncli eval wic --tune" if tune else "attncli eval wic", "fit_data": str(fit_data),
                  "fit_accuracy": result.fit_accuracy, "threshold": result.threshold}
-        write_file(save_config, settings_json(result.config, notes))
+        write_file(save_config, settings_json(result.config, notes), announce=not quiet)
     if json_out:
         print_json({"accuracy": result.accuracy, "threshold": result.threshold, "n": result.n,
                      "config": result.config.to_dict()})
@@ -60,43 +66,65 @@ def eval_wic(
 def train_wic(
     fit_data: Annotated[Path, typer.Argument(help="WiC data file to learn from (e.g. train.data.txt).", show_default=False)],
     fit_gold: Annotated[Path, typer.Argument(help="Its gold labels.", show_default=False)],
-    output: Annotated[Path, typer.Option("-o", "--output", dir_okay=False, help="Write the weights here (.npz: W_q, W_k, W_v).", show_default=False)] = ...,
+    output: Annotated[Path, typer.Option("-o", "--output", dir_okay=False, help="Write the weights here (.npz: W_q, W_k, W_v and the settings to run them with).", show_default=False)] = ...,
+    rank: Annotated[int, typer.Option("--rank", min=0, help="Each W = I + U V^T with U, V of this rank; 0: learn W_v alone (full, by L-BFGS), W_q = W_k = I.")] = 8,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, show_default=False, help="Train this many epochs (default: chosen by cross-validation on the training split, folds grouped by target word, up to 20).")] = None,
     save_config: Annotated[Optional[Path], typer.Option("--save-config", help="Also write the settings that run these weights (read back with --config).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print what was fitted as JSON on stdout.")] = False,
+    quiet: QuietOpt = False,
     *,
     config,
 ):
-    """Learn the value projection W_v on a WiC split, on top of simple-mode attention.
+    """Learn W_q, W_k and W_v on a WiC split, starting from simple-mode attention (--heads, --seed apply).
 
-    Example: attncli train wic train.data.txt train.gold.txt -o wic-wv.npz --save-config wic.json
+    Example: attncli train wic train.data.txt train.gold.txt -o my.npz, then attncli embed "money bank grows" --mode qkv --weights my.npz
     """
-    from .. import learn, pipeline, wic
+    from .. import pipeline, wic
+    from ..weightsfile import CARRIED, npz_bytes
 
+    check_writable(output)
+    if save_config is not None:
+        check_writable(save_config)
+    if rank == 0 and epochs is not None:
+        raise UsageError("--epochs is for --rank >= 1 (--rank 0 fits W_v by L-BFGS)")
     pairs, labels = wic.read_split(fit_data, fit_gold)
     vec = pipeline.vectors_for(config)
-    with progress("learning W_v", learn.steps(len(pairs))) as advance:
-        trained = learn.train_value_projection(pairs, labels, config, vec, progress=advance)
-    import io
+    training = {"data": Path(fit_data).name, "pairs": len(pairs), "vectors": vec.info()["name"], "seed": config.seed,
+                "rank": rank, "heads": config.heads}
+    if rank == 0:
+        from .. import learn
 
-    import numpy as np
+        with progress("learning W_v", learn.steps(len(pairs)), quiet=quiet) as advance:
+            fitted = learn.train_value_projection(pairs, labels, config, vec, progress=advance)
+        weights, carried = fitted.weights, {k: getattr(fitted.config.resolved(), k) for k in CARRIED}
+        training.update(mu=fitted.mu, cv_accuracy={f"{k:g}": v for k, v in fitted.cv_accuracy.items()},
+                        train_accuracy=fitted.fit_accuracy, threshold=fitted.threshold)
+    else:
+        from .. import learn_qkv
 
-    buffer = io.BytesIO()
-    np.savez(buffer, **trained.weights)
-    write_file(output, buffer.getvalue())
-    run_with = trained.config.replace(weights=str(output.resolve()))
+        trained = learn_qkv.train_qkv(pairs, labels, config, vec, rank=rank, epochs=epochs, seed=config.seed)
+        weights, carried = trained.weights, trained.config
+        training.update(epochs=trained.epochs, epochs_by="given" if epochs else "cross-validation",
+                        cv_accuracy=trained.cv_accuracy[trained.epochs], cv_accuracy_untrained=trained.cv_accuracy[0],
+                        cv_accuracy_by_epoch=trained.cv_accuracy, train_accuracy=trained.train_accuracy,
+                        threshold=trained.threshold, losses=trained.losses, learned=trained.learned)
+    write_file(output, npz_bytes(weights, {"config": carried, "training": training}))
+    run_with = config.replace(mode="qkv", weights=str(output.resolve()), **carried)
     if save_config is not None:
         from ..configfile import settings_json
 
-        notes = {"by": "attncli train wic", "fit_data": str(fit_data), "mu": trained.mu,
-                 "fit_accuracy": trained.fit_accuracy, "cv_accuracy": {str(k): v for k, v in trained.cv_accuracy.items()}}
-        write_file(save_config, settings_json(run_with, notes))
-    summary = {"weights": str(output), "mu": trained.mu, "cv_accuracy": {str(k): v for k, v in trained.cv_accuracy.items()},
-               "fit_accuracy": trained.fit_accuracy, "threshold": trained.threshold, "config": run_with.to_dict()}
+        write_file(save_config, settings_json(run_with, {"by": "attncli train wic", **training}))
     if json_out:
-        print_json(summary)
+        print_json({"weights": str(output), "config": run_with.to_dict(), "training": training})
         return
-    cv = ", ".join(f"mu={k:g}: {v:.4f}" for k, v in trained.cv_accuracy.items())
-    print(f"wrote {output}: W_v learned with mu={trained.mu:g} (cross-validated by target word: {cv}); "
-          f"accuracy on the fit split {trained.fit_accuracy:.4f}")
+    if rank == 0:
+        cv = ", ".join(f"mu={k}: {v:.4f}" for k, v in training["cv_accuracy"].items())
+        how = f"W_v learned with mu={training['mu']:g} (cross-validated by target word: {cv})"
+    else:
+        how = (f"W_q, W_k, W_v = I + U V^T of rank {rank}, {config.heads} head(s), {training['epochs']} epochs "
+               f"({'given' if epochs else 'chosen by cross-validation'}); held-out accuracy {training['cv_accuracy']:.4f} "
+               f"(before training {training['cv_accuracy_untrained']:.4f}, folds grouped by target word)")
+    print(f"wrote {output}: {how}; accuracy on the training split {training['train_accuracy']:.4f}. "
+          f"Run them with --mode qkv --weights {output}")
     if save_config is not None:
         print(f"wrote {save_config}: run them with --config {save_config}")
