@@ -148,3 +148,15 @@ def test_window_on_the_command_line_and_in_the_record(tmp_path):
     f = tmp_path / "s.json"
     f.write_text('{"window": 3}')
     assert json.loads(run("embed", TEXT, "--json", "--config", str(f)).stdout)["config"]["window"] == 3
+
+
+def test_explain_names_the_window_and_matches_embed():
+    """explain works the same numbers as embed under --window, and says why far keys are hidden."""
+    from attncli.explain import explain
+
+    cfg = Config(window=2)
+    e = explain(TEXT, "river", cfg)
+    i = TEXT.split().index("river")
+    reasons = e.masked
+    assert all((r is not None and "window" in r) == (abs(j - i) > 2) for j, r in enumerate(reasons))
+    np.testing.assert_allclose(e.layers[-1].heads[0].weights, embed(TEXT, cfg).attention, **TOL)
