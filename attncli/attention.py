@@ -503,7 +503,7 @@ def _blocked_layer(
         return r1 - r0
 
     starts = range(0, n, rows)
-    workers = min(MAX_WORKERS, os.cpu_count() or 1, len(starts))
+    workers = min(MAX_WORKERS, _cores(), len(starts))
     with _blas_threads(1):  # tiny products fight over threads; the row blocks are shared out instead
         if workers <= 1:
             for r0 in starts:
@@ -584,6 +584,14 @@ def _masks_slice(settings: AttentionSettings, r0: int, r1: int, k0: int, k1: int
     if settings.window and (k0 < r1 - 1 - settings.window or k1 - 1 > r0 + settings.window):
         return True  # a key beyond the window of the last or the first query
     return settings.causal and k1 - 1 > r0  # a key after the first query
+
+
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity; all of them where unknown)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @contextmanager
