@@ -169,7 +169,13 @@ def scores(
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    norm = np.sqrt(np.einsum("...i,...i->...", x, x))[..., None]  # as np.linalg.norm, without its temporaries
+    """Rows scaled to length 1 (zero rows stay zero)."""
+    with np.errstate(over="ignore"):
+        norm = np.sqrt(np.einsum("...i,...i->...", x, x))[..., None]  # as np.linalg.norm, without its temporaries
+    if not np.isfinite(norm).all():  # squares past float32 (values ~1e20 and up): scale by each row's peak first
+        peak = np.abs(x).max(axis=-1, keepdims=True)
+        x = x / np.where(peak == 0, 1, peak)
+        norm = np.sqrt(np.einsum("...i,...i->...", x, x))[..., None]
     norm[norm == 0] = 1
     return x / norm
 
@@ -511,10 +517,12 @@ def _blocked_layer(
                 if on_rows is not None:
                     on_rows(done)
         else:
+            import contextvars
             from concurrent.futures import ThreadPoolExecutor
 
+            caller = contextvars.copy_context()  # the caller's np.errstate holds in the workers too
             with ThreadPoolExecutor(workers) as pool:
-                for done in pool.map(block, starts):
+                for done in pool.map(lambda r0: caller.copy().run(block, r0), starts):
                     if on_rows is not None:
                         on_rows(done)
     return _project_out(merged, proj)  # (n, d_out)

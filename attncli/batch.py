@@ -27,6 +27,7 @@ import numpy as np
 from . import attention as att
 from .errors import DataError, UsageError
 from .pipeline import (
+    MAX_ATTENTION_CELLS,
     Config,
     EmbedResult,
     contextualize,
@@ -41,7 +42,10 @@ from .tokens import token_texts
 from .vectors import Vectors
 
 DEFAULT_BATCH_SIZE = 256
-DEFAULT_MAX_ATTENTION_CELLS = 25_000_000  # H x n x n weights kept for --with-attention: 100 MB of float32
+DEFAULT_MAX_ATTENTION_CELLS = MAX_ATTENTION_CELLS  # H x n x n weights kept for --with-attention: 100 MB of float32
+DEFAULT_MAX_LINE_BYTES = 1_000_000  # a sentence longer than this is an error record, not a MemoryError
+INT_MAX = 2**63 - 1
+SKIP_FACTOR = 100  # an over-long line is read past up to this many times the limit; past it, the run stops
 BLOCK_CELLS = 1 << 20  # attention cells (B x H x n x n) computed at once: 4 MiB of float32, cache-sized
 MIN_UNIFORM = 16  # sentences of one length batched alone, unpadded; fewer are padded with neighbours
 CHUNK_SENTENCES = 8192  # sentences read, sorted and embedded together
@@ -63,14 +67,15 @@ class BatchOptions:
     with_static: bool = False  # add the static vectors to the output
     with_attention: bool = False  # add the attention weights to the output
     max_attention_cells: int = DEFAULT_MAX_ATTENTION_CELLS  # with_attention: a bigger line fails
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES  # a longer line fails (and is read past, never held)
 
     def __post_init__(self):
         if self.input_format not in INPUT_FORMATS:
             raise UsageError(f"--input-format must be text or jsonl, not {self.input_format!r}")
-        if self.batch_size < 1:
-            raise UsageError(f"--batch-size must be >= 1, not {self.batch_size}")
-        if self.max_attention_cells < 1:
-            raise UsageError(f"--max-attention-cells must be >= 1, not {self.max_attention_cells}")
+        for name in ("batch_size", "max_attention_cells", "max_line_bytes"):
+            value = getattr(self, name)
+            if not 1 <= value <= INT_MAX:  # int64: what the manifest and the .npz can hold
+                raise UsageError(f"--{name.replace('_', '-')} must be between 1 and {INT_MAX}, not {value}")
 
 
 @dataclass(frozen=True)
@@ -468,7 +473,7 @@ def embed_stream(emb: BatchEmbedder, f: BinaryIO, writer, on_chunk: Callable[[Ch
     Returns (lines read, lines that failed)."""
     done = failed = 0
     with writer, no_gc():
-        for chunk in emb.embed_chunks(read_items(f, emb.options.input_format, emb.options.text_field)):
+        for chunk in emb.embed_chunks(read_items(f, emb.options.input_format, emb.options.text_field, emb.options.max_line_bytes)):
             writer.write(chunk)
             done += chunk.size
             failed += len(chunk.errors)
@@ -494,19 +499,35 @@ def no_gc():
 # ---------------------------------------------------------------- reading input
 
 
-def read_items(f: BinaryIO, input_format: str = "text", text_field: str = "text") -> Iterator[tuple[int, str | BatchError]]:
+def read_items(
+    f: BinaryIO, input_format: str = "text", text_field: str = "text", max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> Iterator[tuple[int, str | BatchError]]:
     """(line number, sentence) per line of a binary stream; a BatchError for a line that is not
-    UTF-8 (or, in JSON Lines, not an object with a string `text_field`). Decoded line by line,
-    so one bad line does not stop the rest."""
+    UTF-8 (or, in JSON Lines, not an object with a string `text_field`), or longer than
+    `max_line_bytes`. Decoded line by line, so one bad line does not stop the rest.
+
+    Memory stays bounded whatever the input: an over-long line is never held whole, it is read
+    past (and reported); a "line" that goes on for SKIP_FACTOR times the limit (-i /dev/zero,
+    a binary file) stops the run with a DataError."""
     if input_format not in INPUT_FORMATS:
         raise UsageError(f"--input-format must be text or jsonl, not {input_format!r}")
+    if max_line_bytes < 1:
+        raise UsageError(f"--max-line-bytes must be >= 1, not {max_line_bytes}")
     if input_format == "text":
-        yield from _read_text(f)
+        yield from _read_text(f, max_line_bytes)
         return
     import orjson
 
-    for line, raw in enumerate(f, start=1):
+    line = 0
+    while raw := f.readline(max_line_bytes + 2):  # + "\r\n"
+        line += 1
+        ended = raw.endswith(b"\n")
         raw = raw.rstrip(b"\r\n")
+        if len(raw) > max_line_bytes:
+            if not ended:
+                _skip_line(f, line, max_line_bytes)
+            yield line, _too_long(line, max_line_bytes)
+            continue
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as e:
@@ -519,41 +540,71 @@ def read_items(f: BinaryIO, input_format: str = "text", text_field: str = "text"
         yield line, text
 
 
-def _read_text(f: BinaryIO, block: int = 1 << 22) -> Iterator[tuple[int, str | BatchError]]:
+def _too_long(line: int, max_line_bytes: int) -> BatchError:
+    return BatchError(line, f"longer than {max_line_bytes:,} bytes (--max-line-bytes): skipped")
+
+
+def _skip_line(f: BinaryIO, line: int, max_line_bytes: int, skipped: int = 0, block: int = 1 << 22) -> None:
+    """Read past the rest of an over-long line, up to and with its "\n"."""
+    cap = SKIP_FACTOR * max_line_bytes
+    while data := f.readline(block):
+        if data.endswith(b"\n"):
+            return
+        skipped += len(data)
+        if skipped > cap:
+            raise DataError(f"line {line}: no line end within {cap:,} bytes; is this a file of sentences, "
+                            "one per line? (--max-line-bytes raises the limit)")
+
+
+def _read_text(f: BinaryIO, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, block: int = 1 << 22) -> Iterator[tuple[int, str | BatchError]]:
     """Lines of text, decoded a block of whole lines at a time (line by line only in a block
-    that is not valid UTF-8)."""
+    that is not valid UTF-8, or that holds a line over the limit)."""
     line = 0
     rest = b""
     while True:
         data = f.read(block)
-        if not data:
+        if data:
+            data = rest + data
+        elif rest:  # the last line has no "\n"
+            data = rest if rest.endswith(b"\n") else rest + b"\n"
+        else:
             break
-        data = rest + data
         cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            rest = data
-            continue
         rest = data[cut:]
-        raws = data[:cut - 1].split(b"\n")
-        try:
-            texts = data[:cut - 1].decode("utf-8").split("\n")
-        except UnicodeDecodeError:
+        if cut:
+            raws = data[:cut - 1].split(b"\n")
             texts = None
-        if texts is not None and len(texts) == len(raws):
-            for t in texts:
-                line += 1
-                yield line, t[:-1] if t.endswith("\r") else t
-            continue
-        for raw in raws:
+            if cut - 1 <= max_line_bytes or _longest_line(data, cut) <= max_line_bytes:
+                try:
+                    texts = data[:cut - 1].decode("utf-8").split("\n")
+                except UnicodeDecodeError:
+                    pass
+            if texts is not None and len(texts) == len(raws):
+                for t in texts:
+                    line += 1
+                    yield line, t[:-1] if t.endswith("\r") else t
+            else:
+                for raw in raws:
+                    line += 1
+                    yield line, _decode(line, raw, max_line_bytes)
+        if len(rest) > max_line_bytes:  # a line already too long: read past its end, never hold it
             line += 1
-            yield line, _decode(line, raw)
-    if rest:
-        yield line + 1, _decode(line + 1, rest)
+            _skip_line(f, line, max_line_bytes, len(rest), block)
+            rest = b""
+            yield line, _too_long(line, max_line_bytes)
 
 
-def _decode(line: int, raw: bytes) -> str | BatchError:
+def _longest_line(data: bytes, cut: int) -> int:
+    """Bytes in the longest line of data[:cut] (whole lines, the last ending at cut - 1)."""
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8, count=cut) == 10)  # (lines,)
+    return int(max(ends[0], np.diff(ends).max(initial=1) - 1))
+
+
+def _decode(line: int, raw: bytes, max_line_bytes: int | None = None) -> str | BatchError:
     if raw.endswith(b"\r"):
         raw = raw[:-1]
+    if max_line_bytes is not None and len(raw) > max_line_bytes:
+        return _too_long(line, max_line_bytes)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -98,16 +98,23 @@ def find(key: str) -> Entry | None:
 
 
 def read(entry: Entry) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
-    """(words, memory-mapped float32 matrix, other arrays by name). Raises OSError/ValueError
-    when the entry is damaged or went away (the caller then converts again)."""
+    """(words, memory-mapped float32 matrix, other arrays by name), checked against meta.json
+    (shapes, float32, one word per row, UTF-8). Raises OSError/ValueError when the entry is
+    damaged or went away: the caller discards it and converts again."""
     d, meta = entry.dir, entry.meta
-    matrix = np.load(d / "vectors.npy", mmap_mode="r", allow_pickle=False)
-    words = read_vocab(d / "vocab.txt", meta.get("multiline_words"))
-    if matrix.shape != (meta["vocab_size"], meta["dim"]) or len(words) != meta["vocab_size"]:
-        raise ValueError(f"cache entry {d} does not match its meta.json")
+    matrix = np.load(d / "vectors.npy", mmap_mode="r", allow_pickle=False)  # a cut file: ValueError
+    if matrix.shape != (meta["vocab_size"], meta["dim"]) or matrix.dtype != np.float32:
+        raise ValueError(f"vectors.npy is {matrix.dtype} {matrix.shape}, meta.json says float32 ({meta['vocab_size']}, {meta['dim']})")
+    words = read_vocab(d / "vocab.txt", meta.get("multiline_words"))  # not UTF-8: UnicodeDecodeError
+    if len(words) != meta["vocab_size"]:
+        raise ValueError(f"vocab.txt holds {len(words)} words, meta.json says {meta['vocab_size']}")
     extra = {}
     for name in meta.get("arrays", []):
         extra[name] = np.load(d / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+        if name == "counts" and extra[name].shape != (meta["vocab_size"],):
+            raise ValueError(f"counts.npy has shape {extra[name].shape}, meta.json says ({meta['vocab_size']},)")
+        if name == "ngrams" and (extra[name].ndim != 2 or extra[name].shape[1] != meta["dim"]):
+            raise ValueError(f"ngrams.npy has shape {extra[name].shape}, not (buckets, {meta['dim']})")
     return words, matrix, extra
 
 
@@ -162,7 +169,7 @@ def store(key: str, words: list[str], matrix: np.ndarray, arrays: dict[str, np.n
             os.rename(tmp, final)
         except OSError:
             if find(key) is None:  # a broken leftover in the way: set it aside and retry once
-                _discard(final)
+                discard(final)
                 os.rename(tmp, final)
             else:  # another process stored the same entry first: use theirs
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -196,7 +203,7 @@ def _fsync_dir(d: Path) -> None:
         os.close(fd)
 
 
-def _discard(d: Path) -> None:
+def discard(d: Path) -> None:
     """Remove a directory by first renaming it out of the way (readers then never see half)."""
     import shutil
     import tempfile
@@ -211,7 +218,8 @@ def _discard(d: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists (a pid reused by another process counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -224,7 +232,7 @@ def _pid_alive(pid: int) -> bool:
 def _converting(d: Path) -> bool:
     """A temp directory whose process is still writing it."""
     pid = d.name[len(_TMP):].split("-", 1)[0] if d.name.startswith(_TMP) else ""
-    return pid.isdigit() and _pid_alive(int(pid))
+    return pid.isdigit() and pid_alive(int(pid))
 
 
 def prune_abandoned() -> int:
@@ -253,7 +261,7 @@ def prune_stale(source: str, size: int, mtime_ns: int) -> int:
         if e.meta.get("source") == source and (e.meta.get("size"), e.meta.get("mtime_ns")) != (size, mtime_ns)
     ]
     for entry in stale:
-        _discard(entry.dir)
+        discard(entry.dir)
     return len(stale)
 
 
@@ -283,5 +291,5 @@ def clear() -> tuple[int, int]:
         if _read_meta(d) is not None:
             count += 1
         freed += sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
-        _discard(d)
+        discard(d)
     return count, freed

@@ -28,13 +28,20 @@ def user_config_path() -> Path:
     return Path(base) / "attncli" / "config.json"
 
 
+MAX_SETTINGS_BYTES = 1 << 20  # a settings file is a few hundred bytes
+
+
 def read_settings(path: str | os.PathLike) -> dict:
     """The settings in `path`, each checked; DataError names the file and the setting."""
     from .pipeline import Config, check_option
 
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as f:
+            raw = f.read(MAX_SETTINGS_BYTES + 1)  # --config /dev/zero must not fill the memory
+        if len(raw) > MAX_SETTINGS_BYTES:
+            raise DataError(f"{path}: longer than {MAX_SETTINGS_BYTES:,} bytes: not a settings file")
+        data = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise DataError(f"{path}: no such config file") from None
     except IsADirectoryError:

@@ -77,6 +77,8 @@ def run_dask(cfg, pattern: str, output: str | None, options: BatchOptions, sched
             client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError) as e:
             raise DataError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+        except ValueError as e:  # an address distributed cannot parse ("garbage://x")
+            raise UsageError(f"--scheduler {scheduler!r}: not a Dask scheduler address ({e})") from None
         with client:
             shards = list(dask.compute(*tasks, scheduler=client))
     else:

@@ -16,3 +16,9 @@ class UsageError(AttncliError):
     """Options that do not fit together, or out of range."""
 
     exit_code = 2
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, like Ctrl-C's KeyboardInterrupt, so that the same
+    clean-up runs (temp files removed, nothing left under the final name); the CLI exits 143.
+    A BaseException: no `except Exception` swallows it."""

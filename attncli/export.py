@@ -1,7 +1,8 @@
 """Machine output: one JSON schema, written with orjson. Every non-integer number, computed or
 a setting, is printed as the shortest text that reads back as the same float32 (`float32()`
 before orjson, which prints numpy float32 at its shortest round-trip precision): 0.48852888,
-never float64's 0.7021033763885498. Files are written atomically: a temp file, then a rename.
+never float64's 0.7021033763885498. Files are written atomically: a temp file, then a rename;
+devices, FIFOs and /dev/stdout are written into directly (see Target).
 
 Schema of `embed --json` (see README, "JSON output"):
     {"tokens": [str] (n), "oov": [{"token": str, "position": int}],
@@ -12,8 +13,13 @@ Schema of `embed --json` (see README, "JSON output"):
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import errno
 import os
+import stat
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -92,24 +98,155 @@ def dumps(obj) -> bytes:
     return orjson.dumps(float32(obj), option=_OPTS)
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where an output path is written, and how.
+
+    - a new or regular file: a temp file beside it, renamed over it when complete (readers see
+      the old file or the whole new one). A symlink is written through: the file it points to
+      is replaced, the link stays a link.
+    - anything else that exists (a character device like /dev/null or a terminal, a FIFO,
+      `>(gzip > x.gz)`, /dev/stdout): written into directly, as a shell redirection would;
+      replacing it by a rename would turn a device or a pipe into a regular file.
+      A regular file reached through /proc or /dev/fd (`-o /dev/stdout > out.jsonl`) is
+      the shell's open file: appended to, never truncated or replaced."""
+
+    path: Path  # the file to replace (symlinks resolved), or what to open and write into
+    stream: bool  # write into it directly, no temp file and no rename
+    append: bool = False  # stream: open with O_APPEND (a regular file behind a /proc fd link)
+
+
+def output_target(path: str | os.PathLike) -> Target:
+    """The Target of an output path; IsADirectoryError for a directory."""
+    path = Path(path)
+    try:
+        st = os.stat(path)  # follows symlinks
+    except FileNotFoundError:
+        st = None  # a new file, or a link to one that does not exist yet
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        return Target(path, stream=True)
+    if st is not None and _through_proc(path):
+        return Target(path, stream=True, append=True)
+    return Target(Path(os.path.realpath(path)), stream=False)
+
+
+def _through_proc(path: Path) -> bool:
+    """Whether resolving `path` passes through /proc (the /dev/stdout, /dev/fd/N links)."""
+    p = os.path.abspath(path)
+    for _ in range(40):  # the kernel's own limit on links followed
+        parent = os.path.realpath(os.path.dirname(p))
+        p = os.path.join(parent, os.path.basename(p))
+        if p.startswith("/proc/"):
+            return True
+        if not os.path.islink(p):
+            return False
+        p = os.path.join(parent, os.readlink(p))
+    return False
+
+
+def open_stream(target: Target):
+    """A binary file object writing into a streamed target (never created, truncated or renamed)."""
+    flags = os.O_WRONLY | (os.O_APPEND if target.append else 0)
+    return os.fdopen(os.open(target.path, flags), "wb")
+
+
+_LIVE: dict[Path, int] = {}  # temps this process made and has not yet renamed or removed -> pid
+
+
+def temp_beside(path: Path, *, directory: bool = False) -> Path:
+    """A new hidden temp file (or directory) beside `path`, named after it and this process's
+    pid: `.NAME.PID-RANDOM.tmp`. Temps left by processes that died (kill -9, power loss) are
+    removed first. Until `release(temp)`, it is removed when the process exits, however it
+    exits short of SIGKILL (a signal between creating it and using it included)."""
+    prune_stale_temps(path)
+    prefix = f".{path.name}.{os.getpid()}-"
+    if not _LIVE:
+        atexit.register(_remove_live)
+    if directory:
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=prefix, suffix=".tmp"))
+    else:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
+        os.close(fd)
+        tmp = Path(name)
+    _LIVE[tmp] = os.getpid()
+    return tmp
+
+
+def release(tmp: Path) -> None:
+    """`tmp` was renamed into place or removed: no longer this process's to clean up."""
+    _LIVE.pop(Path(tmp), None)
+
+
+def _remove_live() -> None:
+    import shutil
+
+    for tmp, pid in list(_LIVE.items()):
+        if pid != os.getpid():  # a forked worker never removes its parent's temps
+            continue
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            _unlink_quietly(tmp)
+        _LIVE.pop(tmp, None)
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def prune_stale_temps(path: Path) -> int:
+    """Remove `.NAME.PID-*.tmp` files and directories beside `path` whose process is gone."""
+    import shutil
+
+    from .cache import pid_alive
+
+    head = f".{path.name}."
+    removed = 0
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return 0
+    for name in names:
+        if not (name.startswith(head) and name.endswith(".tmp")):
+            continue
+        pid = name[len(head):].split("-", 1)[0]
+        if not pid.isdigit() or pid_alive(int(pid)):
+            continue
+        stale = path.parent / name
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            _unlink_quietly(stale)
+        removed += 1
+    return removed
+
+
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` so that a reader sees the old file or the whole new one, never a
-    part: write a temp file in the same directory, fsync, then rename over the target."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    part: write a temp file in the same directory, fsync, then rename over the target.
+    A target that is not a regular file (device, FIFO, /dev/stdout) is written into directly
+    (see Target)."""
+    target = output_target(path)
+    if target.stream:
+        with open_stream(target) as f:
+            f.write(data)
+        return
+    tmp = temp_beside(target.path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        os.replace(tmp, target.path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _unlink_quietly(tmp)
         raise
+    finally:
+        release(tmp)
 
 
 def explain_record(e) -> dict:

@@ -9,10 +9,23 @@ from pathlib import Path
 from .errors import DataError
 
 
-def read_text(source: str | os.PathLike) -> str:
-    """The whole of a UTF-8 text file, or of stdin when source is '-'."""
+MAX_TEXT_BYTES = 1 << 26  # a whole-file read (compare -i, WiC files): 64 MiB, then one clear error
+
+
+def read_text(source: str | os.PathLike, max_bytes: int = MAX_TEXT_BYTES) -> str:
+    """The whole of a UTF-8 text file, or of stdin when source is '-', up to `max_bytes`
+    (-i /dev/zero ends with an error, not a MemoryError)."""
     try:
-        data = sys.stdin.buffer.read() if str(source) == "-" else Path(source).read_bytes()
+        if str(source) == "-":
+            if sys.stdin is None:
+                raise DataError("standard input is closed: nothing to read for '-'")
+            data = sys.stdin.buffer.read(max_bytes + 1)
+        else:
+            with open(source, "rb") as f:
+                data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            where = "standard input" if str(source) == "-" else source
+            raise DataError(f"{where}: longer than {max_bytes:,} bytes; for many sentences use `attncli batch -i`")
         return data.decode("utf-8")
     except FileNotFoundError:
         raise DataError(f"{source}: no such file") from None

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from . import pipeline as P
-from .errors import UsageError
+from .errors import DataError, UsageError
 from .wic import Pair, Scorer, accuracy, fit_threshold
 
 REGULARIZATION = (0.1, 0.03, 0.01, 0.003)  # candidates for mu
@@ -123,6 +123,10 @@ def train_value_projection(
     cfg = cfg.resolved()
     if cfg.mode != "simple" or cfg.layers != 1 or cfg.heads != 1 or cfg.positions != "none" or cfg.causal:
         raise UsageError("train wic learns W_v on top of simple-mode attention: one layer, one head, no positions or causal mask")
+    words = len({p.word for p in pairs})
+    if words < 2:  # cross-validation by target word: one word leaves nothing to train a fold on
+        raise DataError(f"train wic needs pairs of at least 2 different target words (it cross-validates by "
+                        f"target word); the file has {len(pairs)} pair(s) of {words} word(s): more data is needed")
     scorer = Scorer(vec, cfg.oov)
     parts = target_parts(scorer, pairs, cfg, progress)
     folds = word_folds(pairs, FOLDS)

@@ -34,7 +34,7 @@ import numpy as np
 
 from . import pipeline as P
 from . import report
-from .errors import UsageError
+from .errors import DataError, UsageError
 from .learn import word_folds
 from .wic import Pair, Scorer, accuracy, fit_threshold
 
@@ -398,7 +398,9 @@ def train_qkv(pairs: list[Pair], labels: np.ndarray, cfg: P.Config, vec, rank: i
         sents = sentences(Scorer(vec, cfg.oov), pairs, cfg, update)
     folds = word_folds(pairs, FOLDS, seed)
     if len(np.unique(folds)) < 2:
-        raise UsageError("train wic cross-validates in folds by target word: it needs pairs of at least 2 different words")
+        words = len({p.word for p in pairs})
+        raise DataError(f"train wic needs pairs of at least 2 different words (it cross-validates in folds by "
+                        f"target word); the file has {len(pairs)} pair(s) of {words} word(s): more data is needed")
     max_epochs = epochs or MAX_EPOCHS
     with report.progress("cross-validating (folds by target word)", len(np.unique(folds)) * max_epochs) as update:
         cv = cross_validate(sents, labels, folds, setup, cfg, max_epochs, seed, update)

@@ -261,7 +261,7 @@ def load_projections(cfg: Config, d: int) -> att.Projections:
 
     path = weights_path(cfg.weights)
     if not path.is_file():
-        raise DataError(f"{path}: no such weights file")
+        raise DataError(f"{path}: {'not a regular file' if path.exists() else 'no such weights file'}")
     stat = path.stat()  # in the cache key: a rewritten file is read again
     return _load_weights_file(path, stat.st_size, stat.st_mtime_ns, d, cfg.heads)
 
@@ -319,13 +319,16 @@ class Prepared:
     subword: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)  # kept index -> fastText OOV vector
 
 
-def prepare(text: str, vec: Vectors, cfg: Config) -> Prepared:
+def prepare(text: str, vec: Vectors, cfg: Config, *, require_known: bool = True) -> Prepared:
     """Tokenize and look up; apply the OOV policy. Raises DataError for a sentence that
-    cannot be embedded (empty, only punctuation, nothing in the vocabulary)."""
+    cannot be embedded (empty, only punctuation, nothing in the vocabulary, not UTF-8).
+    With `require_known=False` a sentence of punctuation or unknown words is prepared anyway
+    (possibly with no row at all): for callers that must score every input (WiC)."""
+    check_utf8(text)
     tokens = tokenize(text, vec.__contains__)
     if not tokens:
         raise DataError("empty sentence: nothing to embed")
-    if not any(ch.isalnum() for t in tokens for ch in t.text):
+    if require_known and not any(ch.isalnum() for t in tokens for ch in t.text):
         raise DataError(f"{_clip(text)!r} holds only punctuation: nothing to embed")
     kept, ids, oov, subword = [], [], [], {}
     for i, t in enumerate(tokens):
@@ -345,9 +348,19 @@ def prepare(text: str, vec: Vectors, cfg: Config) -> Prepared:
         words = ", ".join(repr(o["token"]) for o in missing)
         raise DataError(f"not in the vocabulary of {vec.name}: {words} (--oov skip or zero to go on)")
     known = [tokens[i].text for i, row in zip(kept, ids) if row >= 0]
-    if not any(ch.isalnum() for t in known for ch in t):  # all-zero vectors embed nothing either
+    if require_known and not any(ch.isalnum() for t in known for ch in t):  # all-zero vectors embed nothing either
         raise DataError(f"no word of {_clip(text)!r} is in the vocabulary of {vec.name}")
     return Prepared(text, tokens, kept, np.asarray(ids, dtype=np.int64), oov, subword)
+
+
+def check_utf8(text: str, what: str = "the sentence") -> None:
+    """DataError when `text` holds bytes that were not UTF-8 (a command-line argument keeps them
+    as lone surrogates, which no JSON or terminal output can carry)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raw = text[e.start:e.end].encode("utf-8", "surrogateescape")
+        raise DataError(f"{what} is not valid UTF-8 (byte {raw[:1]!r} at character {e.start + 1})") from None
 
 
 def _clip(text: str, width: int = 60) -> str:
@@ -405,19 +418,44 @@ def contextualize(
     n = x.shape[-2]
     slow = block_cells is not None and att.blocked_cells(n, settings, proj.heads) > att.PROGRESS_CELLS
     try:
-        if not slow:
-            return att.self_attention(x, settings, proj, key_bias=prior, lengths=lengths, block_cells=block_cells)
-        with report.progress(f"attention over {n:,} tokens", n * settings.layers) as update:
-            done = 0
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below, once
+            if not slow:
+                out, weights = att.self_attention(x, settings, proj, key_bias=prior, lengths=lengths, block_cells=block_cells)
+            else:
+                with report.progress(f"attention over {n:,} tokens", n * settings.layers) as update:
+                    done = 0
 
-            def on_rows(rows: int) -> None:
-                nonlocal done
-                done += rows
-                update(done)
+                    def on_rows(rows: int) -> None:
+                        nonlocal done
+                        done += rows
+                        update(done)
 
-            return att.self_attention(x, settings, proj, key_bias=prior, block_cells=block_cells, on_rows=on_rows)
+                    out, weights = att.self_attention(x, settings, proj, key_bias=prior, block_cells=block_cells,
+                                                      on_rows=on_rows)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    if not (np.isfinite(out).all() and (weights is None or np.isfinite(weights).all())):
+        raise not_finite(cfg, proj, x)
+    return out, weights
+
+
+def not_finite(cfg: Config, proj: att.Projections, x: np.ndarray) -> DataError:
+    """The error for a result that overflowed to NaN or infinity, naming the likely cause:
+    an extreme option, a weights file or vectors of huge values. Never printed as null."""
+    causes = []
+    if cfg.temperature < 1e-3:
+        causes.append(f"--temperature {cfg.temperature:g} (too small: the scores overflow)")
+    if proj.trained:
+        big = max(float(np.abs(w).max(initial=0)) for w in (proj.W_q, proj.W_k, proj.W_v) if w is not None)
+        if big > 1e3:
+            causes.append(f"the weights file {proj.source} (values up to {big:.3g})")
+    big = float(np.abs(x).max(initial=0))
+    if big > 1e3:
+        causes.append(f"the vectors {cfg.vectors} (values up to {big:.3g})")
+    if not causes:
+        causes.append(f"the settings ({cfg.describe()}) with these vectors and weights")
+    return DataError("the attention result is not finite (overflow to inf or NaN); caused by "
+                     + " or ".join(causes) + "; nothing was written")
 
 
 def _with_options(config: Config | None, options: dict) -> Config:
@@ -428,17 +466,32 @@ def _with_options(config: Config | None, options: dict) -> Config:
     return (config.replace(**options) if options else config).resolved()
 
 
-def embed(text: str, config: Config | None = None, vectors: Vectors | None = None, **options) -> EmbedResult:
+MAX_ATTENTION_CELLS = 25_000_000  # H x n x n weights of one result: 100 MB of float32
+
+
+def embed(
+    text: str, config: Config | None = None, vectors: Vectors | None = None, *,
+    max_attention_cells: int = MAX_ATTENTION_CELLS, **options,
+) -> EmbedResult:
     """Embed one sentence: `embed("money bank grows", similarity="cosine")`.
 
     `options` override fields of `config` (see Config). `vectors` defaults to config.vectors,
-    loaded once per process."""
+    loaded once per process. A result holds every attention weight (H x n x n): a sentence
+    whose weights would pass `max_attention_cells` is refused (DataError) before anything is
+    computed; batch.BatchEmbedder embeds long texts in blocks without keeping the weights."""
     if isinstance(vectors, (str, os.PathLike)):  # a source, as in Config.vectors: embed(text, vectors="v.txt")
         options["vectors"], vectors = str(vectors), None
     cfg = _with_options(config, options)
     vec = vectors if vectors is not None else vectors_for(cfg)
     proj = load_projections(cfg, vec.dim)
     prep = prepare(text, vec, cfg)
+    n = len(prep.kept)
+    if proj.heads * n * n > max_attention_cells:
+        raise DataError(
+            f"the sentence has {n:,} tokens: its attention weights ({proj.heads} x {n:,} x {n:,} = "
+            f"{proj.heads * n * n:,}) pass --max-attention-cells {max_attention_cells:,}; for long texts use "
+            "`attncli batch -i FILE` (computed in blocks, weights left out) or raise the limit"
+        )
     x = static_rows(vec, prep.ids, prep.subword)  # (n, d)
     contextual, heads = contextualize(model_input(x, vec, cfg), cfg, proj, key_prior(vec, prep.ids, cfg))
     return EmbedResult(
@@ -542,6 +595,7 @@ def compare(
 
 
 def _single_token(word: str, vec: Vectors) -> str:
+    check_utf8(word, "--word")
     toks = tokenize(word, vec.index.__contains__)
     if len(toks) != 1:
         raise UsageError(f"--word must be a single token, {word!r} is {len(toks)}: {[t.text for t in toks]}")

@@ -10,6 +10,14 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from .tokens import visible
+
+
+def cell(text: str) -> Text:
+    """Text from the user's data (a token, a word, a sentence, a path): control characters
+    escaped, and never read as rich markup ("[bold]" stays "[bold]")."""
+    return Text(visible(str(text)))
+
 # Sequential heat scale from low to high weight; cells print their number too, so the colour is
 # a reading aid and NO_COLOR loses nothing.
 _LOW = (30, 34, 60)
@@ -27,7 +35,7 @@ def heat_style(w: float) -> Style:
 
 def caption(result) -> str:
     v = result.vectors
-    return f"vectors {v['name']} ({v['dim']}d, {v['vocab_size']:,} words) · {result.config.describe(v['vocab_size'])}"
+    return visible(f"vectors {v['name']} ({v['dim']}d, {v['vocab_size']:,} words) · {result.config.describe(v['vocab_size'])}")
 
 
 # A header or row label longer than this folds onto more lines: the whole token stays visible.
@@ -49,7 +57,9 @@ class BlockedTable:
     def __init__(self, title: str, corner: str, row_labels: list[str], col_labels: list[str],
                  cells: list[list[Text]], *, unit: str, span=None, trailing: tuple[str, list[Text]] | None = None,
                  note: str | None = None):
-        self.title, self.corner, self.unit, self.note = title, corner, unit, note
+        # the user's text (tokens) escaped once here, and rendered as Text, never as markup
+        row_labels, col_labels = [visible(str(t)) for t in row_labels], [visible(str(t)) for t in col_labels]
+        self.title, self.corner, self.unit, self.note = visible(title), corner, unit, note
         # the title suffix of a block of columns [a, b): "keys 1-12 of 20" unless given
         self.span = span or (lambda a, b: f"{unit} {a + 1}-{b} of {len(col_labels)}")
         self.row_labels, self.col_labels, self.cells, self.trailing = row_labels, col_labels, cells, trailing
@@ -88,12 +98,12 @@ class BlockedTable:
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
         table.add_column(self.corner, style="bold", width=self.label_width, overflow="fold")
         for j in cols:
-            table.add_column(self.col_labels[j], justify="right", width=self.widths[j], overflow="fold")
+            table.add_column(Text(self.col_labels[j]), justify="right", width=self.widths[j], overflow="fold")
         if self.trailing is not None:
             table.add_column(self.trailing[0], justify="right", style="cyan", width=self.trailing_width)
         for i, label in enumerate(self.row_labels):
             extra = [self.trailing[1][i]] if self.trailing is not None else []
-            table.add_row(label, *(self.cells[i][j] for j in cols), *extra)
+            table.add_row(Text(label), *(self.cells[i][j] for j in cols), *extra)
         return table
 
     def __rich_console__(self, console, options):
@@ -182,7 +192,7 @@ def neighbors_table(tokens: list[str], near: list[list[tuple[str, float]]], titl
     table.add_column(label, style="bold", overflow="fold")
     table.add_column("nearest words (cosine)")
     for tok, words in zip(tokens, near):
-        table.add_row(tok, ", ".join(f"{w} {c:.2f}" for w, c in words))
+        table.add_row(cell(tok), cell(", ".join(f"{w} {c:.2f}" for w, c in words)))
     return Group(Text(title or "Nearest vocabulary words to each contextual vector", style="bold"), table)
 
 
@@ -199,8 +209,8 @@ def compare_renderables(result) -> list:
     sentences.add_column("", style="bold", no_wrap=True)
     sentences.add_column("sentence")
     for label, text in zip(labels, result.sentences):
-        sentences.add_row(label, text)
-    parts.append(Group(Text(f"{result.word!r} in {len(labels)} sentences", style="bold"), sentences))
+        sentences.add_row(label, cell(text))
+    parts.append(Group(Text(f"{visible(repr(result.word))} in {len(labels)} sentences", style="bold"), sentences))
     static = result.static_cosine
     off = static[~np.eye(len(static), dtype=bool)]
     parts.append(Text.assemble(
@@ -211,10 +221,10 @@ def compare_renderables(result) -> list:
     parts.append(cosine_table(labels, result.contextual_cosine, "Contextual cosine between occurrences (1 = unchanged meaning)"))
     attended = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
     attended.add_column("", style="bold", no_wrap=True)
-    attended.add_column(f"what {result.word!r} attended to (weight)")
+    attended.add_column(cell(f"what {result.word!r} attended to (weight)"))
     for label, o in zip(labels, result.occurrences):
         ranked = sorted(o.attention.items(), key=lambda kv: -kv[1])
-        attended.add_row(label, Text("  ").join(Text(f"{t} {w:.2f}", style=heat_style(w)) for t, w in ranked))
+        attended.add_row(label, Text("  ").join(Text(f"{visible(t)} {w:.2f}", style=heat_style(w)) for t, w in ranked))
     parts.append(Group(Text("Attention of the word in each sentence", style="bold"), attended))
     if any(o.neighbors for o in result.occurrences):
         parts.append(neighbors_table(labels, [o.neighbors for o in result.occurrences],
@@ -228,8 +238,8 @@ def wic_renderables(result, eval_name: str, fit_name: str) -> list:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0), show_header=False)
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("accuracy", f"{result.accuracy:.4f} on {result.n:,} pairs of {eval_name}")
-    table.add_row("threshold", f"cosine > {result.threshold:.4f} means same sense (fitted on {fit_name})")
+    table.add_row("accuracy", cell(f"{result.accuracy:.4f} on {result.n:,} pairs of {eval_name}"))
+    table.add_row("threshold", cell(f"cosine > {result.threshold:.4f} means same sense (fitted on {fit_name})"))
     table.add_row("fit accuracy", f"{result.fit_accuracy:.4f}")
     if len(result.trials) > 1:
         untuned = result.trials[0][1]  # the grid starts from the settings given
@@ -273,7 +283,7 @@ def _mib(n) -> str:
 
 def vectors_info_table(d: dict) -> Table:
     """`attncli vectors info`: one row per fact about a vector source."""
-    table = Table(title=f"vectors {d['name']}", box=box.SIMPLE_HEAD, show_header=False)
+    table = Table(title=cell(f"vectors {d['name']}"), box=box.SIMPLE_HEAD, show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     rows = [
@@ -294,7 +304,7 @@ def vectors_info_table(d: dict) -> Table:
              ("homepage", prov.get("homepage")), ("derived", prov.get("transform"))]
     for field, value in rows:
         if value not in (None, ""):
-            table.add_row(field, value if isinstance(value, PathText) else str(value))
+            table.add_row(field, value if isinstance(value, PathText) else cell(str(value)))
     return table
 
 
@@ -303,6 +313,7 @@ class PathText:
     only a single name longer than the column): never broken in the middle of a name."""
 
     def __init__(self, path: str, prefix: str = "", style: str = ""):
+        path = visible(path)
         self.path, self.prefix, self.style = path, prefix, style
         self.parts = [p + "/" for p in path.split("/")[:-1]] + [path.split("/")[-1]]
         if prefix:
@@ -358,7 +369,7 @@ class CacheTable:
             table.add_column(col, justify="right" if col in ("words", "dim", "cache size") else "left",
                              no_wrap=True, width=width if j == 0 else others[j - 1])
         for path, row in zip(paths, self.rows):
-            table.add_row("\n".join(path.lines(width)), *row[1:])
+            table.add_row(Text("\n".join(path.lines(width))), *row[1:])
         yield table
 
 
@@ -370,12 +381,12 @@ def cache_table(rows: list[dict], where: str) -> CacheTable:
 def word_neighbors_table(word: str, pairs: list[tuple[str, float]], name: str, subword: bool = False) -> Table:
     """`attncli vectors neighbors`: rank, word, cosine."""
     how = " (subword vector)" if subword else ""
-    table = Table(title=f"nearest to {word!r}{how} in {name}", box=box.SIMPLE_HEAD)
+    table = Table(title=cell(f"nearest to {word!r}{how} in {name}"), box=box.SIMPLE_HEAD)
     table.add_column("#", justify="right")
     table.add_column("word")
     table.add_column("cosine", justify="right")
     for rank, (w, c) in enumerate(pairs, 1):
-        table.add_row(str(rank), w, f"{c:.3f}")
+        table.add_row(str(rank), cell(w), f"{c:.3f}")
     return table
 
 
@@ -383,6 +394,7 @@ def word_neighbors_table(word: str, pairs: list[tuple[str, float]], name: str, s
 
 
 def _clip_label(s: str, width: int = 16) -> str:
+    s = visible(s)
     return s if len(s) <= width else s[: width - 1] + "~"
 
 
@@ -489,7 +501,7 @@ def explain_renderables(e, *, dims: int = 6, width: int = 80) -> list:
     qkv = _uses_qkv(e)
     word = _clip_label(e.surfaces[e.index])
     parts = [Text(caption(e), style="dim"),
-             Text(f"Explaining {word!r} (token {e.index + 1} of {len(e.tokens)}) in: {e.text}", style="bold")]
+             Text(f"Explaining {word!r} (token {e.index + 1} of {len(e.tokens)}) in: {visible(e.text)}", style="bold")]
     if e.untrained:
         parts.append(Text("The projections are random and untrained: the numbers show the mechanism, not meaning.", style="dim"))
     notes = []
@@ -556,7 +568,7 @@ def explain_renderables(e, *, dims: int = 6, width: int = 80) -> list:
     near.add_column()
     for label, pairs in (("before", e.before), ("after", e.after)):
         if pairs:
-            near.add_row(f"   nearest {label}:", ", ".join(f"{w} {c:.2f}" for w, c in pairs))
+            near.add_row(f"   nearest {label}:", cell(", ".join(f"{w} {c:.2f}" for w, c in pairs)))
     if near.row_count:
         parts.append(near)
     return parts

@@ -105,3 +105,14 @@ def token_texts(text: str, known: Callable[[str], bool] | None = None) -> list[s
             return [t.text for t in tokenize(text, known)]
         i = texts.index(".", i + 1) if "." in texts[i + 1 :] else last
     return texts
+
+
+# C0 and C1 control characters, DEL, and the Unicode line/paragraph separators and bidi
+# overrides: a terminal would act on them (an ESC starts a colour or cursor sequence).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """`text` with every control character written as an escape (ESC -> "\\x1b"), for tables
+    and messages: what the user sees is the text, never an instruction to the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)

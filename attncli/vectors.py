@@ -132,8 +132,7 @@ class Vectors:
             m = np.asarray(self.matrix, dtype=np.float32)
             if center:
                 m = m - self.mean(center)
-            norm = np.linalg.norm(m, axis=1, keepdims=True)
-            self._unit[center] = m / np.where(norm == 0, 1, norm)
+            self._unit[center] = unit_rows(m)
         return self._unit[center]
 
     def nearest(
@@ -144,8 +143,7 @@ class Vectors:
         With center > 0, queries are taken as already centered and the vocabulary is centered
         the same way."""
         q = np.atleast_2d(np.asarray(queries, dtype=np.float32))  # (m, d)
-        norm = np.linalg.norm(q, axis=1, keepdims=True)
-        sims = self.unit(center) @ (q / np.where(norm == 0, 1, norm)).T  # (V, m)
+        sims = self.unit(center) @ unit_rows(q).T  # (V, m)
         out = []
         for i in range(q.shape[0]):
             skip = exclude[i] if exclude else set()
@@ -181,6 +179,17 @@ class Vectors:
         """Everything `attncli vectors info` shows."""
         return {**self.info(), "format": self.format, "path": self.path, "subwords": self.subwords,
                 "counts": self.counts is not None, **self.meta}
+
+
+def unit_rows(m: np.ndarray) -> np.ndarray:
+    """(n, d) rows scaled to length 1, zero rows left zero. Each row is first divided by its
+    largest absolute value, so that squaring cannot overflow float32 (rows of 1e30 are valid
+    vectors; a plain norm would be inf and every cosine 0)."""
+    m = np.asarray(m, dtype=np.float32)
+    peak = np.abs(m).max(axis=1, keepdims=True) if m.size else np.zeros((len(m), 1), np.float32)  # (n, 1)
+    m = m / np.where(peak == 0, 1, peak)  # (n, d), entries in [-1, 1]
+    norm = np.linalg.norm(m, axis=1, keepdims=True)  # (n, 1)
+    return m / np.where(norm == 0, 1, norm)
 
 
 def ngram_hashes(word: str, min_n: int, max_n: int, buckets: int) -> list[int]:
@@ -260,8 +269,9 @@ def load_file(
     if entry is not None:
         try:
             return _from_entry(path, entry)
-        except (OSError, ValueError):
-            pass  # damaged or removed meanwhile: convert again
+        except (OSError, ValueError) as e:  # damaged (a cut vectors.npy, a vocab.txt not UTF-8) or gone
+            report.note(f"warning: the cache entry {entry.dir} is damaged ({_gensim_message(e)}); discarding it and converting again")
+            cache.discard(entry.dir)
     if format in _PICKLED and not trust:
         raise DataError(
             f"{path}: is a gensim .kv/.model file, a Python pickle ({why}), and unpickling runs any code the "
@@ -271,9 +281,21 @@ def load_file(
     import time
 
     t0 = time.perf_counter()
-    loaded = _read_with_gensim(path, format, limit, unicode_errors)
-    if (st.st_size, st.st_mtime_ns) != (path.stat().st_size, path.stat().st_mtime_ns):
-        raise DataError(f"{path}: changed while it was being read; try again")
+    def changed() -> bool:
+        try:
+            now = path.stat()
+        except OSError:
+            return True
+        return (st.st_size, st.st_mtime_ns) != (now.st_size, now.st_mtime_ns)
+
+    try:
+        loaded = _read_with_gensim(path, format, limit, unicode_errors)
+    except DataError:
+        if changed():  # a file being written says nothing about itself: blame the change
+            raise DataError(f"{path}: changed while it was being read; try again when it is complete") from None
+        raise
+    if changed():
+        raise DataError(f"{path}: changed while it was being read; try again when it is complete")
     _check_finite(path, loaded)
     meta = {
         "source": source, "name": path.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
@@ -320,6 +342,8 @@ def _check_file(path: Path) -> os.stat_result:
         raise DataError(f"{path}: cannot read ({e.strerror})") from None
     if path.is_dir():
         raise DataError(f"{path}: is a directory, not a vector file")
+    if not path.is_file():  # a device, a FIFO: read more than once, and cached by size and time
+        raise DataError(f"{path}: not a regular file; give the vector file itself")
     if st.st_size == 0:
         raise DataError(f"{path}: is empty")
     if not os.access(path, os.R_OK):
@@ -358,11 +382,13 @@ def detect_format(path: Path) -> tuple[str, str]:
         return "fasttext", "detected: fastText magic number"
     if raw[:1] == b"\x80":
         return "kv", "detected: a Python pickle"
+    import zlib
+
     try:
         with _open_text(path) as f:
             head = f.read(1 << 16)
-    except (OSError, EOFError) as e:
-        raise DataError(f"{path}: cannot decompress ({e})") from None
+    except (OSError, EOFError, zlib.error) as e:  # a bit flipped in a .gz: zlib.error
+        raise DataError(f"{path}: cannot decompress ({_gensim_message(e)}): damaged or truncated") from None
     if not head.strip():
         raise DataError(f"{path}: holds no vectors")
     first, _, rest = head.partition(b"\n")
@@ -405,11 +431,24 @@ def _read_with_gensim(path: Path, format: str, limit: int | None, unicode_errors
         raise DataError(f"{path}: ends early: truncated, or its header counts more words than it holds") from None
     except MemoryError:
         raise DataError(f"{path}: does not fit in memory while converting; try --limit N") from None
-    except Exception as e:  # gensim's loaders raise ValueError, struct.error, pickle errors, ...
-        if format in ("word2vec", "glove") and (ragged := _ragged_row(path, format)):
-            raise DataError(f"{path}: {ragged}") from None
-        damaged = " (truncated or damaged?)" if format in ("fasttext", "kv") else ""
-        raise DataError(f"{path}: cannot read as {FORMAT_LABELS[format]}{damaged}: {_gensim_message(e)}") from None
+    except Exception as e:
+        import zlib
+
+        if isinstance(e, zlib.error) or "CRC check failed" in str(e) or "Invalid data stream" in str(e):
+            raise DataError(f"{path}: cannot decompress ({_gensim_message(e)}): damaged or truncated") from None
+        return _unreadable(path, format, e)
+
+
+def _unreadable(path: Path, format: str, e: Exception):
+    """gensim's loaders raise ValueError, struct.error, pickle errors, ...: one DataError."""
+    try:
+        ragged = _ragged_row(path, format) if format in ("word2vec", "glove") else None
+    except Exception:  # the file cannot even be read line by line: report gensim's error
+        ragged = None
+    if ragged:
+        raise DataError(f"{path}: {ragged}") from None
+    damaged = " (truncated or damaged?)" if format in ("fasttext", "kv") else ""
+    raise DataError(f"{path}: cannot read as {FORMAT_LABELS[format]}{damaged}: {_gensim_message(e)}") from None
 
 
 def _ragged_row(path: Path, format: str) -> str | None:
@@ -453,6 +492,9 @@ def _read_word2vec(path: Path, format: str, limit: int | None, unicode_errors: s
 
     with report.progress(f"reading {path.name}", total) as update:
 
+        rows_seen = [0]
+        repeated: list[tuple[str, int]] = []
+
         class _Counting(KeyedVectors):  # gensim adds rows one by one: count them for the progress bar
             def add_vector(self, key, vector):
                 i = super().add_vector(key, vector)
@@ -460,11 +502,28 @@ def _read_word2vec(path: Path, format: str, limit: int | None, unicode_errors: s
                     update(i)
                 return i
 
+            def has_index_for(self, key):  # gensim asks once per row read, before adding it
+                rows_seen[0] += 1
+                found = super().has_index_for(key)
+                if found:
+                    repeated.append((key, rows_seen[0]))
+                return found
+
         kv = _Counting.load_word2vec_format(
             str(path), binary=format == "word2vec-bin", no_header=format == "glove",
             limit=limit, unicode_errors=unicode_errors,
         )
         update(len(kv))
+    if repeated:  # gensim keeps the first and leaves an empty (None) slot at the end for each repeat
+        n = len(kv) - len(repeated)
+        kv.index_to_key = kv.index_to_key[:n]
+        kv.vectors = kv.vectors[:n]
+        where = "line" if format != "word2vec-bin" else "row"
+        offset = 1 if format == "word2vec" else 0  # the header line
+        shown = ", ".join(f"{w!r} ({where} {r + offset:,})" for w, r in repeated[:5])
+        more = f" and {len(repeated) - 5:,} more" if len(repeated) > 5 else ""
+        report.note(f"warning: {path}: repeated word{'s' if len(repeated) > 1 else ''} {shown}{more}: "
+                    "keeping each word's first vector")
     if len(kv) == 0:
         raise DataError(f"{path}: holds no vectors")
     if header_count is not None and (limit is None or limit >= header_count) and unicode_errors != "ignore":
@@ -506,9 +565,72 @@ def _check_no_extra_rows(path: Path, format: str, header_count: int, n_read: int
     raise DataError(f"{path}: its header line counts {header_count:,} words but the file holds {more} after them")
 
 
+def check_fasttext_layout(path: Path) -> None:
+    """Walk a fastText .bin's structure and check its size before gensim reads it: gensim loops
+    forever on a file cut inside the vocabulary, and never reads the output matrix at the end
+    (so a file cut there passes). Layout (Facebook's FastText::saveModel, native byte order):
+
+        magic int32, version int32, args: 12 int32 (dim ... bucket, minn, maxn ...) + float64 t
+        dictionary: size int32, nwords int32, nlabels int32, ntokens int64, pruneidx_size int64,
+                    size x (word bytes, b"\0", count int64, type int8), pruneidx_size x 2 int32
+        input matrix: quant bool, rows int64 (= nwords + bucket), cols int64 (= dim), float32s
+        output matrix: quant bool, rows int64, cols int64 (= dim), float32s; then the end.
+    """
+    import mmap
+    import struct
+
+    where = f"{path}: a fastText .bin"
+    if path.suffix in (".gz", ".bz2"):
+        raise DataError(f"{path}: fastText .bin files are read uncompressed; decompress it first")
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        size = len(m)
+
+        def take(fmt: str, at: int, what: str) -> tuple:
+            n = struct.calcsize(fmt)
+            if at + n > size:
+                raise DataError(f"{where} that ends early, inside {what} (byte {size:,}): truncated or damaged")
+            return struct.unpack_from(fmt, m, at)
+
+        magic, version = take("@2i", 0, "the header")
+        if magic != 793712314:
+            raise DataError(f"{path}: not a fastText .bin (magic number {magic})")
+        args = take("@12id", 8, "the header")
+        dim, bucket = args[0], args[8]
+        at = 8 + struct.calcsize("@12id")
+        vocab_size, nwords, nlabels = take("@3i", at, "the dictionary header")
+        _ntokens, prune = take("@2q", at + 12, "the dictionary header")  # gensim reads them apart: no padding
+        at += 12 + 16
+        if not (0 < dim <= 1 << 16 and 0 <= nwords <= vocab_size and bucket >= 0 and nlabels >= 0):
+            raise DataError(f"{where} with a damaged header (dim {dim}, {nwords} words of {vocab_size}, "
+                            f"{bucket} buckets): truncated or damaged")
+        if nlabels:
+            raise DataError(f"{path}: a supervised fastText model (with labels): not word vectors")
+        for i in range(vocab_size):
+            end = m.find(b"\0", at)
+            if end < 0:
+                raise DataError(f"{where} that ends early, inside word {i + 1:,} of {vocab_size:,}: truncated or damaged")
+            at = end + 1 + struct.calcsize("@qb")
+        at += 8 * max(prune, 0)
+        for what, rows_want in (("input matrix", nwords + bucket), ("output matrix", None)):
+            (quant,) = take("@?", at, f"the {what} header")
+            rows, cols = take("@2q", at + 1, f"the {what} header")
+            at += 1 + 16
+            if quant:
+                raise DataError(f"{path}: a quantized fastText model (.ftz): not supported, use the .bin")
+            if cols != dim or rows < 0 or (rows_want is not None and rows != rows_want):
+                raise DataError(f"{where} whose {what} is {rows} x {cols}, the header says "
+                                f"{rows_want if rows_want is not None else '?'} x {dim}: truncated or damaged")
+            at += 4 * rows * cols
+            if at > size:
+                raise DataError(f"{where} that ends early, inside the {what} ({size:,} bytes of {at:,}): truncated or damaged")
+        if at != size:
+            raise DataError(f"{where} of {size:,} bytes, {size - at:,} more than its header accounts for: damaged")
+
+
 def _read_fasttext(path: Path, limit: int | None) -> dict:
     from gensim.models.fasttext import load_facebook_vectors  # slow import: only here
 
+    check_fasttext_layout(path)
     with report.progress(f"reading {path.name}", None):
         kv = load_facebook_vectors(str(path))
     return _from_gensim_kv(path, kv, limit, counts=kv.expandos.get("count"))

@@ -41,17 +41,71 @@ def weights_path(weights: str) -> Path:
     return Path(weights)
 
 
+MAX_WEIGHT_ELEMENTS = 1 << 26  # per array: 256 MiB of float32; d x 1M columns is no projection
+MAX_SETTINGS_CHARS = 1 << 20  # the settings JSON
+# Each member's rank under the contract; `settings` is a 0-d unicode string.
+_NDIM = {"W_q": 2, "W_k": 2, "W_v": 2, "W_o": 2, "b_q": 1, "b_k": 1, "b_v": 1, "b_o": 1, SETTINGS: 0}
+
+
 def read_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Every member of the .npz at `path` (never unpickling); DataError names the file."""
+    """The members of the weights .npz at `path`, each checked from its .npy header before it
+    is read: a known key, real numbers (never pickled objects; `settings` a string), the rank
+    of the contract, at most MAX_WEIGHT_ELEMENTS values; then finite. An archive whose members
+    claim gigabytes (a zip bomb) fails on its header, before anything is allocated. Shapes
+    against d: attention.Projections.from_arrays. DataError names the file."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic.startswith(b"\x93NUMPY"):
+        raise DataError(f"{path}: a single .npy array, not an .npz archive (save W_q, W_k, W_v with numpy.savez)")
+    if not magic.startswith(b"PK"):
+        what = "a Python pickle" if magic[:1] == b"\x80" else "not a zip archive"
+        raise DataError(f"{path}: not an .npz archive ({what}); save W_q, W_k, W_v with numpy.savez")
+    arrays = {}
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy array has no keys
-            raise DataError(f"{path}: not an .npz archive (save W_q, W_k, W_v with numpy.savez)")
-        with loaded as npz:
-            return {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        reason = "holds pickled objects, which attncli never loads" if "pickle" in str(e) else f"not a readable .npz ({e})"
-        raise DataError(f"{path}: {reason}") from None
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                key = info.filename.removesuffix(".npy")
+                if key not in _NDIM:
+                    raise DataError(f"{path}: unknown key {key!r} (weights hold W_q, W_k, W_v[, W_o, b_q, b_k, b_v, b_o, settings])")
+                with zf.open(info) as member:
+                    arrays[key] = _read_member(path, key, member)
+    except zipfile.BadZipFile as e:
+        raise DataError(f"{path}: not a readable .npz ({e})") from None
+    except (ValueError, OSError, EOFError, zipfile.LargeZipFile) as e:  # a damaged member, a bad CRC
+        raise DataError(f"{path}: damaged .npz ({' '.join(str(e).split()) or type(e).__name__})") from None
+    return arrays
+
+
+def _read_member(path: Path, key: str, member) -> np.ndarray:
+    fmt = np.lib.format
+    version = fmt.read_magic(member)
+    read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+    shape, fortran, dtype = read_header(member)
+    where = f"{path}: {key}"
+    if dtype.hasobject:
+        raise DataError(f"{where} holds Python objects (pickled), which attncli never loads")
+    if key == SETTINGS:
+        if dtype.kind != "U" or shape != () or dtype.itemsize > 4 * MAX_SETTINGS_CHARS:
+            raise DataError(f"{path}: invalid carried settings: expected a 0-d unicode string (one JSON object of at "
+                            f"most {MAX_SETTINGS_CHARS:,} characters), found dtype {dtype} shape {tuple(shape)}")
+    elif dtype.kind not in "fiu":
+        raise DataError(f"{where}: expected real numbers, found dtype {dtype}")
+    if len(shape) != _NDIM[key]:
+        raise DataError(f"{where}: expected a {_NDIM[key]}-d array, found shape {tuple(shape)}")
+    if key.startswith("W_") and 0 in shape:
+        raise DataError(f"{where}: shape {tuple(shape)} has no columns or rows; a projection needs at least one of each")
+    count = int(np.prod(shape, dtype=np.int64))
+    if count > MAX_WEIGHT_ELEMENTS:
+        raise DataError(f"{where}: shape {tuple(shape)} is {count:,} values, over the limit of {MAX_WEIGHT_ELEMENTS:,}")
+    data = member.read(count * dtype.itemsize)
+    if len(data) != count * dtype.itemsize:
+        raise DataError(f"{where}: ends early (truncated)")
+    a = np.frombuffer(data, dtype=dtype)
+    a = a.reshape(shape[::-1]).T if fortran else a.reshape(shape)
+    if key != SETTINGS and not np.isfinite(a).all():
+        row = int(np.flatnonzero(~np.isfinite(a.reshape(len(a), -1)).all(axis=1))[0]) if a.ndim else 0
+        raise DataError(f"{where}: row {row + 1} holds NaN or infinite values")
+    return a
 
 
 def parse_settings(path: Path, member: np.ndarray | None) -> dict:

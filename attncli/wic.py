@@ -9,7 +9,7 @@ indices of the target in the whitespace-tokenized sentences); SPLIT.gold.txt, `T
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -30,6 +30,7 @@ class Pair:
     index2: int
     sentence1: str
     sentence2: str
+    where: str = field(default="", compare=False)  # "FILE:LINE" for messages
 
 
 def read_pairs(path: str | Path) -> list[Pair]:
@@ -48,7 +49,7 @@ def read_pairs(path: str | Path) -> list[Pair]:
         for k, s in ((i, s1), (j, s2)):
             if not 0 <= k < len(s.split()):
                 raise DataError(f"{path}:{n}: index {k} is outside the sentence ({len(s.split())} words)")
-        pairs.append(Pair(word, pos, i, j, s1, s2))
+        pairs.append(Pair(word, pos, i, j, s1, s2, f"{path}:{n}"))
     if not pairs:
         raise DataError(f"{path}: holds no pairs")
     return pairs
@@ -77,6 +78,7 @@ class _Sentence:
     prep: P.Prepared
     x: np.ndarray  # (n, d) static vectors of the kept tokens
     spans: list[list[int]]  # whitespace word -> token positions
+    fallback: bool = False  # no word of it but the target is in the vocabulary: scored anyway
 
 
 @dataclass(frozen=True)
@@ -94,12 +96,19 @@ class Scorer:
         self._base = P.Config(oov=oov)
         self._cache: dict[str, _Sentence] = {}
         self.unknown_targets = 0
+        self.fallbacks = 0
 
     def sentence(self, text: str) -> _Sentence:
+        """A sentence, tokenized and looked up once. One that the pipeline would refuse (no word
+        in the vocabulary besides, perhaps, the target) is kept with what it has: its target
+        then attends to whatever is left, possibly nothing (a zero vector, cosine 0)."""
         s = self._cache.get(text)
         if s is None:
-            prep = P.prepare(text, self.vec, self._base)
-            s = _Sentence(prep, P.static_rows(self.vec, prep.ids, prep.subword), word_spans(text, prep.tokens))
+            try:
+                prep, fallback = P.prepare(text, self.vec, self._base), False
+            except DataError:
+                prep, fallback = P.prepare(text, self.vec, self._base, require_known=False), True
+            s = _Sentence(prep, P.static_rows(self.vec, prep.ids, prep.subword), word_spans(text, prep.tokens), fallback)
             self._cache[text] = s
         return s
 
@@ -135,12 +144,16 @@ class Scorer:
 
     def scores(self, pairs: list[Pair], cfg: P.Config, progress: Callable[[int], None] | None = None) -> np.ndarray:
         proj = P.load_projections(cfg, self.vec.dim)
-        self.unknown_targets = 0
+        self.unknown_targets = self.fallbacks = 0
         out = np.empty(len(pairs), dtype=np.float64)
         for i, p in enumerate(pairs):
-            a = self.target_vector(p.sentence1, p.index1, cfg, proj)
-            b = self.target_vector(p.sentence2, p.index2, cfg, proj)
+            try:
+                a = self.target_vector(p.sentence1, p.index1, cfg, proj)
+                b = self.target_vector(p.sentence2, p.index2, cfg, proj)
+            except DataError as e:  # e.g. --oov error: say which pair of which file
+                raise DataError(f"{p.where}: {e}" if p.where else str(e)) from None
             out[i] = _cosine(a, b)
+            self.fallbacks += self.sentence(p.sentence1).fallback or self.sentence(p.sentence2).fallback
             if progress:
                 progress(1)
         return out
@@ -157,6 +170,8 @@ def target_row(prep: P.Prepared, token_positions: list[int]) -> int | None:
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine in float64 (vectors of 1e30 would overflow float32's squares); 0 for a zero vector."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
     return float(a @ b / (na * nb)) if na and nb else 0.0
 
@@ -217,6 +232,7 @@ class EvalResult:
     fit_accuracy: float
     unknown_targets: int  # eval target occurrences out of the vocabulary (scored by the sentence mean)
     trials: list[tuple[P.Config, float]]  # with --tune: every config tried, fit accuracy
+    fallbacks: int = 0  # eval pairs with a sentence of no in-vocabulary word but the target (Scorer.sentence)
 
 
 def evaluate(
@@ -252,5 +268,6 @@ def evaluate(
         config=chosen,
         fit_accuracy=fit_acc,
         unknown_targets=scorer.unknown_targets,
+        fallbacks=scorer.fallbacks,
         trials=trials,
     )

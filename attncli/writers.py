@@ -1,8 +1,11 @@
 """Batch output: JSON Lines and .npz, written as the chunks of attncli.batch arrive.
 
-Both are atomic when they write a file: everything goes to a hidden temp file (or directory)
-beside the target, renamed onto the target only when the run ends well; a killed run leaves
-no file under the final name.
+Both are atomic when they write a regular file: everything goes to a hidden temp file (or
+directory) beside the target, named with the pid (`.NAME.PID-RANDOM.tmp`), renamed onto the
+target only when the run ends well; a failed or signalled run removes it, and a run killed
+with SIGKILL leaves it to the next run writing beside the same target, which removes it.
+A target that is not a regular file (device, FIFO, /dev/stdout) is streamed into directly
+(export.Target); .npz is then built in a temp directory and copied into it at the end.
 
 JSON Lines, one object per input line, in input order:
     {"line": int, "tokens": [str], "oov": [{"token", "position"}], "vectors": {...},
@@ -24,6 +27,7 @@ JSON Lines, one object per input line, in input order:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -35,6 +39,8 @@ import numpy as np
 import orjson
 
 from . import export
+from .errors import DataError
+from .export import open_stream, output_target, release, temp_beside
 
 _OPTS = orjson.OPT_SERIALIZE_NUMPY
 
@@ -69,12 +75,19 @@ class JsonlWriter:
         self._vectors = orjson.Fragment(export.dumps(vectors))
         self._config = orjson.Fragment(export.dumps(config))
         self.path = None if path in (None, "-") else Path(path)
+        self._tmp = None
+        self._own = False  # a file object this writer opened and closes
         if self.path is None:
             self._f = sys.stdout.buffer
-            self._tmp = None
+            return
+        target = output_target(self.path)
+        if target.stream:
+            self._f = open_stream(target)
+            self._own = True
         else:
-            fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-            self._f = os.fdopen(fd, "wb", buffering=1 << 20)
+            self.path = target.path
+            self._tmp = temp_beside(self.path)
+            self._f = open(self._tmp, "wb", buffering=1 << 20)
 
     def write(self, chunk) -> None:
         parts = []
@@ -104,25 +117,43 @@ class JsonlWriter:
             parts.append(dumps(record, option=_OPTS))
         if parts:
             parts.append(b"")
-            self._f.write(b"\n".join(parts))
-            if self._tmp is None:
-                self._f.flush()
+            try:
+                self._f.write(b"\n".join(parts))
+                if self._tmp is None:
+                    self._f.flush()
+            except BrokenPipeError:  # the reader went away: the CLI stops quietly
+                raise
+            except OSError as e:  # name the output, never the input, as what failed
+                where = "standard output" if self.path is None else str(self.path)
+                raise DataError(f"cannot write to {where}: {e.strerror or e}") from None
 
     def close(self) -> None:
         if self._tmp is None:
             self._f.flush()
+            if self._own:
+                self._f.close()
             return
-        self._f.flush()
-        os.fsync(self._f.fileno())
-        self._f.close()
-        os.chmod(self._tmp, 0o644)
-        os.replace(self._tmp, self.path)
+        try:
+            self._f.flush()
+            os.fsync(self._f.fileno())
+            self._f.close()
+            os.chmod(self._tmp, 0o644)
+            os.replace(self._tmp, self.path)
+        except BaseException:  # a full disk at the last flush: nothing left behind
+            self.abort()
+            raise
+        release(self._tmp)
         self._tmp = None
 
     def abort(self) -> None:
+        if self._own:
+            with contextlib.suppress(OSError):
+                self._f.close()
         if self._tmp is not None:
-            self._f.close()
+            with contextlib.suppress(OSError):  # closing flushes, and the disk may be full
+                self._f.close()
             _unlink(self._tmp)
+            release(self._tmp)
             self._tmp = None
 
     def __enter__(self):
@@ -194,11 +225,15 @@ class NpzWriter:
     """Collects chunks into one .npz at `path`, atomically; arrays spill to disk as they come."""
 
     def __init__(self, path, *, dim: int, static_dim: int, vectors: dict, config: dict, with_static=False, with_attention=False):
-        self.path = Path(path)
         self.with_static = with_static
         self.with_attention = with_attention
         self._meta = export.dumps({"config": config, "vectors": vectors}).decode()
-        self._dir = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"))
+        self._target = output_target(path)
+        self.path = self._target.path
+        if self._target.stream:  # nothing may be created beside a device: build in the temp dir
+            self._dir = temp_beside(Path(tempfile.gettempdir()) / "attncli-npz", directory=True)
+        else:
+            self._dir = temp_beside(self.path, directory=True)
         self._vectors = _Spill(self._dir / "vectors", np.float32, (dim,))
         self._tokens = _Spill(self._dir / "tokens", np.dtype("<U1"))
         self._static = _Spill(self._dir / "static", np.float32, (static_dim,)) if with_static else None
@@ -224,6 +259,13 @@ class NpzWriter:
         self.total_tokens += int(chunk.offsets[-1])
 
     def close(self) -> None:
+        try:
+            self._close()
+        except BaseException:  # a full disk while building the archive: nothing left behind
+            self.abort()
+            raise
+
+    def _close(self) -> None:
         lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, np.int64)
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
@@ -242,17 +284,23 @@ class NpzWriter:
                 att_offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
                 np.cumsum(lengths * lengths, out=att_offsets[1:])
                 _small(zf, "attention_offsets", att_offsets)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, self.path)
+        if self._target.stream:
+            with open(tmp, "rb") as f, open_stream(self._target) as out:
+                shutil.copyfileobj(f, out, 1 << 24)
+        else:
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, self.path)
         shutil.rmtree(self._dir, ignore_errors=True)
+        release(self._dir)
 
     def abort(self) -> None:
         for spill in (self._vectors, self._tokens, self._static, self._attention):
             if spill is not None:
                 spill.close()
         shutil.rmtree(self._dir, ignore_errors=True)
+        release(self._dir)
 
     def __enter__(self):
         return self

@@ -14,6 +14,18 @@ from attncli.pipeline import Config, EmbedResult
 from .helpers import SMALL_VECTORS, SMALL_WORDS, random_weights
 
 
+@pytest.fixture(autouse=True)
+def _private_dirs(tmp_path_factory, monkeypatch):
+    """Every test gets its own cache and config directories: the suite never reads or writes
+    the user's ~/.cache/attncli or ~/.config/attncli (a test may point them elsewhere again)."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("ATTNCLI_CACHE_DIR", str(home / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "xdg-cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "xdg-config"))
+    monkeypatch.delenv("ATTNCLI_TRUST", raising=False)
+    monkeypatch.delenv("ATTNCLI_VECTORS", raising=False)
+
+
 @pytest.fixture
 def weights_file(tmp_path):
     """Factory: weights_file(W_q=..., ...) writes an .npz with exactly the given arrays and

@@ -155,7 +155,7 @@ def test_eval_json_exact_keys_and_fit_only_on_fit_split(tmp_path):
     r = run("eval", "wic", *TINY, *FIT, "--json")
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert set(data) == {"accuracy", "threshold", "n", "config"}
+    assert set(data) == {"accuracy", "threshold", "n", "fallbacks", "config"}
     assert data["n"] == 8 and 0.5 <= data["accuracy"] <= 1.0
     # a different fit split moves the threshold; the eval split alone never does
     flipped = tmp_path / "flipped.gold.txt"

@@ -137,3 +137,18 @@ def test_batch_bar_gets_a_row_for_a_long_line(monkeypatch):
     with reporting_into(None):
         BatchEmbedder(Config(), block_cells=4096).embed_chunk([(1, words)])
     assert report.installed() is before  # put back
+
+
+def test_overflow_in_worker_threads_is_one_error_not_warnings(monkeypatch):
+    """Vectors of 1e20 overflow the dot products: the blocked path, in its worker threads too,
+    stays silent under the caller's np.errstate, and contextualize raises its one DataError."""
+    import warnings
+
+    from attncli.errors import DataError
+
+    monkeypatch.setattr(att, "BLOCK_ROWS", 64)
+    x = np.random.default_rng(0).normal(size=(1000, 8)).astype(np.float32) * np.float32(1e20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match="not finite"):
+            contextualize(x, Config.textbook().resolved(), att.Projections.identity(8), block_cells=64 * 100)

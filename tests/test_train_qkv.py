@@ -143,7 +143,7 @@ def test_folds_need_two_words(tmp_path):
     data.write_text("bank\tN\t1-1\tThe bank lends .\tThe bank closed .\n" * 3)
     gold.write_text("T\nT\nF\n")
     r = CliRunner().invoke(app, ["train", "wic", str(data), str(gold), "-o", str(tmp_path / "w.npz")])
-    _one_error_line(r, 2, "at least 2 different words")
+    _one_error_line(r, 1, "at least 2 different words")
 
 
 # ---------------------------------------------------------------- the weights file round trip

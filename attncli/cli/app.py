@@ -1,19 +1,21 @@
 """The typer application and its command groups; every command module registers on these.
 
-Errors end here: attncli's own exceptions, click's usage errors, a closed pipe and Ctrl-C each
-become one line on stderr and an exit code (1 bad data, 2 bad usage, 130 interrupted).
+Errors end here: attncli's own exceptions, click's usage errors, a closed pipe, a full or
+closed stdout, Ctrl-C and SIGTERM each become one line on stderr and an exit code (1 bad data,
+2 bad usage, 130 interrupted, 143 terminated).
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Annotated, Optional
 
 import typer
 from typer.core import TyperGroup
 
-from ..errors import AttncliError
-from .console import fail, install_reporter, one_line, quiet_pipe
+from ..errors import AttncliError, Terminated
+from .console import StdoutError, fail, flush_stdout, install_reporter, one_line, quiet_pipe
 
 # `attncli embed -i FILE ...` was the batch command's spelling before it had its own: still works.
 _BATCH_ALIASES = {"embed": "batch"}
@@ -39,12 +41,22 @@ class _Group(TyperGroup):
         return name, cmd, rest
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        signal.signal(signal.SIGTERM, _terminate)
+        if sys.stdout is None:  # started with >&-
+            fail("standard output is closed; redirect it (e.g. >/dev/null) instead", 1)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            if rv == 130:  # typer turns Ctrl-C (KeyboardInterrupt) into a silent exit code 130
+                fail("interrupted", 130)
+            flush_stdout()
+        except StdoutError as e:
+            fail(str(e), 1)
         except AttncliError as e:
             fail(str(e), e.exit_code)
         except BrokenPipeError:
             quiet_pipe()
+        except Terminated:
+            fail("terminated", 143)
         except KeyboardInterrupt:
             fail("interrupted", 130)
         except Exception as e:  # click's usage errors (vendored by typer) carry these two
@@ -54,6 +66,10 @@ class _Group(TyperGroup):
                 fail(one_line(e.format_message()), e.exit_code)
             raise
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _terminate(signum, frame):
+    raise Terminated()
 
 
 app = typer.Typer(

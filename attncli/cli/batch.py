@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..batch import DEFAULT_BATCH_SIZE, DEFAULT_MAX_ATTENTION_CELLS, BatchOptions
+from ..batch import DEFAULT_BATCH_SIZE, DEFAULT_MAX_ATTENTION_CELLS, DEFAULT_MAX_LINE_BYTES, BatchOptions
 from ..errors import DataError, UsageError
 from .app import app
 from .console import reporting_into, warn, wrote
@@ -39,6 +39,8 @@ def batch(
     max_attention_cells: Annotated[int, typer.Option(min=1, rich_help_panel=_OUT,
                                    help="--with-attention: a line whose heads x n x n weights pass this fails.")] = DEFAULT_MAX_ATTENTION_CELLS,
     batch_size: Annotated[int, typer.Option(min=1, rich_help_panel=_IN, help="Sentences attended together in one padded matmul.")] = DEFAULT_BATCH_SIZE,
+    max_line_bytes: Annotated[int, typer.Option(min=1, max=1 << 40, rich_help_panel=_IN,
+                              help="A longer line fails (an error record, exit 3) and is read past, never held in memory.")] = DEFAULT_MAX_LINE_BYTES,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar, no 'wrote FILE' line.")] = False,
     engine: Annotated[Engine, typer.Option(help="dask: one .npz shard per input file, on Dask (pip install 'attncli\\[dask]').")] = Engine.local,
     scheduler: Annotated[Optional[str], typer.Option(show_default=False,
@@ -58,6 +60,7 @@ def batch(
     options = BatchOptions(
         input_format=input_format.value, text_field=text_field, batch_size=batch_size,
         with_static=with_static, with_attention=with_attention, max_attention_cells=max_attention_cells,
+        max_line_bytes=max_line_bytes,
     )
     fmt = output_format.value if output_format else None
     if engine == Engine.dask:
@@ -87,6 +90,8 @@ def choose_format(output: str | None, fmt: str | None) -> str:
 def run_local(cfg, source: str, output: str | None, output_format: str | None, options: BatchOptions, quiet: bool) -> int:
     """Embed every line of `source` ('-' = stdin) into `output`; returns the exit code."""
     fmt = choose_format(output, output_format)
+    if source == "-" and sys.stdin is None:
+        raise DataError("standard input is closed: nothing to read for -i -")
     if source != "-":
         path = Path(source)
         if not path.exists():

@@ -17,36 +17,73 @@ from ..errors import DataError
 
 
 def one_line(msg) -> str:
-    """A message folded onto one line (an error may quote a file's multi-line text)."""
-    return " ".join(str(msg).split())
+    """A message folded onto one line (an error may quote a file's multi-line text), its
+    control characters escaped (a word from a file may hold an ESC)."""
+    from ..tokens import visible
+
+    return visible(" ".join(str(msg).split()))
+
+
+class StdoutError(DataError):
+    """Standard output cannot be written (a full disk, /dev/full): not the input's fault."""
+
+
+@contextlib.contextmanager
+def stdout_errors():
+    """Around writes to stdout: a failure other than a closed pipe (which the app ends
+    quietly) becomes a StdoutError. What could not be written is dropped, so that Python's own
+    flush at exit does not fail again."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        _drop_stdout()
+        raise StdoutError(f"cannot write to standard output: {e.strerror or e}") from None
+
+
+def flush_stdout() -> None:
+    with stdout_errors():
+        if sys.stdout is not None:
+            sys.stdout.flush()
+
+
+def _drop_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def fail(msg: str, code: int) -> NoReturn:
     """`attncli: error: ...` on stderr, then exit with `code`."""
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        quiet_pipe()
+    if sys.stdout is not None:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            quiet_pipe()
+        except OSError as e:  # what was printed could not be written either: say so first
+            _drop_stdout()
+            if code not in (130, 143):
+                msg = f"cannot write to standard output: {e.strerror or e}"
+                code = 1
     print(f"attncli: error: {one_line(msg)}", file=sys.stderr)
     sys.exit(code)
 
 
 def quiet_pipe() -> NoReturn:
     """The reader went away (`| head`): stop quietly, without Python's flush error at exit."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
+    _drop_stdout()
     sys.exit(1)
 
 
 def warn(msg: str) -> None:
-    print(f"attncli: warning: {msg}", file=sys.stderr, flush=True)
+    print(f"attncli: warning: {one_line(msg)}", file=sys.stderr, flush=True)
 
 
 def note(msg: str) -> None:
-    print(f"attncli: {msg}", file=sys.stderr, flush=True)
+    print(f"attncli: {one_line(msg)}", file=sys.stderr, flush=True)
 
 
 def stdout_console():
@@ -74,15 +111,18 @@ def print_renderables(parts: list, svg: Path | None = None, *, show: bool = True
         write_file(svg, svg_image(parts, title=title).encode("utf-8"), announce=announce)
     if show:
         out = stdout_console()
-        for part in parts:
-            out.print(part)
+        with stdout_errors():
+            for part in parts:
+                out.print(part)
+            sys.stdout.flush()
 
 
 def print_json(obj) -> None:
     from ..export import dumps
 
-    sys.stdout.buffer.write(dumps(obj) + b"\n")
-    sys.stdout.flush()
+    with stdout_errors():
+        sys.stdout.buffer.write(dumps(obj) + b"\n")
+        sys.stdout.flush()
 
 
 def sentence_arg(text: str) -> str:

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import UsageError
+from ..pipeline import MAX_ATTENTION_CELLS
 from .app import app
 from .console import print_json, print_renderables, report_result, sentence_arg, write_file
 from .options import HtmlOpt, QuietOpt, SvgOpt, config_options
@@ -23,6 +24,7 @@ def embed(
     neighbors: Annotated[int, typer.Option("--neighbors", min=0, help="Also show each token's K nearest vocabulary words (cosine to its contextual vector).")] = 0,
     html_file: HtmlOpt = None,
     svg_file: SvgOpt = None,
+    max_attention_cells: Annotated[int, typer.Option(min=1, rich_help_panel="Limits", help="Refuse a sentence whose heads x n x n attention weights pass this (long texts: attncli batch -i).")] = MAX_ATTENTION_CELLS,
     quiet: QuietOpt = False,
     *,
     config,
@@ -38,7 +40,7 @@ def embed(
     text = sentence_arg(text)
     from .. import pipeline
 
-    result = pipeline.embed(text, config)
+    result = pipeline.embed(text, config, max_attention_cells=max_attention_cells)
     report_result(result)
     near = pipeline.neighbors(result, neighbors) if neighbors else None
     if html_file is not None:

@@ -22,7 +22,7 @@ def eval_wic(
     fit_gold: Annotated[Path, typer.Option("--fit-gold", help="Its gold labels.", show_default=False)] = ...,
     tune: Annotated[bool, typer.Option("--tune", help="Also choose temperature, prior a, centering and exclude-self on the fit split (grid search).")] = False,
     save_config: Annotated[Optional[Path], typer.Option("--save-config", help="Write the chosen settings to this JSON file (read back with --config).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help='Print {"accuracy", "threshold", "n", "config"} on stdout.')] = False,
+    json_out: Annotated[bool, typer.Option("--json", help='Print {"accuracy", "threshold", "n", "fallbacks", "config"} on stdout.')] = False,
     quiet: QuietOpt = False,
     *,
     config,
@@ -46,6 +46,9 @@ def eval_wic(
         result = wic.evaluate(eval_pairs, eval_labels, fit_pairs, fit_labels, config, vec, tune=tune, progress=advance)
     if result.unknown_targets:
         warn(f"{result.unknown_targets} eval target word(s) out of the vocabulary: each taking part as a zero vector (it gets its sentence's prior-weighted mean)")
+    if result.fallbacks:
+        warn(f"{result.fallbacks} eval pair(s) with a sentence of no word in the vocabulary besides the target: scored with what is left "
+             "(the target attends to the punctuation or unknown words, or to nothing: cosine 0)")
     if save_config is not None:
         from ..configfile import settings_json
 
@@ -54,7 +57,7 @@ def eval_wic(
         write_file(save_config, settings_json(result.config, notes), announce=not quiet)
     if json_out:
         print_json({"accuracy": result.accuracy, "threshold": result.threshold, "n": result.n,
-                     "config": result.config.to_dict()})
+                    "fallbacks": result.fallbacks, "config": result.config.to_dict()})
         return
     from ..render import wic_renderables
 
