@@ -43,6 +43,35 @@ def embed_shard(source: str, target: str, cfg, options: BatchOptions) -> dict:
     }
 
 
+def _require_dask():
+    try:
+        import dask
+    except ImportError:
+        raise DataError(INSTALL_HINT) from None
+    return dask
+
+
+def compute(func, calls: list[tuple], scheduler: str | None = None) -> list:
+    """[func(*args) for args in calls], each call a Dask task: on local processes, or on the
+    cluster at `scheduler`. Results in the order of `calls`."""
+    dask = _require_dask()
+    tasks = [dask.delayed(func, pure=False)(*args) for args in calls]
+    if not scheduler:
+        return list(dask.compute(*tasks, scheduler="processes"))
+    try:
+        from distributed import Client
+    except ImportError:
+        raise DataError(INSTALL_HINT) from None
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as e:
+        raise DataError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+    except ValueError as e:  # an address distributed cannot parse ("garbage://x")
+        raise UsageError(f"--scheduler {scheduler!r}: not a Dask scheduler address ({e})") from None
+    with client:
+        return list(dask.compute(*tasks, scheduler=client))
+
+
 def run_dask(cfg, pattern: str, output: str | None, options: BatchOptions, scheduler: str | None = None) -> dict:
     """Embed every file matching `pattern` into shards under the directory `output`; returns
     the manifest (also written to output/manifest.json)."""
@@ -50,10 +79,7 @@ def run_dask(cfg, pattern: str, output: str | None, options: BatchOptions, sched
         raise UsageError("--engine dask writes shards: give -o DIRECTORY")
     if pattern == "-":
         raise UsageError("--engine dask reads files, not stdin")
-    try:
-        import dask
-    except ImportError:
-        raise DataError(INSTALL_HINT) from None
+    _require_dask()
     files = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
     files = [f for f in files if os.path.isfile(f)]
     if not files:
@@ -64,25 +90,7 @@ def run_dask(cfg, pattern: str, output: str | None, options: BatchOptions, sched
     out.mkdir(parents=True, exist_ok=True)
 
     targets = [str((out / f"shard-{i:05d}.npz").resolve()) for i in range(len(files))]
-    tasks = [
-        dask.delayed(embed_shard, pure=False)(os.path.abspath(src), dst, cfg, options)
-        for src, dst in zip(files, targets)
-    ]
-    if scheduler:
-        try:
-            from distributed import Client
-        except ImportError:
-            raise DataError(INSTALL_HINT) from None
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as e:
-            raise DataError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
-        except ValueError as e:  # an address distributed cannot parse ("garbage://x")
-            raise UsageError(f"--scheduler {scheduler!r}: not a Dask scheduler address ({e})") from None
-        with client:
-            shards = list(dask.compute(*tasks, scheduler=client))
-    else:
-        shards = list(dask.compute(*tasks, scheduler="processes"))
+    shards = compute(embed_shard, [(os.path.abspath(src), dst, cfg, options) for src, dst in zip(files, targets)], scheduler)
     shards = [{"file": shard.pop("file"), "source": src, **shard} for shard, src in zip(shards, files)]
 
     import orjson

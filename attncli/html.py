@@ -690,3 +690,127 @@ _EXPLAIN_JS = r"""
   draw();
 })();
 """
+
+
+# ---------------------------------------------------------------- senses
+
+_MAP_W, _MAP_H, _MAP_PAD = 560, 420, 14
+
+
+def _marked(text: str, start: int, end: int) -> str:
+    """An occurrence's text, escaped, the word inside <mark>."""
+    return f"{_e(text[:start])}<mark>{_e(text[start:end])}</mark>{_e(text[end:])}"
+
+
+def senses_page(data: dict) -> str:
+    """The page for `senses --html`: a 2-D map of the occurrences (PCA of the vectors the
+    grouping sees) coloured by sense, hovering or focusing a point shows its text; beside it
+    each sense's size, label, attended words and central examples.
+
+    `data` is `senses.page_record`: the `senses --json` object plus "points": [{"x", "y",
+    "sense", "line", "text", "start", "end"[, "file"]}] and "start"/"end" in each example."""
+    from .senses import sense_colour
+
+    word = str(data.get("word", ""))
+    points = data.get("points") or []
+    xs = [float(p["x"]) for p in points] or [0.0]
+    ys = [float(p["y"]) for p in points] or [0.0]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    sx = (_MAP_W - 2 * _MAP_PAD) / ((x1 - x0) or 1.0)
+    sy = (_MAP_H - 2 * _MAP_PAD) / ((y1 - y0) or 1.0)
+    dots = []
+    for i, p in enumerate(points):
+        cx = _MAP_PAD + (float(p["x"]) - x0) * sx
+        cy = _MAP_H - _MAP_PAD - (float(p["y"]) - y0) * sy
+        where = f"{p['file']}:{p['line']}" if "file" in p else f"line {p['line']}"
+        s = int(p["sense"])
+        dots.append(
+            f'<circle class="pt" data-i="{i}" data-sense="{s}" cx="{cx:.1f}" cy="{cy:.1f}" r="4" '
+            f'fill="{sense_colour(s - 1)}" tabindex="0"><title>{_e(where)} · sense {s}: {_e(p["text"])}</title></circle>'
+        )
+    svg = (f'<svg id="map" viewBox="0 0 {_MAP_W} {_MAP_H}" width="{_MAP_W}" height="{_MAP_H}" role="img" '
+           f'aria-label="occurrences of {_e(word)}, coloured by sense">'
+           f'<rect class="frame" x="0.5" y="0.5" width="{_MAP_W - 1}" height="{_MAP_H - 1}"/>{"".join(dots)}</svg>')
+    cards = []
+    for s in data.get("senses") or []:
+        sid = int(s["id"])
+        examples = "".join(
+            f'<li><span class="where">{_e(str(ex.get("file", "")) + ":" if "file" in ex else "line ")}{_e(ex["line"])}</span> '
+            f'{_marked(str(ex["text"]), int(ex.get("start", 0)), int(ex.get("end", 0)))}</li>'
+            for ex in s.get("examples") or []
+        )
+        cards.append(
+            f'<article class="card sense" id="sense-{sid}" data-sense="{sid}">'
+            f'<h3><span class="swatch" style="background:{sense_colour(sid - 1)}"></span> Sense {sid} '
+            f'<span class="num">{int(s["size"]):,} · {100 * int(s["size"]) / max(int(data.get("n", 1)), 1):.0f}%</span></h3>'
+            f'<p><b>label</b> <span class="label">{_e(", ".join(s.get("label") or []))}</span></p>'
+            f'<p><b>attends to</b> <span class="attends">{_e(", ".join(s.get("attends") or []))}</span></p>'
+            f'<ol class="examples">{examples}</ol></article>'
+        )
+    n, shown = int(data.get("n", len(points))), len(points)
+    sample = f" ({shown:,} of them drawn, evenly sampled)" if shown < n else ""
+    forms = "/".join(data.get("forms") or [word])
+    body = (
+        f"<style>{_SENSES_CSS}</style>"
+        f'<header><h1>Senses of “{_e(word)}”</h1><p class="caption">{n:,} occurrences of {_e(forms)}{_e(sample)} in '
+        f'{_e(", ".join(data.get("files") or []))} · {int(data.get("k", 0))} senses</p></header>'
+        '<div class="senses-panes"><section id="map-section"><h2>Map of the occurrences</h2>'
+        '<p class="hint">Each point is one occurrence: its contextual vector, centered, on the two main axes of '
+        'variation (PCA). Hover or focus a point to read it.</p>'
+        f'<div class="scroll">{svg}</div><p id="hover" class="hover" aria-live="polite">&nbsp;</p></section>'
+        f'<section id="senses-section"><h2>Senses</h2>{"".join(cards)}</section></div>'
+        f'<section id="options-section"><h2>Options</h2>{options_table(data.get("config") or {}, data.get("vectors"))}</section>'
+    )
+    return _page(f"attncli senses · {word}", body, data, _SENSES_JS)
+
+
+_SENSES_CSS = (
+    ".senses-panes{display:flex;flex-wrap:wrap;gap:0 2rem;align-items:flex-start}"
+    "#map-section{flex:0 0 auto;width:min(560px,100%)}#senses-section{flex:1 1 320px;min-width:0}"
+    "#map{display:block;max-width:100%;height:auto}#map .frame{fill:none;stroke:var(--rule)}"
+    "#map .pt{stroke:var(--bg);stroke-width:1;opacity:.85;cursor:pointer}"
+    "#map .pt.on{stroke:var(--fg);stroke-width:2;opacity:1}#map .pt.dim{opacity:.15}"
+    ".hover{min-height:3em;max-width:560px;overflow-wrap:anywhere;font-size:.9rem}"
+    ".sense{margin-bottom:12px}.swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;vertical-align:baseline}"
+    ".examples{padding-left:1.3rem;font-size:.9rem}.examples li{margin:.25rem 0;overflow-wrap:anywhere}"
+    ".where{color:var(--muted);font-size:.8rem}mark{background:color-mix(in srgb,var(--sel) 30%,transparent);color:inherit}"
+)
+
+# Hover or focus a point: its text (the word marked) under the map. Hover a sense card: its
+# points stand out. Text reaches the page through textContent only.
+_SENSES_JS = r"""
+"use strict";
+(function () {
+  var data = JSON.parse(document.getElementById("attncli-data").textContent);
+  var points = data.points || [], box = document.getElementById("hover");
+  var dots = document.querySelectorAll("#map .pt");
+  function show(i) {
+    var p = points[i];
+    if (!p) return;
+    box.textContent = "";
+    var where = document.createElement("span");
+    where.className = "where";
+    where.textContent = (p.file ? p.file + ":" : "line ") + p.line + " · sense " + p.sense + ": ";
+    var mark = document.createElement("mark");
+    mark.textContent = p.text.slice(p.start, p.end);
+    box.appendChild(where);
+    box.appendChild(document.createTextNode(p.text.slice(0, p.start)));
+    box.appendChild(mark);
+    box.appendChild(document.createTextNode(p.text.slice(p.end)));
+    dots.forEach(function (d) { d.classList.toggle("on", +d.dataset.i === i); });
+  }
+  dots.forEach(function (d) {
+    d.addEventListener("mouseenter", function () { show(+d.dataset.i); });
+    d.addEventListener("focus", function () { show(+d.dataset.i); });
+  });
+  document.querySelectorAll(".card.sense").forEach(function (card) {
+    var s = card.dataset.sense;
+    card.addEventListener("mouseenter", function () {
+      dots.forEach(function (d) { d.classList.toggle("dim", d.dataset.sense !== s); });
+    });
+    card.addEventListener("mouseleave", function () {
+      dots.forEach(function (d) { d.classList.remove("dim"); });
+    });
+  });
+})();
+"""

@@ -40,3 +40,13 @@ def read_text(source: str | os.PathLike, max_bytes: int = MAX_TEXT_BYTES) -> str
 def nonblank_lines(source: str | os.PathLike) -> list[str]:
     """The lines of `source` that hold more than whitespace, without their line ends."""
     return [line.rstrip("\r") for line in read_text(source).split("\n") if line.strip()]
+
+
+def count_lines(path: str | os.PathLike) -> int:
+    """Lines in a file (a last line without its newline counts), read in 16 MiB blocks."""
+    n, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while block := f.read(1 << 24):
+            n += block.count(b"\n")
+            last = block[-1:]
+    return n + (last != b"\n")

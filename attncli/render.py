@@ -600,3 +600,97 @@ def weights_info_renderables(info) -> list:
                      "-" if m.rank_from_identity is None else str(m.rank_from_identity),
                      "-" if m.distance_from_identity is None else f"{m.distance_from_identity:.4f}", f"{m.norm:.3f}")
     return [facts, mats]
+
+
+# ---------------------------------------------------------------- senses
+
+def _kwic(o, width: int = 50) -> Text:
+    """An occurrence's text cut to `width` characters each side of the word, the word in bold
+    (control characters escaped, never read as markup)."""
+    a, b = max(0, o.start - width), min(len(o.text), o.end + width)
+    text = Text(("…" if a > 0 else "") + visible(o.text[a:o.start]))
+    text.append(visible(o.text[o.start:o.end]), style="bold")
+    text.append(visible(o.text[o.end:b]) + ("…" if b < len(o.text) else ""))
+    return text
+
+
+def _where(o, several: bool) -> str:
+    """Where an occurrence is: its line, after the file's name when there are several files
+    (the JSON gives the path as given)."""
+    from pathlib import Path
+
+    return f"{Path(o.source).name}:{o.line}" if several else f"line {o.line}"
+
+
+def senses_renderables(result) -> list:
+    """What `attncli senses` shows: a caption, one table of senses, their examples, and with
+    --like the ranked occurrences."""
+    from .senses import sense_colour
+    several = len(result.sources) > 1
+    n = len(result.occurrences)
+    g = result.grouping
+    how = "chosen by silhouette" if g.silhouettes else "given"
+    cap = (f"{n:,} occurrences of {visible('/'.join(result.forms))} in {len(result.sources)} file"
+           f"{'s' if several else ''} ({result.lines_read:,} lines) · {result.k} sense{'s' if result.k != 1 else ''} ({how})")
+    parts = [Text(f"vectors {result.vectors_info['name']} · {result.config.describe()}", style="dim"), Text(cap, style="bold")]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("sense", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("share", justify="right", no_wrap=True)
+    table.add_column("label (nearest words)")
+    table.add_column("attends to")
+    for s in result.senses:
+        table.add_row(Text(f"■ {s.id}", style=sense_colour(s.id - 1)), f"{s.size:,}", f"{100 * s.share:.0f}%",
+                      cell(", ".join(s.label)), cell(", ".join(s.attends)))
+    parts.append(table)
+    for s in result.senses:
+        parts.append(Text(f"sense {s.id}: most central examples", style=f"bold {sense_colour(s.id - 1)}"))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True, style="dim")
+        grid.add_column()
+        for i in s.examples:
+            o = result.occurrences[i]
+            grid.add_row(cell(_where(o, several)), _kwic(o, 40))
+        parts.append(grid)
+    if g.silhouettes:
+        sil = ", ".join(f"k={k}: {v:.2f} ({g.gaps[k]:+.2f})" for k, v in g.silhouettes.items())
+        parts.append(Text(f"-k auto: silhouette (gap over one Gaussian blob) {sil}; "
+                          "k = 1 unless a gap reaches 0.16", style="dim"))
+    if result.like is not None:
+        parts.append(like_table(result))
+    return parts
+
+
+def like_table(result) -> Group:
+    """The occurrences nearest in meaning to the word in the --like example, ranked."""
+    from .senses import sense_colour
+    several = len(result.sources) > 1
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("cosine", justify="right", no_wrap=True)
+    table.add_column("sense", no_wrap=True)
+    table.add_column("where", no_wrap=True)
+    table.add_column("text")
+    for rank, (i, c) in enumerate(zip(result.like.ranked.tolist(), result.like.cosine.tolist()), start=1):
+        o = result.occurrences[i]
+        s = int(result.grouping.labels[i])
+        table.add_row(str(rank), f"{c:.2f}", Text(str(s + 1), style=sense_colour(s)), cell(_where(o, several)), _kwic(o, 40))
+    title = Text(f"Nearest in meaning to “{visible(result.like.text)}”", style="bold")
+    return Group(title, table)
+
+
+def pseudowords_table(result) -> Group:
+    """Per pair of `eval pseudowords`: occurrences, balanced accuracy, majority share; and the means."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("pair", no_wrap=True)
+    table.add_column("n", justify="right", no_wrap=True)
+    table.add_column("balanced accuracy", justify="right", no_wrap=True)
+    table.add_column("majority", justify="right", no_wrap=True)
+    for p in result.pairs:
+        table.add_row(cell(f"{p.a}:{p.b}"), f"{p.n:,}", f"{p.balanced_accuracy:.3f}", f"{p.majority:.3f}")
+    table.add_section()
+    table.add_row(f"mean of {len(result.pairs)}", "", f"{result.mean_balanced_accuracy:.3f}", f"{result.mean_majority:.3f}", style="bold")
+    how = "the grouping of `attncli senses`" if result.method == "senses" else "plain spherical 2-means"
+    note = Text(f"2 groups by {how}; balanced accuracy = mean recall of the two words (0.5: chance, "
+                "and what static vectors get); majority = share of the more frequent word", style="dim")
+    return Group(Text("Pseudoword test: A and B merged into one word", style="bold"), table, note)

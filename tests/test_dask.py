@@ -96,3 +96,31 @@ def test_dask_usage_errors(corpus, extra):
     extra = [str(corpus / "out") if a == "OUT" else a for a in extra]
     result = runner.invoke(app, ["embed", "-i", str(corpus / "all.txt"), "--engine", "dask", *extra])
     assert result.exit_code == 2, result.stderr
+
+
+SENSES = {
+    "money.txt": ["The bank raised its interest rates .", "She paid the loan back to the bank .", "Nothing here ."],
+    "river.txt": ["We sat on the river bank .", "The boat drifted to the muddy bank of the stream ."],
+}
+
+
+@pytest.mark.slow
+def test_senses_on_dask_equal_the_local_run(tmp_path):
+    pytest.importorskip("dask")
+    for name, lines in SENSES.items():
+        (tmp_path / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pattern = str(tmp_path / "*.txt")
+    local = runner.invoke(app, ["senses", "bank", "-i", pattern, "-k", "2", "--json"])
+    assert local.exit_code == 0, local.output
+    on_dask = runner.invoke(app, ["senses", "bank", "-i", pattern, "-k", "2", "--json", "--engine", "dask"])
+    assert on_dask.exit_code == 0, on_dask.output
+    a, b = json.loads(local.stdout), json.loads(on_dask.stdout)
+    assert a["n"] == b["n"] == 4
+    assert [(o["line"], o["sense"]) for o in a["occurrences"]] == [(o["line"], o["sense"]) for o in b["occurrences"]]
+    np.testing.assert_allclose([o["score"] for o in a["occurrences"]], [o["score"] for o in b["occurrences"]], atol=1e-5)
+
+
+def test_senses_scheduler_needs_dask_engine(tmp_path):
+    (tmp_path / "a.txt").write_text("the bank\n")
+    r = runner.invoke(app, ["senses", "bank", "-i", str(tmp_path / "a.txt"), "--scheduler", "tcp://127.0.0.1:1"])
+    assert r.exit_code == 2 and "--scheduler needs --engine dask" in r.stderr and r.stderr.count("\n") == 1

@@ -13,6 +13,7 @@ import typer
 
 from ..batch import DEFAULT_BATCH_SIZE, DEFAULT_MAX_ATTENTION_CELLS, DEFAULT_MAX_LINE_BYTES, BatchOptions
 from ..errors import DataError, UsageError
+from ..inputs import count_lines
 from .app import app
 from .console import reporting_into, warn, wrote
 from .options import Engine, InputFormat, OutputFormat, config_options
@@ -109,7 +110,7 @@ def run_local(cfg, source: str, output: str | None, output_format: str | None, o
 
     emb = BatchEmbedder(cfg, options=options)
     show = not quiet and sys.stderr.isatty()
-    total = _count_lines(Path(source)) if show and source != "-" else None
+    total = count_lines(Path(source)) if show and source != "-" else None
     try:
         done, failed = _embed_into(emb, source, fmt, output, total, show)
     except BrokenPipeError:  # the reader of stdout went away: the CLI stops quietly
@@ -165,15 +166,6 @@ def _progress(total: int | None):
             return Text(f"{task.speed or 0:,.0f} {unit}/s", style="progress.data.speed")
 
     return progress_bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn(), transient=False)
-
-
-def _count_lines(path: Path) -> int:
-    n, last = 0, b"\n"
-    with open(path, "rb") as f:
-        while block := f.read(1 << 24):
-            n += block.count(b"\n")
-            last = block[-1:]
-    return n + (last != b"\n")
 
 
 def _run_dask(cfg, pattern: str, output: str | None, output_format: str | None, options: BatchOptions, scheduler: str | None) -> int:

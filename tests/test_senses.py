@@ -1,0 +1,405 @@
+"""attncli senses and eval pseudowords: occurrences, grouping, --like, the pseudoword test,
+JSON, the page, and bad input. Corpora are built here (tmp_path); the shared corpus only in
+the slow tests, which skip without it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from attncli import senses as lib
+from attncli.cli import app
+from attncli.pipeline import Config, vectors_for
+
+runner = CliRunner()
+SHARED = Path("/work/shared/corpus")
+
+FINANCE = ["money", "loan", "deposit", "interest", "credit", "cash", "account", "mortgage", "savings", "payment"]
+RIVER = ["river", "water", "fishing", "shore", "stream", "boat", "flood", "muddy", "swim", "trees"]
+
+
+def planted(n: int = 20, seed: int = 0) -> tuple[list[str], list[int]]:
+    """Sentences holding "bank": the first n with finance words only, the next n with river
+    words only (5 drawn from each list); and which was which."""
+    rng = np.random.default_rng(seed)
+    lines, truth = [], []
+    for sense, words in enumerate((FINANCE, RIVER)):
+        for _ in range(n):
+            ctx = list(rng.choice(words, size=5, replace=False))
+            lines.append(" ".join(ctx[:2] + ["bank"] + ctx[2:]))
+            truth.append(sense)
+    return lines, truth
+
+
+def write(tmp_path: Path, name: str, lines: list[str]) -> Path:
+    path = tmp_path / name
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_error(result, code: int, *fragments: str):
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    assert result.stderr.startswith("attncli: error: "), result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    for f in fragments:
+        assert f in result.stderr, result.stderr
+
+
+@pytest.fixture(scope="module")
+def vec():
+    return vectors_for(Config())
+
+
+# ---------------------------------------------------------------- finding occurrences
+
+
+def test_occurrences_forms_case_punctuation_files_and_lines(tmp_path, vec):
+    a = write(tmp_path, "a.txt", ["Money in the bank.", "", "BANK, bank; Bank!", "embankment banks", "no word here"])
+    b = write(tmp_path, "b.txt", ["nothing", "the river bank's edge"])
+    lines = lib.read_lines([a, b])
+    found = lib.collect(lines, ["bank"], Config().resolved(), vec)
+    occ, x, skipped, n_lines = found.occurrences, found.vectors, found.skipped, found.lines_read
+    got = [(Path(o.source).name, o.line, o.position, o.form) for o in occ]
+    assert got == [("a.txt", 1, 3, "bank"), ("a.txt", 3, 0, "bank"), ("a.txt", 3, 2, "bank"), ("a.txt", 3, 4, "bank"),
+                   ("b.txt", 2, 2, "bank")]
+    assert n_lines == 7 and skipped == [] and x.shape == (5, 50)
+    for o in occ:  # the snippet marks the word as written
+        assert o.text[o.start:o.end].lower() == "bank"
+    # two forms: "banks" too, not "embankment"
+    occ2 = lib.collect(lib.read_lines([a]), ["bank", "banks"], Config().resolved(), vec).occurrences
+    assert [(o.line, o.form) for o in occ2] == [(1, "bank"), (3, "bank"), (3, "bank"), (3, "bank"), (4, "banks")]
+
+
+def test_forms_are_lowercased_single_tokens(vec):
+    assert lib.resolve_forms("Bank", None, vec.__contains__) == ["bank"]
+    assert lib.resolve_forms("match", ["Match", "matches", "match"], vec.__contains__) == ["match", "matches"]
+    with pytest.raises(lib.UsageError, match="one token"):
+        lib.resolve_forms("bank", ["river bank"], vec.__contains__)
+
+
+def test_inputs_globs_and_order(tmp_path):
+    a, b = write(tmp_path, "a.txt", ["x"]), write(tmp_path, "b.txt", ["y"])
+    assert lib.expand_inputs([str(tmp_path / "*.txt"), str(a)]) == [a, b]
+    with pytest.raises(lib.DataError, match="no file matches"):
+        lib.expand_inputs([str(tmp_path / "*.csv")])
+    with pytest.raises(lib.DataError, match="is a directory"):
+        lib.expand_inputs([str(tmp_path)])
+
+
+def test_snippet_is_cut_around_the_word():
+    from attncli.tokens import tokenize
+
+    text = " ".join(f"w{i}" for i in range(100))
+    toks = tokenize(text)
+    snippet, start, end = lib._snippet(text, toks, 50, width=3)
+    assert snippet == "… w47 w48 w49 w50 w51 w52 w53 …" and snippet[start:end] == "w50"
+
+
+# ---------------------------------------------------------------- the grouping's parts
+
+
+def test_two_means_1d_by_hand():
+    s = np.array([5.0, 0.0, 5.1, 0.1, 0.2])
+    assert lib.two_means_1d(s).tolist() == [True, False, True, False, False]
+
+
+def test_balanced_accuracy_by_hand():
+    assert lib.balanced_accuracy([0, 0, 1, 1], [0, 0, 1, 1]) == 1.0
+    assert lib.balanced_accuracy([1, 1, 0, 0], [0, 0, 1, 1]) == 1.0  # groups are matched to words
+    assert lib.balanced_accuracy([0, 0, 0, 0], [0, 0, 0, 1]) == 0.5  # the majority gains nothing
+    assert lib.balanced_accuracy([0, 0, 1, 1], [0, 0, 0, 1]) == pytest.approx((2 / 3 + 1) / 2)
+
+
+def test_silhouette_by_hand():
+    # two tight orthogonal pairs: a = 0 inside, b = 1 across: silhouette 1
+    z = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], dtype=np.float32)
+    assert lib.silhouette(z, np.array([0, 0, 1, 1])) == pytest.approx(1.0)
+    # the wrong grouping: point 0 is at distance 1 from its group's other point (a = 1) and
+    # 0 and 1 from the other group (b = 0.5): (0.5 - 1) / 1 = -0.5, the same for every point
+    assert lib.silhouette(z, np.array([0, 1, 0, 1])) == pytest.approx(-0.5)
+    assert lib.silhouette(z, np.zeros(4, dtype=int)) == 0.0
+
+
+def test_min_kurtosis_direction_finds_the_two_groups():
+    rng = np.random.default_rng(3)
+    n = 400
+    side = np.repeat([-1.0, 1.0], n // 2)
+    x = np.column_stack([side * 2 + rng.normal(0, 0.3, n), rng.normal(0, 3, n), rng.normal(0, 3, n)])
+    wz = lib.whiten(x.astype(np.float32), 3)
+    s, kurt = lib.min_kurtosis_direction(wz, restarts=5, seed=0)
+    assert kurt < -1.5  # two separated groups: near -2
+    high = lib.two_means_1d(s)
+    assert lib.balanced_accuracy(high.astype(int), (side > 0).astype(int)) == 1.0
+
+
+def test_whiten_has_unit_variance_components():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 6)) * np.array([10, 5, 1, 1, 0.1, 0.1])
+    w = lib.whiten(x.astype(np.float32), 4)
+    assert w.shape == (50, 4)
+    np.testing.assert_allclose(np.cov(w.T, bias=True), np.eye(4), atol=1e-4)
+
+
+# ---------------------------------------------------------------- senses end to end
+
+
+def test_planted_senses_are_recovered_exactly(tmp_path):
+    lines, truth = planted()
+    path = write(tmp_path, "c.txt", lines)
+    for k in (2, None):  # given, and chosen by -k auto
+        r = lib.senses("bank", [str(path)], options=lib.SenseOptions(k=k))
+        assert r.k == 2
+        labels = r.grouping.labels
+        assert lib.balanced_accuracy(labels, truth) == 1.0
+        assert [s.size for s in r.senses] == [20, 20]
+    finance = next(s for s in r.senses if r.grouping.labels[s.examples[0]] == r.grouping.labels[0])
+    assert set(finance.attends) <= set(FINANCE)
+
+
+def test_same_seed_same_senses(tmp_path):
+    path = write(tmp_path, "c.txt", planted(seed=5)[0])
+    a = lib.senses("bank", [str(path)], options=lib.SenseOptions(k=3))
+    b = lib.senses("bank", [str(path)], options=lib.SenseOptions(k=3))
+    assert a.grouping.labels.tolist() == b.grouping.labels.tolist()
+    assert [s.size for s in a.senses] == sorted((s.size for s in a.senses), reverse=True)  # largest first
+
+
+def test_auto_finds_one_sense_in_one_kind_of_context(tmp_path):
+    rng = np.random.default_rng(0)
+    lines = []
+    for _ in range(60):
+        ctx = list(rng.choice(FINANCE, size=5, replace=False))
+        lines.append(" ".join(ctx[:2] + ["bank"] + ctx[2:]))
+    r = lib.senses("bank", [str(write(tmp_path, "c.txt", lines))])
+    assert r.k == 1 and r.senses[0].size == 60
+    assert set(r.grouping.gaps) == {2, 3, 4, 5} and max(r.grouping.gaps.values()) < lib.MIN_GAP
+
+
+def test_auto_never_goes_above_max_k(tmp_path):
+    path = write(tmp_path, "c.txt", planted()[0])
+    r = lib.senses("bank", [str(path)], options=lib.SenseOptions(max_k=1))
+    assert r.k == 1 and r.senses[0].size == 40
+
+
+def test_like_ranks_the_planted_near_duplicate_first(tmp_path):
+    lines = planted()[0] + ["the farmer paid the bank his mortgage and loan", "they sat on the bank watching the river"]
+    path = write(tmp_path, "c.txt", lines)
+    r = lib.senses("bank", [str(path)], like="the farmer paid the bank a mortgage and a loan", top=5)
+    first = r.occurrences[int(r.like.ranked[0])]
+    assert first.line == len(lines) - 1
+    assert len(r.like.ranked) == 5 and np.all(np.diff(r.like.cosine) <= 1e-6)
+    r2 = lib.senses("bank", [str(path)], like="we sat on the bank watching the river", top=3)
+    assert r2.occurrences[int(r2.like.ranked[0])].line == len(lines)
+
+
+# ---------------------------------------------------------------- the pseudoword test
+
+
+def test_pseudoword_replacement_never_leaks(tmp_path, vec):
+    a, b = "film", "river"
+    pv, pseudo = lib.pseudo_vectors(vec, a, b)
+    assert pseudo not in vec and pseudo in pv and pv.words[-1] == pseudo
+    np.testing.assert_allclose(pv.rows([pv.index[pseudo]])[0], (vec.rows([vec.index[a]])[0] + vec.rows([vec.index[b]])[0]) / 2,
+                               rtol=1e-6)
+    assert pv.vocab_size == vec.vocab_size + 1 and np.array_equal(pv.mean(10_000), vec.mean(10_000))
+    lines = [("f", 1, "The Film crossed the river."), ("f", 2, "Rivers and films"), ("f", 3, "river, FILM; river-film")]
+    truth: list[int] = []
+    out = list(lib.replace_words(lines, a, b, pseudo, vec.__contains__, truth))
+    from attncli.tokens import tokenize
+
+    for (_, _, before), (_, _, after) in zip(lines, out):
+        toks = [t.text for t in tokenize(after, pv.__contains__)]
+        assert a not in toks and b not in toks
+    assert out[1][2] == "Rivers and films"  # other forms are other words
+    assert truth == [0, 1, 1, 0, 1, 0]
+    # the embedder sees the pseudoword as one token with the mean vector
+    occ = lib.collect(iter(out), [pseudo], Config().resolved(), pv, with_attention=False).occurrences
+    assert len(occ) == 6 and {o.form for o in occ} == {pseudo}
+
+
+def test_pseudowords_on_planted_contexts(tmp_path):
+    lines = []
+    rng = np.random.default_rng(1)
+    for word, ctx in (("film", ["director", "actor", "screen", "movie", "cinema", "scene"]),
+                      ("river", RIVER[1:])):
+        for _ in range(15):
+            c = list(rng.choice(ctx, size=4, replace=False))
+            lines.append(" ".join(c[:2] + [word] + c[2:]))
+    path = write(tmp_path, "c.txt", lines)
+    r = lib.pseudowords([str(path)], [("film", "river")])
+    (p,) = r.pairs
+    assert (p.n, p.n_a, p.majority) == (30, 15, 0.5)
+    assert p.balanced_accuracy == 1.0 and r.mean_balanced_accuracy == 1.0
+    res = run("eval", "pseudowords", path, "--pairs", "film:river", "--json")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert set(doc) == {"pairs", "mean_balanced_accuracy", "mean_majority", "method"}
+    assert doc["pairs"] == [{"a": "film", "b": "river", "n": 30, "balanced_accuracy": 1.0, "majority": 0.5}]
+    res = run("eval", "pseudowords", path, "--pairs", "film:river")
+    assert res.exit_code == 0 and "film:river" in res.stdout and "1.000" in res.stdout
+
+
+def test_parse_pairs():
+    assert lib.parse_pairs("a:b, C:d") == [("a", "b"), ("c", "d")]
+    for bad in ("a", "a:b:c", "a:", "a:a"):
+        with pytest.raises(lib.UsageError):
+            lib.parse_pairs(bad)
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_json_schema(tmp_path):
+    path = write(tmp_path, "c.txt", planted()[0])
+    res = run("senses", "bank", "-i", path, "-k", "2", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout.count("\n") == 1
+    doc = json.loads(res.stdout)
+    assert list(doc)[:6] == ["word", "forms", "n", "k", "senses", "occurrences"]
+    assert (doc["word"], doc["forms"], doc["n"], doc["k"]) == ("bank", ["bank"], 40, 2)
+    for s in doc["senses"]:
+        assert set(s) == {"id", "size", "label", "attends", "examples"}
+        assert len(s["label"]) == 5 and all(isinstance(w, str) for w in s["label"])
+        assert "bank" not in s["label"]
+        for ex in s["examples"]:
+            assert set(ex) == {"line", "position", "text"} and ex["position"] == 2
+    assert [s["id"] for s in doc["senses"]] == [1, 2] and sum(s["size"] for s in doc["senses"]) == 40
+    assert len(doc["occurrences"]) == 40
+    for o in doc["occurrences"]:
+        assert set(o) == {"line", "position", "sense", "score"} and o["sense"] in (1, 2)
+    assert [o["line"] for o in doc["occurrences"]] == list(range(1, 41))
+
+
+def test_json_several_files_and_like(tmp_path):
+    lines = planted()[0]
+    a, b = write(tmp_path, "a.txt", lines[:25]), write(tmp_path, "b.txt", lines[25:])
+    res = run("senses", "bank", "-i", a, "-i", b, "--like", "money bank loan", "-n", "4", "--json")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["n"] == 40 and len(doc["occurrences"]) == 4 and doc["like"] == "money bank loan"
+    cos = [o["cosine"] for o in doc["occurrences"]]
+    assert cos == sorted(cos, reverse=True)
+    for o in doc["occurrences"]:
+        assert {"file", "line", "position", "sense", "score", "cosine"} <= set(o)
+        assert o["file"] == str(a)  # finance lines are all in the first file
+    assert {ex["file"] for s in doc["senses"] for ex in s["examples"]} <= {str(a), str(b)}
+
+
+def test_tables(tmp_path):
+    path = write(tmp_path, "c.txt", planted()[0])
+    res = run("senses", "bank", "-i", path, "--like", "river bank water", "-n", "2")
+    assert res.exit_code == 0, res.stderr
+    assert "2 senses (chosen by silhouette)" in res.stdout and "most central examples" in res.stdout
+    assert "Nearest in meaning to" in res.stdout
+
+
+def test_tables_show_corpus_text_as_text(tmp_path):
+    hostile = "[bold]money[/bold] bank \x1b[31mloan"
+    path = write(tmp_path, "c.txt", [hostile] * 3 + planted()[0][:10])
+    res = run("senses", "bank", "-i", path, "-k", "1", "--like", hostile, "-n", "1")
+    assert res.exit_code == 0, res.stderr
+    assert "[bold]money[/bold] bank \\x1b[31mloan" in res.stdout and "\x1b" not in res.stdout.replace("\\x1b", "")
+
+
+@pytest.mark.parametrize("args, code, fragment", [
+    (["senses", "zebra", "-i", "{c}"], 1, "'zebra' does not occur in 1 file (40 lines)"),
+    (["senses", "qqqzzzq", "-i", "{c}"], 1, "not in the vocabulary"),
+    (["senses", "mortgage", "-i", "{one}"], 1, "occurs once"),
+    (["senses", "bank", "-i", "{c}", "-k", "41"], 1, "-k 41 is more than the 40 occurrences"),
+    (["senses", "bank", "-i", "{c}", "-k", "0"], 2, "-k must be >= 1"),
+    (["senses", "bank", "-i", "{c}", "-k", "many"], 2, "-k takes a number of senses or 'auto'"),
+    (["senses", "bank", "-i", "{empty}"], 1, "does not occur"),
+    (["senses", "bank", "-i", "{missing}"], 1, "no such file"),
+    (["senses", "bank", "-i", "{dir}/*.csv"], 1, "no file matches"),
+    (["senses", "bank"], 2, "-i"),
+    (["senses", "bank", "-i", "{c}", "--like", "the river flows"], 2, "holds no form of 'bank'"),
+    (["senses", "bank", "-i", "{c}", "--forms", "river bank"], 2, "one token"),
+    (["senses", "bank", "-i", "{c}", "--max-k", "0"], 2, "--max-k"),
+    (["eval", "pseudowords", "{c}", "--pairs", "film"], 2, "A:B"),
+    (["eval", "pseudowords", "{c}", "--pairs", "film:zebra"], 1, "'film' does not occur"),
+    (["eval", "pseudowords", "{c}", "--pairs", "film:qqqzzzq"], 1, "not in the vocabulary"),
+    (["eval", "pseudowords", "{missing}"], 1, "no such file"),
+    (["eval", "pseudowords", "{empty}"], 1, "no pair has occurrences"),
+])
+def test_bad_input_is_one_line(tmp_path, args, code, fragment):
+    paths = {"c": write(tmp_path, "c.txt", planted()[0]), "one": write(tmp_path, "one.txt", ["a mortgage", "nothing"]),
+             "empty": write(tmp_path, "empty.txt", []), "missing": tmp_path / "missing.txt", "dir": tmp_path}
+    assert_error(run(*[a.format(**paths) for a in args]), code, fragment)
+
+
+def test_bad_utf8_is_one_line(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"bank one\n\xff bank\n")
+    assert_error(run("senses", "bank", "-i", path), 1, "line 2 is not UTF-8")
+
+
+# ---------------------------------------------------------------- the page (without a browser)
+
+
+def test_page_is_standalone_and_escaped(tmp_path):
+    lines = planted()[0] + ['bank </script><script>window.pwned=1</script> "quotes" & <b>bold</b> money']
+    path = write(tmp_path, "c.txt", lines)
+    out = tmp_path / "s.html"
+    res = run("senses", "bank", "-i", path, "-k", "2", "--html", out, "--json")
+    assert res.exit_code == 0, res.stderr
+    page = out.read_text(encoding="utf-8")
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    assert "<script>window.pwned" not in page and "<b>bold</b>" not in page
+    assert page.count('class="pt"') == 41
+    assert "http://" not in page and "https://" not in page
+    data = json.loads(page.split('id="attncli-data">')[1].split("</script>")[0])
+    assert len(data["points"]) == 41 and data["n"] == 41
+    assert any("</script>" in p["text"] for p in data["points"])  # JSON.parse gets the text back
+    assert json.loads(res.stdout)["n"] == 41
+
+
+def test_pca_2d_shape_and_sign():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 5)).astype(np.float32)
+    xy = lib.pca_2d(x)
+    assert xy.shape == (30, 2)
+    for j in range(2):
+        assert xy[np.argmax(np.abs(xy[:, j])), j] > 0
+    assert lib.pca_2d(x[:1]).shape == (1, 2)
+
+
+# ---------------------------------------------------------------- the shared corpus
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED.is_dir(), reason="no shared corpus at /work/shared/corpus")
+def test_shared_corpus_bank_and_a_pseudoword_pair():
+    r = lib.senses("bank", [str(SHARED / "*.txt")], options=lib.SenseOptions(k=2))
+    assert len(r.occurrences) == 42 and r.k == 2
+    finance = [s for s in r.senses if {"banks", "banking"} & set(s.label)]
+    assert len(finance) == 1
+    p = lib.pseudowords([str(SHARED / "*.txt")], [("army", "music")])
+    assert p.pairs[0].balanced_accuracy > 0.9
+
+
+def test_a_line_too_long_for_its_attention_weights_is_embedded_without_them(tmp_path):
+    long_line = "bank " + " ".join(["money"] * 5100)  # 5101 tokens: 26 million attention cells
+    lines = planted()[0]
+    path = write(tmp_path, "c.txt", lines[:20] + [long_line] + lines[20:])
+    r = lib.senses("bank", [str(path)], options=lib.SenseOptions(k=2))
+    assert len(r.occurrences) == 41 and [o.line for o in r.occurrences] == list(range(1, 42))  # reading order
+    assert r.occurrences[20].attends == [] and r.occurrences[19].attends != []
+    assert r.skipped == []
+
+
+def test_a_line_that_cannot_be_embedded_is_skipped_with_a_warning(tmp_path):
+    path = write(tmp_path, "c.txt", planted()[0] + ["bank qqqzzzq"])
+    res = run("senses", "bank", "-i", path, "-k", "2", "--oov", "error", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout)["n"] == 40
+    assert res.stderr.count("\n") == 1 and res.stderr.startswith(f"attncli: warning: not embedded: {path}:41: ")
+    assert "qqqzzzq" in res.stderr
