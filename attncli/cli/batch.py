@@ -15,7 +15,7 @@ from ..batch import DEFAULT_BATCH_SIZE, DEFAULT_MAX_ATTENTION_CELLS, DEFAULT_MAX
 from ..errors import DataError, UsageError
 from ..inputs import count_lines
 from .app import app
-from .console import warn, wrote
+from .console import reporting_into, warn, wrote
 from .options import Engine, InputFormat, OutputFormat, config_options
 
 EXIT_SOME_FAILED = 3  # some lines failed: reported on stderr and as error records; the rest written
@@ -135,7 +135,7 @@ def _embed_into(emb, source: str, fmt: str, output: str | None, total: int | Non
         else:
             writer = JsonlWriter(output, with_static=options.with_static, with_attention=options.with_attention, **emb.meta())
         bar = _progress(total) if show else None
-        task = bar.add_task("embed", total=total) if bar is not None else None
+        task = bar.add_task("embedding", total=total) if bar is not None else None
 
         def on_chunk(chunk) -> None:
             for e in chunk.errors:
@@ -144,8 +144,9 @@ def _embed_into(emb, source: str, fmt: str, output: str | None, total: int | Non
                 bar.advance(task, chunk.size)
 
         if bar is None:
-            return embed_stream(emb, f, writer, on_chunk)
-        with bar:
+            with reporting_into(None):  # -q or no terminal: no bar for a long line either
+                return embed_stream(emb, f, writer, on_chunk)
+        with bar, reporting_into(bar):  # a long line's progress: a second row of this bar
             return embed_stream(emb, f, writer, on_chunk)
     finally:
         if f is not sys.stdin.buffer:
@@ -161,9 +162,10 @@ def _progress(total: int | None):
 
     class Rate(ProgressColumn):
         def render(self, task):
-            return Text(f"{task.speed or 0:,.0f} sentences/s", style="progress.data.speed")
+            unit = task.fields.get("unit", "sentences")
+            return Text(f"{task.speed or 0:,.0f} {unit}/s", style="progress.data.speed")
 
-    return progress_bar(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn(), transient=False)
+    return progress_bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn(), transient=False)
 
 
 def _run_dask(cfg, pattern: str, output: str | None, output_format: str | None, options: BatchOptions, scheduler: str | None) -> int:

@@ -256,6 +256,38 @@ class StderrReport:
             yield update
 
 
+class BarReport(StderrReport):
+    """The handler while a command shows its own bar (rich draws one live display at a time):
+    the library's progress becomes a row of that bar, and nothing at all without one (-q)."""
+
+    def __init__(self, bar):
+        self.bar = bar
+
+    @contextlib.contextmanager
+    def progress(self, label: str, total: int | None):
+        if self.bar is None:
+            yield lambda done, status=None: None
+            return
+        task = self.bar.add_task(label, total=total, unit="tokens")
+        try:
+            yield lambda done, status=None: self.bar.update(task, completed=done)
+        finally:
+            self.bar.remove_task(task)
+
+
+@contextlib.contextmanager
+def reporting_into(bar):
+    """Route the library's progress into `bar` (or nowhere when None) for the block's duration."""
+    from .. import report
+
+    previous = report.installed()
+    report.install(BarReport(bar))
+    try:
+        yield
+    finally:
+        report.install(previous)
+
+
 def install_reporter() -> None:
     from .. import report
 

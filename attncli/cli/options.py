@@ -113,6 +113,7 @@ def _shared_options() -> list[inspect.Parameter]:
         "prior_a": (float, typer.Option(**limits("prior_a"), rich_help_panel=_ATT, help="The a of the frequency prior: smaller damps frequent words more.")),
         "residual": (Optional[float], typer.Option(**limits("residual"), rich_help_panel=_ATT, help=f"Output = r * word + (1 - r) * attended. {by_mode('residual')}", show_default=False)),
         "layers": (int, typer.Option(**limits("layers"), rich_help_panel=_ATT, help="Apply the same attention this many times.")),
+        "window": (int, typer.Option(**limits("window"), metavar="W", rich_help_panel=_ATT, help="Each token attends to the W tokens on either side only (0: to all): time and memory linear in length, for long documents.")),
         "center": (Optional[int], typer.Option(**limits("center"), rich_help_panel=_ATT, help=f"Subtract the mean of the N most frequent vectors first (0: off). {by_mode('center')}", show_default=False)),
     }
     params = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]

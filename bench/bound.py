@@ -1,0 +1,98 @@
+"""The lower bound for `bench/batch.py`: the plain work of `attncli batch -i FILE -o out.npz` in
+one short process, with none of attncli's checks, options, error lines or fallbacks:
+
+    read the file; tokenize each line (attncli's regex, lowercased); look ids up in a dict,
+    skipping unknown words; gather the centered vectors; simple-mode attention (cosine, Zipf
+    prior, exclude-self, residual 0.2); write vectors + offsets with numpy.savez.
+
+    python bench/bound.py sentences FILE OUT.npz   # many lines: uniform batches per length
+    python bench/bound.py line FILE OUT.npz        # one long line: row blocks, 2 threads
+
+Run as its own process beside attncli, so both pay start-up and are measured the same way.
+"""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from attncli.attention import zipf_prior
+from attncli.pipeline import get_vectors
+from attncli.tokens import _TOKEN
+
+RESIDUAL = np.float32(0.2)
+CENTER = 10_000
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-30)
+
+
+def sentences(path: str, out: str) -> None:
+    vec = get_vectors()
+    index = vec.index
+    inputs = np.asarray(vec.matrix, dtype=np.float32) - vec.mean(CENTER)  # (V, d)
+    prior_all = zipf_prior(np.arange(vec.vocab_size), vec.vocab_size, 3e-4)  # (V,)
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    ids = []
+    for line in lines:
+        row = [i for i in map(index.get, _TOKEN.findall(line.lower())) if i is not None]
+        if row:
+            ids.append(row)
+    lengths = np.array([len(r) for r in ids])
+    order = np.argsort(lengths, kind="stable")
+    flat = np.fromiter((i for r in ids for i in r), dtype=np.int64)  # (T,)
+    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    result = np.empty((len(flat), inputs.shape[1]), dtype=np.float32)  # (T, d)
+    sorted_lengths = lengths[order]
+    bounds = np.flatnonzero(np.diff(sorted_lengths)) + 1
+    for group in np.split(order, bounds):
+        n = lengths[group[0]]
+        rows = (offsets[group][:, None] + np.arange(n)).reshape(-1)  # (B*n,)
+        for start in range(0, len(group), 256):
+            r = rows[start * n:(start + 256) * n]
+            x = inputs[flat[r]].reshape(-1, n, inputs.shape[1])  # (B, n, d)
+            u = unit(x)
+            logits = u @ np.swapaxes(u, 1, 2) + prior_all[flat[r]].reshape(-1, 1, n)  # (B, n, n)
+            logits[:, np.arange(n), np.arange(n)] = -np.inf
+            top = logits.max(axis=-1, keepdims=True)
+            w = np.exp(logits - np.where(np.isfinite(top), top, 0))
+            w /= np.maximum(w.sum(axis=-1, keepdims=True), 1e-30)
+            result[r] = (RESIDUAL * x + (1 - RESIDUAL) * (w @ x)).reshape(-1, x.shape[-1])
+    np.savez(out, vectors=result, offsets=offsets)
+
+
+def line(path: str, out: str) -> None:
+    vec = get_vectors()
+    index = vec.index
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    ids = np.array([i for i in map(index.get, _TOKEN.findall(text.lower())) if i is not None])
+    x = np.asarray(vec.matrix, dtype=np.float32)[ids] - vec.mean(CENTER)  # (n, d)
+    prior = zipf_prior(ids, vec.vocab_size, 3e-4)  # (n,)
+    u = unit(x)
+    n = len(x)
+    rows = max(16, min(1024, 2**25 // n))  # query rows per block: at most 128 MiB of logits each
+    result = np.empty_like(x)
+
+    def block(r0: int) -> None:
+        r1 = min(n, r0 + rows)
+        logits = u[r0:r1] @ u.T + prior  # (b, n)
+        logits[np.arange(r1 - r0), np.arange(r0, r1)] = -np.inf
+        logits -= logits.max(axis=1, keepdims=True)
+        np.exp(logits, out=logits)
+        logits /= logits.sum(axis=1, keepdims=True)
+        result[r0:r1] = RESIDUAL * x[r0:r1] + (1 - RESIDUAL) * (logits @ x)
+
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(2) as pool:
+        list(pool.map(block, range(0, n, rows)))
+    np.savez(out, vectors=result, offsets=np.array([0, n]))
+
+
+if __name__ == "__main__":
+    {"sentences": sentences, "line": line}[sys.argv[1]](sys.argv[2], sys.argv[3])
