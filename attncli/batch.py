@@ -50,7 +50,7 @@ BLOCK_CELLS = 1 << 20  # attention cells (B x H x n x n) computed at once: 4 MiB
 MIN_UNIFORM = 16  # sentences of one length batched alone, unpadded; fewer are padded with neighbours
 CHUNK_SENTENCES = 8192  # sentences read, sorted and embedded together
 CHUNK_CHARS = 1 << 22  # ... or fewer, when their text passes this many characters
-CACHE_SENTENCES = 100_000  # tokenized sentences remembered (corpora repeat lines: headers, boilerplate)
+CACHE_SENTENCES = 16_384  # tokenized sentences remembered (corpora repeat lines: headers, boilerplate)
 
 
 INPUT_FORMATS = ("text", "jsonl")  # one sentence per line; JSON objects, one per line

@@ -77,7 +77,7 @@ class JsonlWriter:
             self._f = open(self._tmp, "wb", buffering=1 << 20)
 
     def write(self, chunk) -> None:
-        parts = []
+        parts, size = [], 0
         dumps = orjson.dumps
         offsets = chunk.offsets.tolist()
         lines = chunk.lines
@@ -86,6 +86,9 @@ class JsonlWriter:
             if err is not None:
                 parts.append(dumps(error_record(err)))
                 continue
+            if size >= FLUSH_BYTES:  # a chunk's JSON is written as it grows, not held whole
+                self._put(parts)
+                parts, size = [], 0
             a, b = offsets[k], offsets[k + 1]
             record = {
                 "line": int(lines[k]),
@@ -102,17 +105,21 @@ class JsonlWriter:
                 record["static"] = st[a:b]
             record["contextual"] = ctx[a:b]
             parts.append(dumps(record, option=_OPTS))
+            size += len(parts[-1])
         if parts:
-            parts.append(b"")
-            try:
-                self._f.write(b"\n".join(parts))
-                if self._tmp is None:
-                    self._f.flush()
-            except BrokenPipeError:  # the reader went away: the CLI stops quietly
-                raise
-            except OSError as e:  # name the output, never the input, as what failed
-                where = "standard output" if self.path is None else str(self.path)
-                raise DataError(f"cannot write to {where}: {e.strerror or e}") from None
+            self._put(parts)
+
+    def _put(self, parts: list[bytes]) -> None:
+        parts.append(b"")
+        try:
+            self._f.write(b"\n".join(parts))
+            if self._tmp is None:
+                self._f.flush()
+        except BrokenPipeError:  # the reader went away: the CLI stops quietly
+            raise
+        except OSError as e:  # name the output, never the input, as what failed
+            where = "standard output" if self.path is None else str(self.path)
+            raise DataError(f"cannot write to {where}: {e.strerror or e}") from None
 
     def close(self) -> None:
         if self._tmp is None:
@@ -150,11 +157,15 @@ class JsonlWriter:
         self.abort() if exc_type else self.close()
 
 
+FLUSH_BYTES = 1 << 22  # JSON Lines written in pieces of about 4 MiB
+SPILL_BYTES = 1 << 24  # an array held in memory up to 16 MiB, then streamed to a temp file
+
+
 class _Spill:
     """Rows appended as they come, copied into the .npz at the end. Held in memory up to
     `memory` bytes, then in a temp file: memory stays bounded however long the input."""
 
-    def __init__(self, path: Path, dtype, tail: tuple = (), memory: int = 1 << 29):
+    def __init__(self, path: Path, dtype, tail: tuple = (), memory: int = SPILL_BYTES):
         self.path = path
         self.f = None
         self.held: list[np.ndarray] = []
