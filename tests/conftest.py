@@ -106,7 +106,7 @@ def make_result(surfaces: list[str], heads: int = 1, seed: int = 0, text: str | 
 
 
 def make_compare(sentences: list[str] | None = None, word: str = "bank") -> dict:
-    """A `compare --json` object (issue 4's shape), built by hand."""
+    """A `compare --json` object, built by hand."""
     sentences = sentences or [
         "I sat on the bank of the river",
         "the bank raised its interest rates",

@@ -1,4 +1,4 @@
-"""Batch embedding (issue 5): the same numbers as one sentence at a time, file outputs, bad
+"""Batch embedding: the same numbers as one sentence at a time, file outputs, bad
 lines, exit codes, atomic writes, long inputs in row blocks."""
 
 from __future__ import annotations

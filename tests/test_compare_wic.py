@@ -1,4 +1,4 @@
-"""compare, embed --neighbors, eval wic, saved settings (issue 4)."""
+"""compare, embed --neighbors, eval wic, saved settings."""
 
 import json
 from pathlib import Path

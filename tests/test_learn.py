@@ -1,4 +1,4 @@
-"""attncli train wic: the learned value projection (issue 4, "push further")."""
+"""attncli train wic: the learned value projection."""
 
 import dataclasses
 import json
