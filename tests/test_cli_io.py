@@ -173,8 +173,9 @@ def test_eval_prints_progress_lines_when_stderr_is_not_a_terminal():
 
 
 def test_show_completion_prints_a_bash_script():
-    r = subprocess.run([str(ATTNCLI), "--show-completion", "bash"], capture_output=True, text=True,
-                       env={**os.environ, "SHELL": "/bin/bash"})
+    # typer detects the shell from the parent processes: run it from bash, whatever runs pytest
+    # (a second command keeps bash from exec'ing attncli in its place)
+    r = subprocess.run(["bash", "-c", f"'{ATTNCLI}' --show-completion; exit $?"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "_attncli_completion" in r.stdout and "complete " in r.stdout
 
