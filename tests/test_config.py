@@ -116,3 +116,11 @@ def test_save_config_never_writes_trust(tmp_path):
 
     data = json.loads(settings_json(Config(trust=True)))
     assert "trust" not in data and data["similarity"] == "cosine"
+
+
+@pytest.mark.parametrize("command", [["vectors", "info", "--json"], ["vectors", "neighbors", "bank", "--json"],
+                                     ["embed", TEXT, "--json"], ["batch", "-i", "-"]])
+def test_integers_past_64_bits_are_refused_by_every_command(command):
+    r = run(*command, "--limit", str(2**64), input="money bank grows\n")
+    assert r.exit_code == 2 and r.stdout == "" and "Traceback" not in r.stderr
+    assert r.stderr.startswith("attncli: error: --limit must be between 1 and") and r.stderr.count("\n") == 1

@@ -65,7 +65,7 @@ VectorsFormatOpt = Annotated[
     typer.Option("--vectors-format", metavar="FORMAT", rich_help_panel=_SRC,
                  help="Format of --vectors: auto (detected by content), word2vec (text), word2vec-bin, glove (text, no header), fasttext (.bin), kv (gensim pickle, needs --trust)."),
 ]
-LimitOpt = Annotated[Optional[int], typer.Option(min=1, max=2**63 - 1, rich_help_panel=_SRC, help="Keep only the N most frequent words of the vectors.")]
+LimitOpt = Annotated[Optional[int], typer.Option(min=1, rich_help_panel=_SRC, help="Keep only the N most frequent words of the vectors.")]
 UnicodeErrorsOpt = Annotated[
     UnicodeErrors,
     typer.Option(rich_help_panel=_SRC, help="Words of a word2vec/GloVe file that are not valid UTF-8: stop (strict), or replace / ignore the bad bytes."),

@@ -27,8 +27,9 @@ FormatOpt = Annotated[
 
 
 def _load(source: str, fmt: VectorsFormat, limit, unicode_errors: UnicodeErrors, trust: bool):
-    from ..pipeline import get_vectors
+    from ..pipeline import check_option, get_vectors
 
+    check_option("limit", limit)  # the range every command takes (pipeline.LIMITS)
     return get_vectors(source, fmt.value, limit, unicode_errors.value, trust)
 
 
