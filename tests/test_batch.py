@@ -78,6 +78,7 @@ def test_embed_batch_equals_one_at_a_time(cfg):
             np.testing.assert_allclose(a, b, **TOL, err_msg=field)
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 @pytest.mark.parametrize("cfg", CONFIGS[:8], ids=lambda c: c.describe())
 def test_fast_path_padding_and_blocks_equal_one_at_a_time(cfg):
     """The CLI's path: fast tokenizer, padded batches of mixed lengths, and (block_cells tiny)
@@ -118,6 +119,7 @@ def test_uniform_batch_has_no_padding_effect_on_masked_rows():
         (att.AttentionSettings(exclude_self=True, temperature=0.3, layers=2), att.Projections.glorot(50, 2, 7)),
     ],
 )
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_blocked_equals_full_attention(settings, proj):
     vec = get_vectors()
     ids = np.random.default_rng(0).integers(0, 20000, 700)
@@ -261,6 +263,7 @@ def test_cli_npz(corpus, tmp_path):
         np.testing.assert_allclose(weights, want.attention, **TOL)
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_npz_spilled_to_disk_equals_held_in_memory(tmp_path, monkeypatch):
     """Past its memory budget a .npz array goes to a temp file; the result is the same,
     token arrays of different widths per chunk included."""
@@ -375,6 +378,7 @@ def test_cli_empty_input_writes_empty_npz(tmp_path):
     assert result.exit_code == 1 and "is a directory" in result.stderr
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 @pytest.mark.parametrize("suffix", ["npz", "jsonl"])
 def test_killed_run_leaves_no_file_under_the_final_name(tmp_path, suffix):
     """SIGKILL midway (stdin still open, so the run cannot have finished): no out.* exists."""

@@ -155,6 +155,7 @@ def test_random_weights_labelled_untrained_in_json():
     assert "untrained" not in doc["config"]
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_options_change_the_numbers():
     """Each option reaches the math: its JSON differs from the default run's."""
     base, _ = run_json(TEXT, "--textbook")
@@ -434,6 +435,7 @@ def test_colour_in_a_terminal_and_none_with_no_color():
     assert "0.88" in plain  # the weights are still printed as numbers
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_no_escape_codes_when_piped_with_no_color():
     r = subprocess.run([ATTNCLI, "embed", TEXT], capture_output=True, text=True, env=os.environ | {"NO_COLOR": "1", "COLUMNS": "80"}, timeout=60)
     assert r.returncode == 0 and "\x1b" not in r.stdout and "Contextual vectors" in r.stdout
@@ -443,6 +445,7 @@ def test_no_escape_codes_when_piped_with_no_color():
 # ---------------------------------------------------------------- real processes
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_python_dash_m_attncli():
     r = subprocess.run([sys.executable, "-m", "attncli", "embed", TEXT, "--json"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
@@ -453,6 +456,7 @@ def test_python_dash_m_attncli():
     assert r.returncode == 0 and r.stdout.strip() == "attncli 0.1.0"
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 @pytest.mark.parametrize("args, code", [(["embed", ""], 1), (["embed", TEXT, "--heads", "3"], 2)])
 def test_errors_from_a_real_process(args, code):
     r = subprocess.run([ATTNCLI, *args], capture_output=True, text=True, timeout=60)
@@ -467,6 +471,7 @@ LONG = " ".join(["the money in the bank grows while the river bank floods"] * 15
     "text, tail, want",
     [(TEXT, "--json | head -c 10", '{"tokens":'), (LONG, "--json | head -c 10", '{"tokens":'), (TEXT, "| head -n 1", "vectors glove")],
 )
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_closed_pipe_ends_quietly(text, tail, want):
     assert ATTNCLI.exists()
     r = subprocess.run(["sh", "-c", f'"$0" embed "$1" {tail}', str(ATTNCLI), text], capture_output=True, text=True, timeout=60)

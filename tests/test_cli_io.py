@@ -117,6 +117,7 @@ def test_html_and_svg_say_what_they_wrote_and_q_silences_it(tmp_path, command):
     assert r.stderr == ""
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_eval_save_config_and_batch_output_say_what_they_wrote(tmp_path):
     saved = tmp_path / "wic.json"
     r = ok("eval", "wic", *TINY, *FIT, "--save-config", saved, "--json")
@@ -180,6 +181,7 @@ def test_show_completion_prints_a_bash_script():
     assert "_attncli_completion" in r.stdout and "complete " in r.stdout
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_completion_completes_commands_options_and_choices():
     def complete(words: str, cword: int) -> list[str]:
         env = {**os.environ, "_ATTNCLI_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)}

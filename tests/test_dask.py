@@ -61,6 +61,7 @@ def _check_shards_equal_single(tmp, out, args):
     return manifest
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_dask_cluster_shards_equal_single_machine(corpus, cluster):
     out = corpus / "out"
     args = ["--causal", "--prior", "zipf"]

@@ -218,6 +218,7 @@ def test_text_at_80_columns_has_the_formula_with_the_real_numbers():
     dict(mode="qkv", weights="random", heads=2, layers=2, residual=0.2, temperature=0.5, causal=True),
     dict(heads=10, layers=5, positions="sinusoidal"),
 ])
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_long_sentences_and_tokens_fit_80_columns(opts):
     text = ("the international reconstruction bank's counter-revolutionary shareholders said "
             "that interest rates at the bank grew 3.5 percent")

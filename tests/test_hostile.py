@@ -83,6 +83,7 @@ def _kv(words, vectors):
 # ---------------------------------------------------------------- output never replaces a non-regular file
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_fifo_output_is_streamed_into_and_stays_a_fifo(tmp_path, sentences):
     fifo = tmp_path / "out.fifo"
     os.mkfifo(fifo)
@@ -97,6 +98,7 @@ def test_fifo_output_is_streamed_into_and_stays_a_fifo(tmp_path, sentences):
     assert no_temps(tmp_path)
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 @pytest.mark.parametrize("flag", ["-o", "--html", "--svg"])
 def test_dev_null_stays_a_character_device(tmp_path, sentences, flag):
     before = os.stat("/dev/null")
@@ -107,6 +109,7 @@ def test_dev_null_stays_a_character_device(tmp_path, sentences, flag):
     assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 @pytest.mark.skipif(not ROOT, reason="mknod needs root")
 def test_a_character_device_made_with_mknod_is_written_into_not_replaced(tmp_path, sentences):
     dev = tmp_path / "null-device"
@@ -119,6 +122,7 @@ def test_a_character_device_made_with_mknod_is_written_into_not_replaced(tmp_pat
     assert no_temps(tmp_path)
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_dev_stdout_streams_into_the_shells_redirection(tmp_path, sentences):
     out = tmp_path / "redirected.jsonl"
     with open(out, "wb") as f:
@@ -128,6 +132,7 @@ def test_dev_stdout_streams_into_the_shells_redirection(tmp_path, sentences):
     assert os.path.islink("/dev/stdout") or stat.S_ISCHR(os.stat("/dev/stdout").st_mode)
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_a_symlink_is_written_through_and_stays_a_link(tmp_path, sentences):
     real = tmp_path / "real.jsonl"
     real.write_text("old\n")
@@ -179,6 +184,7 @@ def fasttext_bin(tmp_path_factory) -> Path:
     lambda b: b[:-1],
     lambda b: b + b"\0\0",  # bytes the header does not account for
 ], ids=["300-bytes", "100-bytes", "60-bytes", "3-bytes-short", "1-byte-short", "2-bytes-long"])
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_truncated_or_padded_fasttext_is_one_error_and_never_hangs(tmp_path, fasttext_bin, damage):
     bad = tmp_path / "cut.bin"
     bad.write_bytes(damage(fasttext_bin.read_bytes()))
@@ -196,6 +202,7 @@ def test_the_whole_fasttext_file_still_loads(fasttext_bin):
     (["compare", "-i", "/dev/zero", "-w", "bank"], "/dev/zero"),
     (["embed", "-"], "standard input"),  # the sentence from stdin, which is /dev/zero
 ])
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_input_without_newlines_stops_with_one_line(command, fragment):
     t0 = time.monotonic()
     with open("/dev/zero", "rb") as zero:
@@ -209,6 +216,7 @@ def test_input_without_newlines_stops_with_one_line(command, fragment):
     (["--mode", "qkv", "--weights", "/dev/zero"], "not a regular file"),
     (["--vectors", "/dev/zero"], "not a regular file"),
 ])
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_a_device_as_an_input_file_is_one_line(args, fragment):
     assert_error(proc("embed", "money bank", *args, timeout=60), 1, "/dev/zero", fragment)
 
@@ -240,6 +248,7 @@ def test_a_long_command_line_sentence_is_refused_before_building_its_matrix():
     assert_error(r, 1, "120 tokens", "--max-attention-cells", "batch -i")
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_zip_bomb_weights_fail_on_the_header_before_allocating(tmp_path):
     import zipfile
 
@@ -342,6 +351,7 @@ def small_tmpfs(tmp_path):
     subprocess.run(["umount", str(mnt)], capture_output=True)
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 @pytest.mark.parametrize("name", ["out.npz", "out.jsonl"])
 def test_a_full_disk_leaves_nothing_behind(tmp_path, small_tmpfs, name):
     src = tmp_path / "many.txt"
@@ -378,6 +388,7 @@ def _wait_for_temp(directory: Path, p: subprocess.Popen, timeout: float = 60) ->
         time.sleep(0.05)
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 @pytest.mark.parametrize("name", ["out.jsonl", "out.npz"])
 def test_a_signal_mid_batch_exits_cleanly_and_leaves_nothing(tmp_path, sig, code, name):
@@ -394,6 +405,7 @@ def test_a_signal_mid_batch_exits_cleanly_and_leaves_nothing(tmp_path, sig, code
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_kill_9_leaves_a_temp_that_the_next_run_removes(tmp_path, sentences):
     out = tmp_path / "out.jsonl"
     p = subprocess.Popen([ATTNCLI, "batch", "-i", "-", "-o", str(out), "-q"], stdin=subprocess.PIPE,
@@ -410,6 +422,7 @@ def test_kill_9_leaves_a_temp_that_the_next_run_removes(tmp_path, sentences):
     assert sorted(q.name for q in tmp_path.iterdir()) == ["in.txt", "out.jsonl"]
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 @pytest.mark.parametrize("command", ["embed", "compare", "eval", "train"])
 def test_every_command_ends_a_signal_with_its_code_and_no_traceback(tmp_path, command, sig, code):
@@ -456,6 +469,7 @@ def test_a_damaged_cache_entry_is_discarded_and_rebuilt(tmp_path, damage):
     assert cli("embed", "money", "--vectors", path).stderr.count("damaged") == 0  # fixed for good
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 @pytest.mark.parametrize("args", [["embed", "money bank", "--json"], ["embed", "money bank"], ["batch", "-i", "-"]])
 def test_full_stdout_is_one_line_naming_stdout(args):
     with open("/dev/full", "wb") as full:
@@ -463,6 +477,7 @@ def test_full_stdout_is_one_line_naming_stdout(args):
     assert_error(r, 1, "standard output", "No space left")
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_closed_stdout_and_closed_stdin_are_one_line(tmp_path):
     r = subprocess.run(["sh", "-c", f'"{ATTNCLI}" embed "money bank" --json >&-'], capture_output=False,
                        stderr=subprocess.PIPE, timeout=60)
@@ -472,6 +487,7 @@ def test_closed_stdout_and_closed_stdin_are_one_line(tmp_path):
         assert_error(r, 1, "standard input is closed")
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_a_broken_pipe_stays_quiet():
     r = subprocess.run(["sh", "-c", f'yes "money bank grows" | head -5000 | "{ATTNCLI}" batch -i - | head -c 10'],
                        capture_output=True, timeout=120)
@@ -510,6 +526,7 @@ def test_a_bit_flipped_gz_is_one_line(tmp_path, seed):
     assert_error(r, 1, "flip.txt.gz")
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_invalid_utf8_in_the_sentence_argument(tmp_path):
     r = proc("embed", os.fsdecode(b"money \xff bank"), "--json")
     assert_error(r, 1, "not valid UTF-8")
@@ -604,6 +621,7 @@ def test_train_wic_on_one_target_word_says_more_data_is_needed(wic_files, tmp_pa
     assert not (tmp_path / "w.npz").exists()
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_control_characters_never_reach_the_terminal():
     r = proc("embed", "money \x1b[31mred bank", "--oov", "zero", env=os.environ | {"COLUMNS": "200"})
     assert r.returncode == 0, r.stderr
@@ -646,6 +664,7 @@ def property_files(tmp_path_factory):
     return d, good
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_property_no_traceback_and_finite_json_whatever_the_input(property_files):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
@@ -696,6 +715,7 @@ def test_property_no_traceback_and_finite_json_whatever_the_input(property_files
     assert codes.count(0) >= 5 and codes.count(2) >= 5 and codes.count(1) >= 5, codes  # each outcome is exercised
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_property_batch_of_random_bytes_writes_a_record_per_line(tmp_path):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st

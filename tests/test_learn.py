@@ -51,6 +51,7 @@ def test_word_folds_keep_a_word_in_one_fold():
         assert len({f for f, p in zip(folds, pairs) if p.word == word}) == 1
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_train_writes_weights_that_the_pipeline_runs_exactly(tmp_path):
     out, saved = tmp_path / "wv.npz", tmp_path / "wv.json"
     r = CliRunner().invoke(app, ["train", "wic", *TINY, "-o", str(out), "--rank", "0", "--save-config", str(saved), "--json"])

@@ -30,6 +30,7 @@ def _glove_rows(n: int, seed: int = 0):
     return vec.rows(ids), att.zipf_prior(ids, vec.vocab_size)  # (n, 50) real GloVe rows, (n,)
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 @pytest.mark.parametrize("settings,proj", CASES)
 def test_blocks_equal_the_whole_matrix(settings, proj, monkeypatch):
     """Row blocks of 64 (the last one short), key slices of 1 to all 600 keys: the running
@@ -70,6 +71,7 @@ def test_fully_masked_rows_are_zero_not_nan(monkeypatch):
     np.testing.assert_allclose(out[1], x[0], **TOL)
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_default_config_long_line_equals_embed(monkeypatch):
     """The CLI's path for a line too long for one batch (simple mode: cosine, prior, centering,
     exclude-self, residual) equals pipeline.embed's whole matrix."""

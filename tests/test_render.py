@@ -63,6 +63,7 @@ def blocks_of(out: str, kind: str) -> list[dict]:
     return [t for t in tables(out) if kind in t["title"]]
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 @pytest.mark.parametrize("text", [SHORT, TWENTY, SIXTY], ids=["3", "20", "60"])
 def test_every_token_in_full_as_row_and_column_and_nothing_cut_at_80_columns(text):
     out = cli("embed", text)
@@ -97,6 +98,7 @@ def test_block_count_follows_the_console_width(columns, expect_blocks):
     assert len(blocks_of(out, "each query (row)")) == expect_blocks
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 @pytest.mark.parametrize("dims", [10, 12, 50])
 def test_vector_tables_wrap_into_blocks_of_dimensions(dims):
     out = cli("embed", TWENTY, "--dims", dims, "--show-static")

@@ -190,6 +190,7 @@ def test_auto_never_goes_above_max_k(tmp_path):
     assert r.k == 1 and r.senses[0].size == 40
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_like_ranks_the_planted_near_duplicate_first(tmp_path):
     lines = planted()[0] + ["the farmer paid the bank his mortgage and loan", "they sat on the bank watching the river"]
     path = write(tmp_path, "c.txt", lines)
@@ -226,6 +227,7 @@ def test_pseudoword_replacement_never_leaks(tmp_path, vec):
     assert len(occ) == 6 and {o.form for o in occ} == {pseudo}
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_pseudowords_on_planted_contexts(tmp_path):
     lines = []
     rng = np.random.default_rng(1)
@@ -330,6 +332,7 @@ def test_tables_show_corpus_text_as_text(tmp_path):
     (["eval", "pseudowords", "{missing}"], 1, "no such file"),
     (["eval", "pseudowords", "{empty}"], 1, "no pair has occurrences"),
 ])
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_bad_input_is_one_line(tmp_path, args, code, fragment):
     paths = {"c": write(tmp_path, "c.txt", planted()[0]), "one": write(tmp_path, "one.txt", ["a mortgage", "nothing"]),
              "empty": write(tmp_path, "empty.txt", []), "missing": tmp_path / "missing.txt", "dir": tmp_path}
@@ -386,6 +389,7 @@ def test_shared_corpus_bank_and_a_pseudoword_pair():
     assert p.pairs[0].balanced_accuracy > 0.9
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_a_line_too_long_for_its_attention_weights_is_embedded_without_them(tmp_path):
     long_line = "bank " + " ".join(["money"] * 5100)  # 5101 tokens: 26 million attention cells
     lines = planted()[0]

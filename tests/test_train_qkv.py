@@ -249,6 +249,7 @@ def _eye_file(path: Path, settings) -> Path:
     ("{not json", "not valid JSON"),
     (np.array([1.0, 2.0]), "expected a 0-d unicode string"),
 ])
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_invalid_carried_settings_get_one_clear_error(tmp_path, settings, words):
     path = _eye_file(tmp_path / "bad.npz", settings)
     for cmd in (["embed", "money bank grows", "--mode", "qkv", "--weights", str(path)], ["weights", "info", str(path)]):

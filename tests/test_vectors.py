@@ -236,6 +236,7 @@ def test_a_conversion_that_fails_midway_leaves_nothing_and_the_next_one_works(fi
     assert vec.words == gensim_reference("word2vec", files["word2vec"])[0]
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_a_killed_conversion_leaves_nothing_loadable_and_is_cleaned_up(files):
     """SIGKILL half-way (vectors.npy written, meta.json not): the temp directory stays behind,
     is never read as an entry, and the next conversion removes it."""
@@ -284,6 +285,7 @@ def test_two_conversions_racing_both_end_with_the_one_correct_entry(files, monke
     np.testing.assert_array_equal(np.asarray(vec.matrix), ref)
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_two_processes_converting_at_once(tmp_path):
     path = tmp_path / "big.txt"
     make_kv(seed=5, words=[f"w{i}" for i in range(20000)]).save_word2vec_format(str(path))
@@ -567,6 +569,7 @@ def test_lookup_agrees_with_the_index_before_and_after_it_is_built():
     assert big._index is not None  # the scanning budget ran out: the index was built
 
 
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_the_commands_register_whichever_module_is_imported_first():
     for first in ("attncli.cli.vectors", "attncli.cli.embed", "attncli.cli"):
         code = f"import {first}; import typer.main; from attncli.cli import app; print(sorted(typer.main.get_command(app).commands))"

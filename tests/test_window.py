@@ -81,6 +81,7 @@ def test_window_at_least_n_is_no_window():
     Config(window=1, causal=True, layers=2),
     Config(mode="qkv", weights="random", heads=5, window=17, positions="sinusoidal"),
 ])
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 def test_blocked_equals_whole_with_window(cfg, monkeypatch):
     """A 900-token line in blocks of 64 rows (key slices of 2 to 300 columns) equals the whole
     matrix with the same window."""
