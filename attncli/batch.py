@@ -27,6 +27,7 @@ import numpy as np
 from . import attention as att
 from .errors import DataError, UsageError
 from .pipeline import (
+    INT64_MAX,
     MAX_ATTENTION_CELLS,
     Config,
     EmbedResult,
@@ -44,7 +45,6 @@ from .vectors import Vectors
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_MAX_ATTENTION_CELLS = MAX_ATTENTION_CELLS  # H x n x n weights kept for --with-attention: 100 MB of float32
 DEFAULT_MAX_LINE_BYTES = 1_000_000  # a sentence longer than this is an error record, not a MemoryError
-INT_MAX = 2**63 - 1
 SKIP_FACTOR = 100  # an over-long line is read past up to this many times the limit; past it, the run stops
 BLOCK_CELLS = 1 << 20  # attention cells (B x H x n x n) computed at once: 4 MiB of float32, cache-sized
 MIN_UNIFORM = 16  # sentences of one length batched alone, unpadded; fewer are padded with neighbours
@@ -74,8 +74,8 @@ class BatchOptions:
             raise UsageError(f"--input-format must be text or jsonl, not {self.input_format!r}")
         for name in ("batch_size", "max_attention_cells", "max_line_bytes"):
             value = getattr(self, name)
-            if not 1 <= value <= INT_MAX:  # int64: what the manifest and the .npz can hold
-                raise UsageError(f"--{name.replace('_', '-')} must be between 1 and {INT_MAX}, not {value}")
+            if not 1 <= value <= INT64_MAX:  # what the manifest and the .npz can hold
+                raise UsageError(f"--{name.replace('_', '-')} must be between 1 and {INT64_MAX}, not {value}")
 
 
 @dataclass(frozen=True)
@@ -184,9 +184,6 @@ class BatchEmbedder:
         self.options = options or BatchOptions()
         self.vectors = vectors if vectors is not None else vectors_for(self.config)
         self.proj = load_projections(self.config, self.vectors.dim)
-        self.batch_size = self.options.batch_size
-        self.with_attention = self.options.with_attention
-        self.max_attention_cells = self.options.max_attention_cells
         self.block_cells = block_cells
         self.detail = detail  # keep surfaces and positions (for EmbedResult)
         self._cache: dict[str, tuple | str] = {}
@@ -254,7 +251,7 @@ class BatchEmbedder:
         """Embed (line, text) pairs (a BatchError in place of a text passes through)."""
         lines, texts, tokens, oovs, ids, lengths, errors, subword = [], [], [], [], [], [], [], {}
         surfaces, positions = ([], []) if self.detail else (None, None)
-        limit = self.max_attention_cells // self.proj.heads if self.with_attention else None
+        limit = self.options.max_attention_cells // self.proj.heads if self.options.with_attention else None
         cache = self._cache
         for line, text in items:
             sentence = cache.get(text) if type(text) is str else None
@@ -296,7 +293,7 @@ class BatchEmbedder:
         shape = f"{H} x {n} x {n}" if H > 1 else f"{n} x {n}"
         return (
             f"{n} tokens: the attention weights ({shape} = {cells:,} cells, {cells * 4 / 2**20:,.0f} MiB) are above "
-            f"--max-attention-cells {self.max_attention_cells:,}; leave out --with-attention (the vectors alone "
+            f"--max-attention-cells {self.options.max_attention_cells:,}; leave out --with-attention (the vectors alone "
             f"are computed in blocks) or raise the limit"
         )
 
@@ -324,8 +321,8 @@ class BatchEmbedder:
             static[row] = v
         prior = key_prior(vec, ids, cfg)  # (T,) or None
         out = np.empty((len(ids), proj.d_out), dtype=np.float32)  # (T, d_out)
-        attn = [None] * m if self.with_attention else None
-        heads = [None] * m if self.with_attention else None
+        attn = [None] * m if self.options.with_attention else None
+        heads = [None] * m if self.options.with_attention else None
         H = proj.heads
         order = np.argsort(lengths, kind="stable")
         sorted_lengths = lengths[order]  # (m,) ascending
@@ -350,7 +347,7 @@ class BatchEmbedder:
         for i, j in self._batches(sorted_lengths):
             L, B = int(sorted_lengths[j - 1]), j - i
             a, b = sorted_offsets[i], sorted_offsets[j]
-            if B == 1 and H * L * L > self.block_cells and not self.with_attention:
+            if B == 1 and H * L * L > self.block_cells and not self.options.with_attention:
                 outs[a:b] = self._blocked(xs[a:b], None if sorted_prior is None else sorted_prior[a:b])
                 continue
             if sorted_lengths[i] == L:  # one length: no padding; the same numbers as one sentence alone
@@ -367,7 +364,7 @@ class BatchEmbedder:
                 batch_prior = None if sorted_prior is None else sorted_prior[src]
                 h, w = contextualize(xb, cfg, proj, batch_prior, lengths=lens)  # (B, L, d_out), (B, H, L, L)
                 outs[a:b] = h[valid]
-            if self.with_attention:
+            if self.options.with_attention:
                 for k in range(B):
                     n, s = int(sorted_lengths[i + k]), int(order[i + k])
                     hw = np.ascontiguousarray(w[k, :, :n, :n])  # (H, n, n)
@@ -394,13 +391,13 @@ class BatchEmbedder:
             run = int(np.searchsorted(sorted_lengths, sorted_lengths[i], side="right"))
             j = run
             if run - i < MIN_UNIFORM:  # few of this length: pad them with the next few lengths
-                while j < m and j - i < self.batch_size:
+                while j < m and j - i < self.options.batch_size:
                     nxt = int(np.searchsorted(sorted_lengths, sorted_lengths[j], side="right"))
                     if nxt - j >= MIN_UNIFORM:
                         break
                     j = nxt
-            L = int(sorted_lengths[min(j, i + self.batch_size) - 1])
-            j = min(j, i + self.batch_size, i + max(1, self.block_cells // (H * L * L)))
+            L = int(sorted_lengths[min(j, i + self.options.batch_size) - 1])
+            j = min(j, i + self.options.batch_size, i + max(1, self.block_cells // (H * L * L)))
             yield i, j
             i = j
 

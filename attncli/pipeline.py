@@ -38,18 +38,18 @@ MODE_DEFAULTS = {
     "qkv": dict(similarity="dot", scale=True, exclude_self=False, prior="none", center=0, residual=0.0),
 }
 
-_BIG = 2**63 - 1  # integers beyond this cannot be written as JSON numbers
+INT64_MAX = 2**63 - 1  # integers beyond this cannot be written as JSON numbers (nor held in .npz int64)
 # The allowed range of every numeric option, for Config and the command line alike.
 LIMITS = {
-    "seed": (0, _BIG),
-    "heads": (1, _BIG),
+    "seed": (0, INT64_MAX),
+    "heads": (1, INT64_MAX),
     "temperature": (1e-6, 1e6),
     "prior_a": (1e-12, 1e6),
     "residual": (0.0, 1.0),
     "layers": (1, 64),
-    "center": (0, _BIG),
-    "limit": (1, _BIG),
-    "window": (0, _BIG),
+    "center": (0, INT64_MAX),
+    "limit": (1, INT64_MAX),
+    "window": (0, INT64_MAX),
 }
 _CHOICES = {
     "mode": MODES,

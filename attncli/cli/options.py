@@ -80,13 +80,13 @@ TrustOpt = Annotated[
 def _shared_options() -> list[inspect.Parameter]:
     """The options every embedding command takes, one per Config field, with Config's
     defaults. Added to each command's signature by @config_options."""
-    from ..pipeline import LIMITS, MODE_DEFAULTS, Config
+    from ..pipeline import INT64_MAX, LIMITS, MODE_DEFAULTS, Config
 
     defaults = {f.name: f.default for f in dataclasses.fields(Config)}  # mode-dependent ones: None
 
     def limits(name: str) -> dict:
         low, high = LIMITS[name]
-        return {"min": low, "max": high if high < 2**63 - 1 else None}
+        return {"min": low, "max": high if high < INT64_MAX else None}  # 2^63-1 would swamp the help
 
     def by_mode(name: str) -> str:
         show = lambda v: {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
