@@ -108,11 +108,15 @@ def zipf_probability(ranks: np.ndarray, vocab_size: int) -> np.ndarray:
     return 1.0 / ((np.asarray(ranks, dtype=np.float64) + 1.0) * harmonic)
 
 
-def zipf_prior(ranks: np.ndarray, vocab_size: int, a: float = 1e-3) -> np.ndarray:
-    """Log SIF weight log(a / (a + p(w))) per word, p(w) = zipf_probability. Added to the
+def sif_prior(p: np.ndarray, a: float) -> np.ndarray:
+    """Log SIF weight log(a / (a + p(w))) (float32) of words of probability p. Added to the
     attention logits of a key, it lowers very common words ("the", ",") and leaves rare ones."""
-    p = zipf_probability(ranks, vocab_size)
     return np.log(a / (a + p)).astype(np.float32)
+
+
+def zipf_prior(ranks: np.ndarray, vocab_size: int, a: float = 1e-3) -> np.ndarray:
+    """sif_prior of words by their 0-based frequency rank, p(w) = zipf_probability."""
+    return sif_prior(zipf_probability(ranks, vocab_size), a)
 
 
 # ---------------------------------------------------------------- attention

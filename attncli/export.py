@@ -263,8 +263,6 @@ def explain_record(e) -> dict:
 
 
 def _layer_record(layer, i: int) -> dict:
-    import numpy as np
-
     heads = layer.heads
     if len(heads) == 1:
         similarity, logits = heads[0].similarity[i], heads[0].logits[i]

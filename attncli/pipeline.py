@@ -262,34 +262,41 @@ def load_projections(cfg: Config, d: int) -> att.Projections:
     path = weights_path(cfg.weights)
     if not path.is_file():
         raise DataError(f"{path}: {'not a regular file' if path.exists() else 'no such weights file'}")
+    try:
+        return att.Projections.from_arrays(_weights_arrays(path), d, cfg.heads, source=str(path))
+    except ValueError as e:
+        raise DataError(f"{path}: {e}") from None
+
+
+def _weights_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The members of a weights file, read once per process (carried_settings and
+    load_projections both need them); its carried settings are checked here, however the
+    file is reached. Never modified by callers (Projections.from_arrays copies)."""
     stat = path.stat()  # in the cache key: a rewritten file is read again
-    return _load_weights_file(path, stat.st_size, stat.st_mtime_ns, d, cfg.heads)
+    return _read_weights(path, stat.st_size, stat.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=4)
-def _load_weights_file(path: Path, size: int, mtime_ns: int, d: int, heads: int) -> att.Projections:
+def _read_weights(path: Path, size: int, mtime_ns: int) -> dict[str, np.ndarray]:
     from .weightsfile import SETTINGS, read_arrays
 
     arrays = read_arrays(path)
-    checked_settings(path, arrays.get(SETTINGS))  # invalid carried settings fail here too, however the file is reached
-    try:
-        return att.Projections.from_arrays(arrays, d, heads, source=str(path))
-    except ValueError as e:
-        raise DataError(f"{path}: {e}") from None
+    checked_settings(path, arrays.get(SETTINGS))
+    return arrays
 
 
 def carried_settings(weights: str) -> dict:
     """The attention settings (Config fields) that the weights file named by --weights carries,
     validated; {} for identity, random and files without. They rank above the mode's defaults
     and below options the user gives."""
-    from .weightsfile import SETTINGS, read_arrays, weights_path
+    from .weightsfile import SETTINGS, weights_path
 
     if weights in ("identity", "random"):
         return {}
     path = weights_path(weights)
     if not path.is_file():  # load_projections reports it
         return {}
-    return checked_settings(path, read_arrays(path).get(SETTINGS))
+    return checked_settings(path, _weights_arrays(path).get(SETTINGS))
 
 
 def checked_settings(path: Path, member: np.ndarray | None) -> dict:
@@ -383,8 +390,7 @@ def key_prior(vec: Vectors, ids: np.ndarray, cfg: Config) -> np.ndarray | None:
     cfg = cfg.resolved()
     if cfg.prior == "none":
         return None
-    p = key_probability(vec, ids)  # (n,)
-    return np.log(cfg.prior_a / (cfg.prior_a + p)).astype(np.float32)
+    return att.sif_prior(key_probability(vec, ids), cfg.prior_a)  # (n,)
 
 
 def key_probability(vec: Vectors, ids: np.ndarray) -> np.ndarray:
