@@ -104,17 +104,16 @@ def _read_member(path: Path, key: str, member) -> np.ndarray:
 
 
 def parse_settings(path: Path, member: np.ndarray | None) -> dict:
-    """The `settings` member as {"config": {...}, "training": {...}}: a JSON object with known
-    keys, "config" naming carried fields only (pipeline.checked_settings checks their values).
-    DataError names the file."""
+    """The `settings` member (as read_arrays returns it: already checked to be one bounded
+    string) as {"config": {...}, "training": {...}}: a JSON object with known keys, "config"
+    naming carried fields only (pipeline.checked_settings checks their values). DataError names
+    the file."""
     if member is None:
         return {"config": {}, "training": {}}
 
     def bad(why: str) -> DataError:
         return DataError(f"{path}: invalid carried settings: {why}")
 
-    if member.ndim != 0 or member.dtype.kind != "U":
-        raise bad(f"expected a 0-d unicode string, found dtype {member.dtype} shape {member.shape}")
     try:
         data = json.loads(str(member))
     except json.JSONDecodeError as e:
