@@ -1,5 +1,11 @@
 """The typer application and its command groups; every command module registers on these.
 
+Commands are built on demand: the command modules register on `commands`, a Typer that is
+never run, and the root group (`_Group`) imports a command's module(s) and builds that one
+command only when it is asked for (COMMANDS says where each lives). `attncli embed ...` thus
+never imports nor builds the other commands; `attncli --help` and shell completion of command
+names build every command they list.
+
 Errors end here: attncli's own exceptions, click's usage errors, a closed pipe, a full or
 closed stdout, Ctrl-C and SIGTERM each become one line on stderr and an exit code (1 bad data,
 2 bad usage, 130 interrupted, 143 terminated).
@@ -7,8 +13,10 @@ closed stdout, Ctrl-C and SIGTERM each become one line on stderr and an exit cod
 
 from __future__ import annotations
 
+import importlib
 import signal
 import sys
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Optional
 
 import typer
@@ -30,8 +38,76 @@ def _asks_for_batch(args: list[str]) -> bool:
     return False
 
 
+# Every command (group) of the root, in the order of `attncli --help`, and the modules of
+# attncli.cli that register it on `commands`.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "embed": ("embed",),
+    "batch": ("batch",),
+    "compare": ("compare",),
+    "explain": ("explain",),
+    "senses": ("senses",),
+    "eval": ("senses", "wic"),  # `attncli eval --help` lists pseudowords, then wic
+    "train": ("wic",),
+    "weights": ("weights",),
+    "vectors": ("vectors",),
+}
+
+
+class _LazyCommands(Mapping):
+    """The root's commands by name: the names known up front, each command built (its modules
+    imported, then typer's conversion of that one command) on first access, then kept."""
+
+    def __init__(self, group: "_Group"):
+        self.group = group
+        self.built: dict = {}
+
+    def __getitem__(self, name: str):
+        if name not in COMMANDS:
+            raise KeyError(name)
+        if name not in self.built:
+            self.built[name] = _build(name, self.group)
+        return self.built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
+
+
+def _build(name: str, group: "_Group"):
+    """The click command (or group) `name`, converted by typer from what its modules registered
+    on `commands`, with the root app's settings: what typer would build for the whole app."""
+    import typer.main
+
+    for module in COMMANDS[name]:
+        importlib.import_module(f"{__package__}.{module}")
+    for info in commands.registered_commands:
+        if (info.name or typer.main.get_command_name(info.callback.__name__)) == name:
+            return typer.main.get_command_from_info(
+                info, pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=group.rich_markup_mode)
+    for info in commands.registered_groups:
+        if info.name == name:
+            # A group's sub-commands in the order of its modules in COMMANDS, whichever module
+            # was imported first (`attncli train wic` imports wic before eval needs senses).
+            modules = [f"{__package__}.{m}" for m in COMMANDS[name]]
+            info.typer_instance.registered_commands.sort(key=lambda c: modules.index(c.callback.__module__))
+            return typer.main.get_group_from_info(
+                info, pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=group.rich_markup_mode,
+                suggest_commands=group.suggest_commands)
+    raise LookupError(f"attncli.cli.{', '.join(COMMANDS[name])} registered no command {name!r}")
+
+
 class _Group(TyperGroup):
-    """Every error ends as one line on stderr: ours, typer's usage errors, a closed pipe."""
+    """The root group: its commands are built on demand (_LazyCommands). Every error ends as one
+    line on stderr: ours, typer's usage errors, a closed pipe."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.commands = _LazyCommands(self)
+
+    def list_commands(self, ctx) -> list[str]:
+        return list(self.commands)  # the names only: TyperGroup's would build every command
 
     def resolve_command(self, ctx, args):
         name, cmd, rest = super().resolve_command(ctx, args)
@@ -80,10 +156,13 @@ app = typer.Typer(
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+# Where the command modules register (`@commands.command()`, `commands.add_typer(...)`); never
+# run itself: the root's _Group takes each command from here when it is asked for.
+commands = typer.Typer()
 eval_app = typer.Typer(help="Measure contextual vectors on benchmarks.", no_args_is_help=True)
 train_app = typer.Typer(help="Fit projections on a benchmark's training split.", no_args_is_help=True)
-app.add_typer(eval_app, name="eval")
-app.add_typer(train_app, name="train")
+commands.add_typer(eval_app, name="eval")
+commands.add_typer(train_app, name="train")
 
 
 def _version(value: bool):

@@ -14,7 +14,7 @@ import typer
 from ..batch import DEFAULT_BATCH_SIZE, DEFAULT_MAX_ATTENTION_CELLS, DEFAULT_MAX_LINE_BYTES, BatchOptions
 from ..errors import DataError, UsageError
 from ..inputs import count_lines
-from .app import app
+from .app import commands
 from .console import reporting_into, warn, wrote
 from .options import Engine, InputFormat, OutputFormat, config_options
 
@@ -24,7 +24,7 @@ _IN = "Input"
 _OUT = "Output"
 
 
-@app.command()
+@commands.command()
 @config_options
 def batch(
     input: Annotated[str, typer.Option("-i", "--input", rich_help_panel=_IN, show_default=False,

@@ -7,12 +7,12 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import UsageError
-from .app import app
+from .app import commands
 from .console import print_json, print_renderables, report_result, write_file
 from .options import HtmlOpt, QuietOpt, SvgOpt, config_options
 
 
-@app.command()
+@commands.command()
 @config_options
 def compare(
     sentences: Annotated[Optional[list[str]], typer.Argument(help="Two or more sentences holding the word ('-': read more, one per line, from stdin).", show_default=False)] = None,

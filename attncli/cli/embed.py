@@ -9,12 +9,12 @@ import typer
 
 from ..errors import UsageError
 from ..pipeline import MAX_ATTENTION_CELLS
-from .app import app
+from .app import commands
 from .console import print_json, print_renderables, report_result, sentence_arg, write_file
 from .options import HtmlOpt, QuietOpt, SvgOpt, config_options
 
 
-@app.command()
+@commands.command()
 @config_options
 def embed(
     text: Annotated[Optional[str], typer.Argument(help="The sentence to embed ('-': read it from stdin; many: attncli batch -i FILE).", show_default=False)] = None,

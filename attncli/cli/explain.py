@@ -6,12 +6,12 @@ from typing import Annotated
 
 import typer
 
-from .app import app
+from .app import commands
 from .console import print_json, print_renderables, report_result, sentence_arg, write_file
 from .options import HtmlOpt, QuietOpt, SvgOpt, config_options
 
 
-@app.command()
+@commands.command()
 @config_options
 def explain(
     text: Annotated[str, typer.Argument(help="The sentence holding the word ('-': read it from stdin).", show_default=False)],

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import UsageError
-from .app import app, eval_app
+from .app import commands, eval_app
 from .console import print_json, print_renderables, warn, write_file
 from .options import Engine, HtmlOpt, _choices, config_options
 
@@ -29,7 +29,7 @@ def parse_k(value: str) -> int | None:
     return k
 
 
-@app.command()
+@commands.command()
 @config_options
 def senses(
     word: Annotated[str, typer.Argument(help="The word whose occurrences are grouped.", show_default=False)],

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import app
+from .app import commands
 from .console import print_json, stdout_console, warn
 from .options import LimitOpt, TrustOpt, UnicodeErrors, UnicodeErrorsOpt, VectorsFormat, VectorsOpt
 
@@ -15,7 +15,7 @@ vectors_app = typer.Typer(
     help="Vector sources: what they hold, the cache of converted files, nearest words.",
     no_args_is_help=True,
 )
-app.add_typer(vectors_app, name="vectors")
+commands.add_typer(vectors_app, name="vectors")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
 # Here, unlike on embed, --format can only mean the vectors' format: both spellings work.

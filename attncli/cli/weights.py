@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
-from .app import app
+from .app import commands
 from .console import print_json, print_renderables
 
 weights_app = typer.Typer(help="Weights files for --mode qkv: what they hold and where they came from.", no_args_is_help=True)
-app.add_typer(weights_app, name="weights")
+commands.add_typer(weights_app, name="weights")
 
 
 @weights_app.command("info")
