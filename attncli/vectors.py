@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,7 +61,7 @@ class Vectors:
     """
 
     name: str
-    words: list[str]
+    words: Sequence[str]  # a list, or the cache's Vocabulary (a list split from the file on first need)
     matrix: np.ndarray
     format: str = "embedded"
     path: str | None = None
@@ -97,9 +98,9 @@ class Vectors:
 
     def lookup(self, word: str) -> int | None:
         """The row of `word`, None when it is not in the vocabulary. Until `index` is built, a
-        look-up scans the word list (C speed; frequent words come first): embedding one short
-        sentence then never builds the full index (~25 ms per 100k words, a tenth of the CLI's
-        start-up). Once about half a vocabulary's worth of scanning is spent, the index is built."""
+        look-up scans the word list, or the text of a cached vocabulary (C speed; frequent words
+        come first): embedding one short sentence then never builds the full index (~25 ms per
+        100k words, a tenth of the CLI's start-up) nor the list (cache.Vocabulary). Once about half a vocabulary's worth of scanning is spent, the index is built."""
         if self._index is None:
             if self._scan_budget is None:
                 self._scan_budget = len(self.words) // 2 + 1000
