@@ -221,7 +221,7 @@ def load_default(limit: int | None = None) -> Vectors:
     fast path as a cached user file (np.load with mmap_mode="r", a vocabulary split on "\n")."""
     root = data_dir()
     matrix = np.load(root / _DEFAULT_VECTORS, mmap_mode="r", allow_pickle=False)
-    words = cache.read_vocab(root / _DEFAULT_VOCAB)
+    words = cache.read_vocab(root / _DEFAULT_VOCAB, check_utf8=False)  # UTF-8 as built (scripts/build_default_vectors.py)
     if len(words) != matrix.shape[0]:
         raise DataError(f"embedded vectors are damaged: {len(words)} words for {matrix.shape[0]} rows; reinstall attncli")
     if limit is not None:

@@ -557,26 +557,27 @@ VOCAB_WORDS = ["the", ",", "two words", "", "x\ry", "the", "café", "日本", "m
 
 @pytest.mark.parametrize("trailing_newline", [True, False])
 def test_vocabulary_answers_as_the_list_of_its_words(trailing_newline):
-    """cache.Vocabulary finds rows in the file's text; each answer is the list's, before and
+    """cache.Vocabulary finds rows in the file's bytes; each answer is the list's, before and
     after the list is split: first occurrences, prefixes and suffixes of words that are not
-    words, the empty word, "\\r" inside a word, a word holding "\\n" (kept in meta.json)."""
+    words, the empty word, "\\r" inside a word, a word holding "\\n" (kept in meta.json), a
+    lone surrogate (no UTF-8 file holds one), a query that is not a string."""
     text = "\n".join("" if "\n" in w else w for w in VOCAB_WORDS) + ("\n" if trailing_newline else "")
     multiline = {"8": "multi\nline"}
-    queries = [*VOCAB_WORDS, "th", "he", "them", "two", "words", "x", "café ", "日", "multi", "line", "absent", 5]
+    queries = [*VOCAB_WORDS, "th", "he", "them", "two", "words", "x", "café ", "日", "multi", "line", "absent", "\ud800", 5]
     expected = [VOCAB_WORDS.index(q) if q in VOCAB_WORDS else None for q in queries]
-    fresh = [cache.Vocabulary(text, multiline) for _ in queries]
+    fresh = [cache.Vocabulary(text.encode(), multiline) for _ in queries]
     assert [q in v for q, v in zip(queries, fresh)] == [e is not None for e in expected]
     assert [v.index(q) if e is not None else None for q, e, v in zip(queries, expected, fresh)] == expected
     from_text = [isinstance(q, str) and q != "" and "\n" not in q for q in queries]  # the others: from the list
     assert [v._list is None for v in fresh] == from_text
-    assert len(cache.Vocabulary(text, multiline)) == len(VOCAB_WORDS)
-    vocab = cache.Vocabulary(text, multiline)
+    assert len(cache.Vocabulary(text.encode(), multiline)) == len(VOCAB_WORDS)
+    vocab = cache.Vocabulary(text.encode(), multiline)
     assert vocab == VOCAB_WORDS and vocab[2:4] == VOCAB_WORDS[2:4] and vocab[-1] == "end"
     assert list(reversed(vocab)) == VOCAB_WORDS[::-1] and [*vocab] == VOCAB_WORDS
     assert [vocab.index(q) if q in vocab else None for q in queries] == expected  # from the list now
     with pytest.raises(ValueError):
-        cache.Vocabulary(text).index("absent")
-    assert len(cache.Vocabulary("")) == 0 and cache.Vocabulary("") == []
+        cache.Vocabulary(text.encode()).index("absent")
+    assert len(cache.Vocabulary(b"")) == 0 and cache.Vocabulary(b"") == []
 
 
 def test_embedding_a_sentence_never_splits_the_default_vocabulary():
