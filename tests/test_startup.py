@@ -78,3 +78,26 @@ def test_every_registered_command_is_in_the_table_and_built_as_typer_builds_it()
 def test_a_mistyped_command_is_still_suggested():
     r = CliRunner().invoke(app, ["embd", "x"])
     assert r.exit_code == 2 and "No such command 'embd'. Did you mean 'embed'?" in r.stderr
+
+
+def test_the_collector_is_on_after_every_run_and_while_the_command_runs(monkeypatch):
+    """The app turns garbage collection off while it loads a command, never for good: not after a
+    usage error, --help, a failing command, nor inside the command itself."""
+    import gc
+
+    import attncli.pipeline as pipeline
+
+    seen = []
+    real_embed = pipeline.embed
+
+    def embed(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real_embed(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "embed", embed)
+    for args, code in [(["embed", "money bank", "--json"], 0), (["embed", "--bogus"], 2), (["--help"], 0),
+                       (["embed", "--help"], 0), (["nope"], 2), (["embed", "xqzvw", "--oov", "error"], 1)]:
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == code, (args, r.stderr)
+        assert gc.isenabled(), args
+    assert seen == [True, True]
