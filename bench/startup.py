@@ -6,7 +6,7 @@ on the embedded default and on a cached user file, side by side with the floor
 
 Every run is a fresh process (the OS page cache stays warm, as for a user running the command
 twice). Prints the median and best wall time, the ratio of medians to the floor, and the peak
-memory (max RSS of the child, from wait4). Target: attncli within 2x the floor, under 100 MiB.
+memory (max RSS of the child, from wait4). Target: attncli within 1.6x the floor, under 60 MiB.
 Uses its own cache directory (a temp dir), never the user's.
 """
 
@@ -119,7 +119,7 @@ def main() -> None:
         print(f"one-time conversion of {user.name} ({user.stat().st_size / 2**20:.1f} MiB text, {args.words:,} words): "
               f"{t_convert:.2f} s; cache {size / 2**20:.1f} MiB")
         print("wall = median elapsed time; CPU = median user+system time (less sensitive to other load)")
-        print("target: attncli <= 2.00x floor (median wall) and < 100 MiB max RSS")
+        print("target: attncli <= 1.60x floor (median wall) and < 60 MiB max RSS")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -26,7 +26,7 @@ def main() -> None:
         app()
     finally:
         # The process ends here. Python's last garbage collections at exit would walk every
-        # object left (numpy's, typer's, the command's: ~13 ms, a tenth of `attncli embed`)
+        # object left (numpy's, typer's, the command's: ~10 ms, a tenth of `attncli embed`)
         # to find cycles nobody will use; frozen objects are left to the OS instead. atexit
         # handlers still run, and objects outside cycles are still freed as modules are cleared.
         gc.freeze()

@@ -123,8 +123,8 @@ class _Group(TyperGroup):
         if sys.stdout is None:  # started with >&-
             fail("standard output is closed; redirect it (e.g. >/dev/null) instead", 1)
         # Loading a command (numpy, the library, typer's conversion) allocates many objects that
-        # live as long as the process and makes little garbage: the collector, which runs every
-        # 700 allocations, would only walk them, ~5 ms of start-up. Off until the command is loaded.
+        # live as long as the process, and little garbage: the collector, which runs after every
+        # 700 new objects, would only walk them, ~5 ms of start-up. Off until the command is loaded.
         gc.disable()
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
