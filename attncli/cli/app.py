@@ -1,4 +1,4 @@
-"""The typer application and its command groups; every command module registers on these.
+"""The typer application, the registry its command modules register on, and its groups.
 
 Commands are built on demand: the command modules register on `commands`, a Typer that is
 never run, and the root group (`_Group`) imports a command's module(s) and builds that one
@@ -79,8 +79,6 @@ class _LazyCommands(Mapping):
 def _build(name: str, group: "_Group"):
     """The click command (or group) `name`, converted by typer from what its modules registered
     on `commands`, with the root app's settings: what typer would build for the whole app."""
-    import typer.main
-
     for module in COMMANDS[name]:
         importlib.import_module(f"{__package__}.{module}")
     for info in commands.registered_commands:
