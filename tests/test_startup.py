@@ -8,6 +8,7 @@ import importlib
 import json
 import os
 import pkgutil
+import re
 import subprocess
 import sys
 
@@ -80,9 +81,35 @@ def test_a_mistyped_command_is_still_suggested():
     assert r.exit_code == 2 and "No such command 'embd'. Did you mean 'embed'?" in r.stderr
 
 
-def test_the_collector_is_on_after_every_run_and_while_the_command_runs(monkeypatch):
-    """The app turns garbage collection off while it loads a command, never for good: not after a
-    usage error, --help, a failing command, nor inside the command itself."""
+# The console script's run with a spy on pipeline.embed: is the collector on inside the command,
+# and how many objects did start-up freeze?
+RUN_WITH_A_SPY = """
+import gc, sys
+import attncli.pipeline as pipeline
+real = pipeline.embed
+def embed(*args, **kwargs):
+    sys.stderr.write(f"SPY enabled={gc.isenabled()} frozen={gc.get_freeze_count()}\\n")
+    return real(*args, **kwargs)
+pipeline.embed = embed
+sys.argv[0] = "attncli"
+from attncli.cli import main
+main()
+"""
+
+
+def test_the_console_script_collects_garbage_while_the_command_runs():
+    """cli.main turns the collector off while the command loads; resolving the command freezes
+    what start-up made and turns it back on, before the command runs."""
+    r = subprocess.run([sys.executable, "-c", RUN_WITH_A_SPY, "embed", "money bank grows", "--json"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    enabled, frozen = re.search(r"SPY enabled=(\w+) frozen=(\d+)", r.stderr).groups()
+    assert enabled == "True" and int(frozen) > 10_000  # numpy, typer and attncli's objects
+
+
+def test_an_app_run_in_process_leaves_the_collector_alone(monkeypatch):
+    """app() run inside a longer-lived process (tests, a notebook) never turns the collector off
+    nor freezes anything: start-up tuning is the console script's alone."""
     import gc
 
     import attncli.pipeline as pipeline
@@ -95,9 +122,10 @@ def test_the_collector_is_on_after_every_run_and_while_the_command_runs(monkeypa
         return real_embed(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "embed", embed)
+    frozen = gc.get_freeze_count()
     for args, code in [(["embed", "money bank", "--json"], 0), (["embed", "--bogus"], 2), (["--help"], 0),
                        (["embed", "--help"], 0), (["nope"], 2), (["embed", "xqzvw", "--oov", "error"], 1)]:
         r = CliRunner().invoke(app, args)
         assert r.exit_code == code, (args, r.stderr)
-        assert gc.isenabled(), args
+        assert gc.isenabled() and gc.get_freeze_count() == frozen, args
     assert seen == [True, True]

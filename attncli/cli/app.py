@@ -113,17 +113,15 @@ class _Group(TyperGroup):
         if name in _BATCH_ALIASES and _asks_for_batch(rest):
             target = _BATCH_ALIASES[name]
             name, cmd = target, self.get_command(ctx, target)
-        gc.enable()  # the command is loaded (see main): collect as usual while it runs
+        if not gc.isenabled():  # the console script's start-up ends here (see cli.main)
+            gc.freeze()  # what exists now lives as long as the process: kept out of the collections
+            gc.enable()
         return name, cmd, rest
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         signal.signal(signal.SIGTERM, _terminate)
         if sys.stdout is None:  # started with >&-
             fail("standard output is closed; redirect it (e.g. >/dev/null) instead", 1)
-        # Loading a command (numpy, the library, typer's conversion) allocates many objects that
-        # live as long as the process, and little garbage: the collector, which runs after every
-        # 700 new objects, would only walk them, ~5 ms of start-up. Off until the command is loaded.
-        gc.disable()
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             if rv == 130:  # typer turns Ctrl-C (KeyboardInterrupt) into a silent exit code 130
@@ -145,8 +143,6 @@ class _Group(TyperGroup):
                     sys.exit(e.exit_code)
                 fail(one_line(e.format_message()), e.exit_code)
             raise
-        finally:
-            gc.enable()
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
