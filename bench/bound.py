@@ -3,7 +3,8 @@ one short process, with none of attncli's checks, options, error lines or fallba
 
     read the file; tokenize each line (attncli's regex, lowercased); look ids up in a dict,
     skipping unknown words; gather the centered vectors; simple-mode attention (cosine, Zipf
-    prior, exclude-self, residual 0.2); write vectors + offsets with numpy.savez.
+    prior, exclude-self, residual 0.2); write what attncli's .npz holds (vectors, offsets, the
+    tokens as one UTF-8 string, lines) with numpy.savez.
 
     python bench/bound.py sentences FILE OUT.npz   # many lines: uniform batches per length
     python bench/bound.py line FILE OUT.npz        # one long line: row blocks, 2 threads
@@ -38,11 +39,12 @@ def sentences(path: str, out: str) -> None:
     prior_all = zipf_prior(np.arange(vec.vocab_size), vec.vocab_size, 3e-4)  # (V,)
     with open(path, encoding="utf-8") as f:
         lines = f.read().split("\n")
-    ids = []
-    for line in lines:
+    ids, kept = [], []
+    for n, line in enumerate(lines, start=1):
         row = [i for i in map(index.get, _TOKEN.findall(line.lower())) if i is not None]
         if row:
             ids.append(row)
+            kept.append(n)
     lengths = np.array([len(r) for r in ids])
     order = np.argsort(lengths, kind="stable")
     flat = np.fromiter((i for r in ids for i in r), dtype=np.int64)  # (T,)
@@ -64,7 +66,9 @@ def sentences(path: str, out: str) -> None:
             w = np.exp(logits - np.where(np.isfinite(top), top, 0))
             w /= np.maximum(w.sum(axis=-1, keepdims=True), 1e-30)
             result[r] = (RESIDUAL * x + (1 - RESIDUAL) * (w @ x)).reshape(-1, x.shape[-1])
-    np.savez(out, vectors=result, offsets=offsets)
+    words = vec.words
+    tokens = np.frombuffer(("\n".join(map(words.__getitem__, flat.tolist())) + "\n").encode(), dtype=np.uint8)
+    np.savez(out, vectors=result, offsets=offsets, tokens_utf8=tokens, lines=np.array(kept, dtype=np.int64))
 
 
 def line(path: str, out: str) -> None:
@@ -91,7 +95,9 @@ def line(path: str, out: str) -> None:
 
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(2) as pool:
         list(pool.map(block, range(0, n, rows)))
-    np.savez(out, vectors=result, offsets=np.array([0, n]))
+    words = vec.words
+    tokens = np.frombuffer(("\n".join(map(words.__getitem__, ids.tolist())) + "\n").encode(), dtype=np.uint8)
+    np.savez(out, vectors=result, offsets=np.array([0, n]), tokens_utf8=tokens, lines=np.array([1]))
 
 
 if __name__ == "__main__":

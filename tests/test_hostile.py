@@ -144,7 +144,7 @@ def test_a_symlink_is_written_through_and_stays_a_link(tmp_path, sentences):
     assert proc("batch", "-i", sentences, "-o", dangling, "-q").returncode == 0
     assert link.is_symlink() and dangling.is_symlink()
     assert len(real.read_text().splitlines()) == 2
-    assert set(np.load(tmp_path / "made-by-attncli.npz").files) >= {"vectors", "tokens"}
+    assert set(np.load(tmp_path / "made-by-attncli.npz").files) >= {"vectors", "tokens_utf8"}
     assert no_temps(tmp_path)
 
 
@@ -372,6 +372,25 @@ def test_enospc_while_closing_an_npz_removes_the_temp_folder(tmp_path, monkeypat
     r = cli("batch", "-i", sentences, "-o", tmp_path / "out.npz")
     assert_error(r, 1, "No space left on device")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
+
+
+def test_a_write_failing_in_the_writer_thread_stops_the_run_and_leaves_nothing(tmp_path, monkeypatch, sentences):
+    """The vectors of a .npz are written by a thread of their own: its failure (a full disk)
+    still ends the run with one line naming it, and removes the temp folder."""
+    import attncli.writers as writers
+
+    calls = []
+
+    def full(data, value=0):
+        calls.append(len(data))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(writers.zlib, "crc32", full)
+    big = tmp_path / "big.txt"
+    big.write_text(sentences.read_text() * 4000)  # many chunks: the failure comes while more are queued
+    r = cli("batch", "-i", big, "-o", tmp_path / "out.npz")
+    assert_error(r, 1, "No space left on device")
+    assert calls and sorted(p.name for p in tmp_path.iterdir()) == ["big.txt", "in.txt"]
 
 
 def _foreground():
