@@ -7,6 +7,7 @@ one short process, with none of attncli's checks, options, error lines or fallba
     tokens as one UTF-8 string, lines) with numpy.savez.
 
     python bench/bound.py sentences FILE OUT.npz   # many lines: uniform batches per length
+    python bench/bound.py jsonl FILE OUT.jsonl     # the same, written as attncli's JSON Lines records
     python bench/bound.py line FILE OUT.npz        # one long line: row blocks, 2 threads
 
 Run as its own process beside attncli, so both pay start-up and are measured the same way.
@@ -32,7 +33,7 @@ def unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-30)
 
 
-def sentences(path: str, out: str) -> None:
+def sentences(path: str, out: str, jsonl: bool = False) -> None:
     vec = get_vectors()
     index = vec.index
     inputs = np.asarray(vec.matrix, dtype=np.float32) - vec.mean(CENTER)  # (V, d)
@@ -67,8 +68,28 @@ def sentences(path: str, out: str) -> None:
             w /= np.maximum(w.sum(axis=-1, keepdims=True), 1e-30)
             result[r] = (RESIDUAL * x + (1 - RESIDUAL) * (w @ x)).reshape(-1, x.shape[-1])
     words = vec.words
+    if jsonl:
+        write_jsonl(out, result, offsets, kept, [words[i] for i in flat.tolist()])
+        return
     tokens = np.frombuffer(("\n".join(map(words.__getitem__, flat.tolist())) + "\n").encode(), dtype=np.uint8)
     np.savez(out, vectors=result, offsets=offsets, tokens_utf8=tokens, lines=np.array(kept, dtype=np.int64))
+
+
+def write_jsonl(out: str, result: np.ndarray, offsets: np.ndarray, lines: list[int], tokens: list[str]) -> None:
+    """attncli's record per sentence (the same keys, the vectors and config objects included)."""
+    import orjson
+
+    from attncli.batch import BatchEmbedder
+
+    meta = BatchEmbedder().meta()
+    vectors, config = (orjson.Fragment(orjson.dumps(meta[k])) for k in ("vectors", "config"))
+    bounds = offsets.tolist()
+    with open(out, "wb") as f:
+        for k, line in enumerate(lines):
+            a, b = bounds[k], bounds[k + 1]
+            record = {"line": line, "tokens": tokens[a:b], "oov": [], "vectors": vectors, "config": config,
+                      "contextual": result[a:b]}
+            f.write(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE))
 
 
 def line(path: str, out: str) -> None:
@@ -101,4 +122,8 @@ def line(path: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    {"sentences": sentences, "line": line}[sys.argv[1]](sys.argv[2], sys.argv[3])
+    kind, path, out = sys.argv[1:4]
+    if kind == "jsonl":
+        sentences(path, out, jsonl=True)
+    else:
+        {"sentences": sentences, "line": line}[kind](path, out)
