@@ -51,7 +51,7 @@ SKIP_FACTOR = 100  # an over-long line is read past up to this many times the li
 BLOCK_CELLS = 1 << 20  # attention cells (B x H x n x n) computed at once: 4 MiB of float32, cache-sized
 MIN_UNIFORM = 16  # sentences of one length batched alone, unpadded; fewer are padded with neighbours
 CHUNK_SENTENCES = 8192  # sentences read, sorted and embedded together
-CHUNK_CHARS = 1 << 22  # ... or fewer, when their text passes this many characters
+CHUNK_CHARS = 1 << 18  # ... or fewer, when their text passes this many characters
 CACHE_SENTENCES = 16_384  # tokenized sentences remembered (corpora repeat lines: headers, boilerplate)
 CACHE_CHARS = 1 << 24  # ... holding at most about this many characters of text
 
@@ -415,7 +415,6 @@ class BatchEmbedder:
         out = np.empty((len(ids), proj.d_out), dtype=np.float32)  # (T, d_out)
         attn = [None] * m if self.options.with_attention else None
         heads = [None] * m if self.options.with_attention else None
-        H = proj.heads
         order = np.argsort(lengths, kind="stable")
         sorted_lengths = lengths[order]  # (m,) ascending
         # token rows in sorted-sentence order: a batch of one length is then a plain slice
@@ -436,6 +435,15 @@ class BatchEmbedder:
                     xs[where[row]] = model_input(v[None, :], vec, cfg)[0]
         sorted_prior = None if prior is None else prior[perm]
         outs = self._buffer("outputs", len(ids), proj.d_out)  # (T, d_out) in sorted order
+        with att.blas_threads(1):  # small products: one BLAS thread each, no spinning threads beside the writer's
+            self._attend(xs, sorted_prior, sorted_lengths, sorted_offsets, order, outs, attn, heads)
+        out[perm] = outs
+        return Computed(offsets, out, static, attn, heads)
+
+    def _attend(self, xs, sorted_prior, sorted_lengths, sorted_offsets, order, outs, attn, heads) -> None:
+        """compute()'s batches: model inputs `xs` (T, d) of sentences sorted by length ->
+        `outs` (T, d_out) in the same order; the weights into attn/heads by input sentence."""
+        cfg, proj, H = self.config, self.proj, self.proj.heads
         for i, j in self._batches(sorted_lengths):
             L, B = int(sorted_lengths[j - 1]), j - i
             a, b = sorted_offsets[i], sorted_offsets[j]
@@ -462,8 +470,6 @@ class BatchEmbedder:
                     hw = np.ascontiguousarray(w[k, :, :n, :n])  # (H, n, n)
                     heads[s] = hw
                     attn[s] = hw.mean(axis=0)  # (n, n)
-        out[perm] = outs
-        return Computed(offsets, out, static, attn, heads)
 
     def _buffer(self, name: str, rows: int, cols: int) -> np.ndarray:
         """(rows, cols) float32 scratch space kept between chunks (grown when short): memory

@@ -221,7 +221,7 @@ class _Streamed:
     The writing and the CRC run in a thread of their own (both release the GIL), so the next
     chunk is embedded meanwhile; at most `ahead` chunks wait for it, which bounds the memory."""
 
-    def __init__(self, zf: zipfile.ZipFile, name: str, dtype, tail: tuple, ahead: int = 2):
+    def __init__(self, zf: zipfile.ZipFile, name: str, dtype, tail: tuple, ahead: int = 1):
         self.zf, self.dtype, self.tail = zf, np.dtype(dtype), tail
         self.info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
         self.out = zf.open(self.info, "w", force_zip64=True)  # ZIP_STORED: the bytes as written
