@@ -514,7 +514,7 @@ def _blocked_layer(
 
     starts = range(0, n, rows)
     workers = min(MAX_WORKERS, _cores(), len(starts))
-    with _blas_threads(1):  # tiny products fight over threads; the row blocks are shared out instead
+    with blas_threads(1):  # tiny products fight over threads; the row blocks are shared out instead
         if workers <= 1:
             for r0 in starts:
                 done = block(r0)
@@ -607,7 +607,7 @@ def _cores() -> int:
 
 
 @contextmanager
-def _blas_threads(count: int):
+def blas_threads(count: int):
     """Run the block with BLAS limited to `count` threads (threadpoolctl), so that tiny block
     products do not fight over cores and every run uses the same number of threads."""
     from threadpoolctl import threadpool_limits

@@ -18,8 +18,10 @@ UTF-8) becomes a BatchError with its line number; the others go on.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 from dataclasses import dataclass
+from itertools import repeat
 from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
@@ -39,7 +41,7 @@ from .pipeline import (
     static_rows,
     vectors_for,
 )
-from .tokens import token_texts
+from .tokens import lines_token_texts, token_texts
 from .vectors import Vectors
 
 DEFAULT_BATCH_SIZE = 256
@@ -49,10 +51,12 @@ SKIP_FACTOR = 100  # an over-long line is read past up to this many times the li
 BLOCK_CELLS = 1 << 20  # attention cells (B x H x n x n) computed at once: 4 MiB of float32, cache-sized
 MIN_UNIFORM = 16  # sentences of one length batched alone, unpadded; fewer are padded with neighbours
 CHUNK_SENTENCES = 8192  # sentences read, sorted and embedded together
-CHUNK_CHARS = 1 << 22  # ... or fewer, when their text passes this many characters
+CHUNK_CHARS = 1 << 18  # ... or fewer, when their text passes this many characters
 CACHE_SENTENCES = 16_384  # tokenized sentences remembered (corpora repeat lines: headers, boilerplate)
+CACHE_CHARS = 1 << 24  # ... holding at most about this many characters of text
 
 
+_NO_ROWS = np.zeros(0, np.int64)
 INPUT_FORMATS = ("text", "jsonl")  # one sentence per line; JSON objects, one per line
 
 
@@ -93,7 +97,6 @@ class Chunk:
 
     lines: np.ndarray  # (m,) int64, 1-based input line of each embedded sentence, ascending
     texts: list[str]  # (m,)
-    tokens: list[list[str]]  # (m,) normalized tokens that took part
     oov: list[list[dict]]  # (m,) [{"token", "position"}] per sentence
     offsets: np.ndarray  # (m + 1,) int64: sentence i is rows offsets[i]:offsets[i+1]
     contextual: np.ndarray  # (T, d_out) float32
@@ -101,22 +104,30 @@ class Chunk:
     attention: list[np.ndarray] | None  # (m,) of (n, n), mean over heads; with_attention only
     heads: list[np.ndarray] | None  # (m,) of (H, n, n); with_attention only
     errors: list[BatchError]  # lines that failed, ascending
+    ids: np.ndarray  # (T,) int64 vocabulary row of each token, -1 for an OOV word (zeroed or fastText)
+    unknown: dict[int, str]  # row -> the token, for each row whose id is -1
+    vocab: "_Vocab"
     surfaces: list[list[str]] | None = None  # detail mode only (embed_batch)
     positions: list[list[int]] | None = None
-    ids: np.ndarray | None = None  # (T,) int64 vocabulary row of each token, -1 for a zeroed OOV word
-    vocab: "_Vocab | None" = None
 
     @property
     def size(self) -> int:
         """Input lines covered, embedded or not."""
         return len(self.lines) + len(self.errors)
 
-    def token_array(self) -> np.ndarray:
-        """(T,) unicode array of the tokens, gathered from the vocabulary without a Python loop."""
-        if self.vocab is None or self.ids is None:
-            flat = [t for sentence in self.tokens for t in sentence]
-            return np.array(flat, dtype=str) if flat else np.zeros(0, "<U1")
-        return self.vocab.gather(self.ids, self.tokens, self.offsets)
+    @functools.cached_property
+    def tokens(self) -> list[list[str]]:
+        """(m,) the normalized tokens of each sentence that took part."""
+        flat = list(map(self.vocab.words.__getitem__, self.ids.tolist()))  # (T,)
+        for row, text in self.unknown.items():
+            flat[row] = text
+        bounds = self.offsets.tolist()
+        return [flat[a:b] for a, b in zip(bounds, bounds[1:])]
+
+    def token_bytes(self) -> np.ndarray:
+        """(bytes,) uint8: the T tokens in UTF-8, each ended by "\n" (no token holds a line
+        break), gathered from the vocabulary without a Python loop over tokens."""
+        return self.vocab.utf8(self.ids, self.unknown)
 
 
 class Sentence(NamedTuple):
@@ -142,29 +153,37 @@ class Computed(NamedTuple):
 
 
 class _Vocab:
-    """The vocabulary as a numpy unicode array, for gathering token strings by row."""
+    """The vocabulary's words as one UTF-8 byte string, for gathering tokens by row."""
 
     def __init__(self, words: list[str]):
-        self.words = np.array(words, dtype=str) if words else np.zeros(0, "<U1")
-        self.lengths = np.char.str_len(self.words) if words else np.zeros(0, np.int64)
+        self.words = words
 
-    def gather(self, ids: np.ndarray, tokens: list[list[str]], offsets: np.ndarray) -> np.ndarray:
-        if len(ids) == 0:
-            return np.zeros(0, "<U1")
-        known = ids >= 0
-        safe = np.where(known, ids, 0)
-        width = max(1, int(self.lengths[safe[known]].max(initial=1)))
-        unknown = np.flatnonzero(~known)
-        extra = {}
-        if len(unknown):  # zeroed OOV words (--oov zero): their text is not in the vocabulary
-            sentence = np.searchsorted(offsets, unknown, side="right") - 1
-            for row, s in zip(unknown.tolist(), sentence.tolist()):
-                extra[row] = tokens[s][row - offsets[s]]
-            width = max(width, max(map(len, extra.values())))
-        out = self.words[safe].astype(f"<U{width}")
-        for row, text in extra.items():
-            out[row] = text
-        return out
+    @functools.cached_property
+    def _encoded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(blob (bytes,) uint8: every word ended by "\n", starts (V,), sizes (V,) with the "\n")."""
+        encoded = [w.encode("utf-8", "surrogatepass") + b"\n" for w in self.words]  # never fails
+        sizes = np.fromiter(map(len, encoded), np.int64, len(encoded))
+        starts = np.zeros(len(encoded), np.int64)
+        np.cumsum(sizes[:-1], out=starts[1:])
+        return np.frombuffer(b"".join(encoded), dtype=np.uint8), starts, sizes
+
+    def utf8(self, ids: np.ndarray, unknown: dict[int, str]) -> np.ndarray:
+        """(bytes,) uint8: the words of rows `ids` (T,), each ended by "\n"; row r with id -1
+        is unknown[r]."""
+        blob, starts, sizes = self._encoded
+        vocab_bytes = len(blob)
+        ids = np.asarray(ids, dtype=np.int64)
+        if unknown:  # words outside the vocabulary: appended after it, for this call only
+            extra = [unknown[r].encode("utf-8") + b"\n" for r in sorted(unknown)]
+            ids = ids.copy()
+            ids[sorted(unknown)] = len(self.words) + np.arange(len(extra))
+            blob = np.concatenate([blob, np.frombuffer(b"".join(extra), dtype=np.uint8)])
+            extra_sizes = np.fromiter(map(len, extra), np.int64, len(extra))
+            starts = np.concatenate([starts, vocab_bytes + np.cumsum(extra_sizes) - extra_sizes])
+            sizes = np.concatenate([sizes, extra_sizes])
+        n = sizes[ids]  # (T,) bytes of each token
+        ends = np.cumsum(n)  # (T,)
+        return blob[np.repeat(starts[ids] - (ends - n), n) + np.arange(int(ends[-1]) if len(n) else 0)]
 
 
 class BatchEmbedder:
@@ -186,7 +205,9 @@ class BatchEmbedder:
         self.proj = load_projections(self.config, self.vectors.dim)
         self.block_cells = block_cells
         self.detail = detail  # keep surfaces and positions (for EmbedResult)
-        self._cache: dict[str, tuple | str] = {}
+        self._cache: dict[str, np.ndarray | Sentence | str] = {}  # see lookup
+        self._cached_chars = 0
+        self._alnum: np.ndarray | None = None  # see _isalnum
         self._index = self.vectors.index
         self._known = self._index.__contains__
         self._matrix = None  # float32 copy of the vectors, when small enough (faster gathers)
@@ -215,21 +236,73 @@ class BatchEmbedder:
 
     # ------------------------------------------------------------ tokens and look-up
 
-    def prepare(self, text: str) -> Sentence:
-        """One sentence, tokenized and looked up; DataError when it cannot be embedded.
-        Remembered per distinct text, errors too."""
-        hit = self._cache.get(text)
-        if hit is None:
-            try:
-                hit = self._prepare(text)
-            except DataError as e:
-                hit = str(e)
-            if len(self._cache) >= CACHE_SENTENCES:
-                self._cache.clear()
-            self._cache[text] = hit
-        if type(hit) is str:
-            raise DataError(hit)
-        return hit
+    def lookup(self, texts: list[str]) -> list[np.ndarray | Sentence | str]:
+        """Each text tokenized and looked up: its vocabulary rows ((n,) int64) in the common case
+        (every token known, no repair), a Sentence when pipeline.prepare's exact path was needed
+        (OOV words, repairs; always in detail mode), or the message of the DataError that it
+        cannot be embedded. Remembered per distinct text: corpora repeat lines."""
+        cache = self._cache
+        if len(cache) + len(texts) > CACHE_SENTENCES or self._cached_chars > CACHE_CHARS:
+            cache.clear()
+            self._cached_chars = 0
+        found = list(map(cache.get, texts))
+        missing = list(dict.fromkeys(t for t, f in zip(texts, found) if f is None))
+        if not missing:
+            return found
+        made = dict(zip(missing, self._prepare_many(missing)))
+        cache.update(made)
+        self._cached_chars += sum(map(len, missing))
+        return [made[t] if f is None else f for t, f in zip(texts, found)]
+
+    def _prepare_many(self, texts: list[str]) -> list[np.ndarray | Sentence | str]:
+        """lookup() of distinct texts, not yet remembered: the whole list tokenized in one regex
+        pass and looked up in one C loop. Texts whose unknown words are simply skipped (the
+        default --oov skip, no fastText) are done here too; only the texts a repair may apply
+        to, or with other OOV handling, or with no word at all go through pipeline.prepare."""
+        tokens = None if self.detail or "\n" in self._index else lines_token_texts(texts)
+        if tokens is None:  # detail mode, or a text holding a line end (JSON Lines)
+            return [self._prepare_one(t) for t in texts]
+        ids = np.array(list(map(self._index.get, tokens, repeat(-1))), dtype=np.int64)  # (N,) -1: unknown
+        unknown = np.flatnonzero(ids < 0)
+        ends = unknown[[tokens[i] == "\n" for i in unknown.tolist()]]  # (len(texts) - 1,) the line ends
+        ids[ends] = -2
+        starts = np.concatenate([[0], ends + 1])  # (len(texts),) each text's tokens: ids[starts[k]:stops[k]]
+        stops = np.concatenate([ends, [len(ids)]])
+        oov = np.concatenate([[0], np.cumsum(ids == -1)])  # (N + 1,) running counts
+        words = np.concatenate([[0], np.cumsum(self._isalnum[np.maximum(ids, 0)] & (ids >= 0))])
+        good = words[stops] > words[starts]  # (len(texts),) a known word to embed
+        plain = good & (oov[stops] == oov[starts])  # ... and no unknown one
+        skipped = good & ~plain if self.config.oov == "skip" and not self.vectors.subwords else np.zeros_like(good)
+        dot = self._index.get(".")
+        if dot is not None:  # "mr" "." -> "mr." when known, for a "." neither first nor last: prepare() repairs
+            p = np.flatnonzero(ids[1:-1] == dot) + 1
+            for q in p[(ids[p - 1] != -2) & (ids[p + 1] != -2)].tolist():
+                if self._known(tokens[q - 1] + "."):
+                    plain[np.searchsorted(starts, q, side="right") - 1] = False
+                    skipped[np.searchsorted(starts, q, side="right") - 1] = False
+        out = [ids[i:j] if ok else None for i, j, ok in zip(starts.tolist(), stops.tolist(), plain.tolist())]
+        for k in np.flatnonzero(skipped).tolist():
+            out[k] = self._skipping(tokens[starts[k]:stops[k]], ids[starts[k]:stops[k]])
+        return [self._prepare_one(t) if f is None else f for t, f in zip(texts, out)]
+
+    @staticmethod
+    def _skipping(tokens: list[str], ids: np.ndarray) -> Sentence | None:
+        """pipeline.prepare's result under --oov skip for a sentence whose unknown tokens need
+        no repair (None when one is hyphenated: prepare splits it)."""
+        missing = np.flatnonzero(ids < 0).tolist()
+        if any("-" in tokens[q] for q in missing):
+            return None
+        kept = ids >= 0
+        return Sentence([t for t, ok in zip(tokens, kept.tolist()) if ok], ids[kept].tolist(),
+                        [{"token": tokens[q], "position": q} for q in missing], None)
+
+    def _prepare_one(self, text: str) -> np.ndarray | Sentence | str:
+        """One text, as lookup() gives it."""
+        try:
+            s = self._prepare(text)
+        except DataError as e:
+            return str(e)
+        return np.asarray(s.ids, dtype=np.int64) if not (self.detail or s.oov or s.subword) else s
 
     def _prepare(self, text: str) -> Sentence:
         if not self.detail:
@@ -245,46 +318,65 @@ class BatchEmbedder:
             return Sentence(tokens, p.ids.tolist(), p.oov, subword, [p.tokens[i].surface for i in p.kept], list(p.kept))
         return Sentence(tokens, p.ids.tolist(), p.oov, subword)
 
+    @property
+    def _isalnum(self) -> np.ndarray:
+        """(V,) bool: is the word of each row all letters and digits (a sentence of known
+        words needs one such word to embed)."""
+        if self._alnum is None:
+            words = self.vectors.words
+            self._alnum = np.fromiter(map(str.isalnum, words), bool, len(words))
+        return self._alnum
+
     # ------------------------------------------------------------ a chunk
 
     def embed_chunk(self, items: Iterable[tuple[int, str | BatchError]]) -> Chunk:
         """Embed (line, text) pairs (a BatchError in place of a text passes through)."""
-        lines, texts, tokens, oovs, ids, lengths, errors, subword = [], [], [], [], [], [], [], {}
-        surfaces, positions = ([], []) if self.detail else (None, None)
-        limit = self.options.max_attention_cells // self.proj.heads if self.options.with_attention else None
-        cache = self._cache
+        lines, texts, errors = [], [], []
         for line, text in items:
-            sentence = cache.get(text) if type(text) is str else None
-            if type(sentence) is not Sentence:  # not seen yet, or an error
-                if isinstance(text, BatchError):
-                    errors.append(text)
-                    continue
-                try:
-                    sentence = self.prepare(text)
-                except DataError as e:
-                    errors.append(BatchError(line, str(e), text))
-                    continue
-            n = len(sentence.ids)
-            if limit is not None and n * n > limit:
-                errors.append(BatchError(line, self._too_big(n), text))
-                continue
-            lines.append(line)
-            texts.append(text)
-            tokens.append(sentence.tokens)
-            if sentence.subword:  # fastText vectors of out-of-vocabulary words, by row of the chunk
-                subword.update({len(ids) + k: v for k, v in sentence.subword.items()})
-            ids.extend(sentence.ids)
-            oovs.append(sentence.oov)
-            lengths.append(n)
-            if surfaces is not None:
-                surfaces.append(sentence.surfaces)
-                positions.append(sentence.positions)
-        ids = np.asarray(ids, dtype=np.int64)
+            if type(text) is str:
+                lines.append(line)
+                texts.append(text)
+            else:
+                errors.append(text)
+        found = self.lookup(texts)  # (m,) rows, Sentence or error message per text
+        special = {k: f for k, f in enumerate(found) if type(f) is not np.ndarray}  # Sentences and errors
+        rows = list(found) if special else found
+        failed = {}  # k -> message
+        for k, f in special.items():
+            if type(f) is str:
+                failed[k] = f
+                rows[k] = _NO_ROWS
+            else:
+                rows[k] = np.asarray(f.ids, dtype=np.int64)
+        lengths = np.fromiter(map(len, rows), np.int64, len(rows))  # (m,)
+        if self.options.with_attention:
+            limit = self.options.max_attention_cells // self.proj.heads
+            failed.update({k: self._too_big(int(lengths[k])) for k in np.flatnonzero(lengths * lengths > limit).tolist()})
+        if failed:
+            errors += [BatchError(lines[k], message, texts[k]) for k, message in failed.items()]
+            errors.sort(key=lambda e: e.line)
+            keep = [k for k in range(len(rows)) if k not in failed]
+            lines, texts, rows, found = ([x[k] for k in keep] for x in (lines, texts, rows, found))
+            lengths = lengths[keep]
+        ids = np.concatenate(rows) if rows else np.zeros(0, np.int64)  # (T,)
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        oov = [[] for _ in rows]
+        unknown, subword = {}, {}  # row of the chunk -> the token / its fastText vector, for rows with id -1
+        for k, f in enumerate(found) if special else ():
+            if type(f) is Sentence:
+                start = int(offsets[k])
+                oov[k] = f.oov
+                unknown.update({start + j: f.tokens[j] for j, i in enumerate(f.ids) if i < 0})
+                if f.subword:
+                    subword.update({start + j: v for j, v in f.subword.items()})
         done = self.compute(ids, lengths, subword, with_static=self.options.with_static or self.detail)
         return Chunk(
-            lines=np.asarray(lines, dtype=np.int64), texts=texts, tokens=tokens, oov=oovs, offsets=done.offsets,
+            lines=np.asarray(lines, dtype=np.int64), texts=texts, oov=oov, offsets=done.offsets,
             contextual=done.contextual, static=done.static, attention=done.attention, heads=done.heads, errors=errors,
-            surfaces=surfaces, positions=positions, ids=ids, vocab=self.vocab,
+            ids=ids, unknown=unknown, vocab=self.vocab,
+            surfaces=[f.surfaces for f in found] if self.detail else None,
+            positions=[f.positions for f in found] if self.detail else None,
         )
 
     def _too_big(self, n: int) -> str:
@@ -323,7 +415,6 @@ class BatchEmbedder:
         out = np.empty((len(ids), proj.d_out), dtype=np.float32)  # (T, d_out)
         attn = [None] * m if self.options.with_attention else None
         heads = [None] * m if self.options.with_attention else None
-        H = proj.heads
         order = np.argsort(lengths, kind="stable")
         sorted_lengths = lengths[order]  # (m,) ascending
         # token rows in sorted-sentence order: a batch of one length is then a plain slice
@@ -344,6 +435,15 @@ class BatchEmbedder:
                     xs[where[row]] = model_input(v[None, :], vec, cfg)[0]
         sorted_prior = None if prior is None else prior[perm]
         outs = self._buffer("outputs", len(ids), proj.d_out)  # (T, d_out) in sorted order
+        with att.blas_threads(1):  # small products: one BLAS thread each, no spinning threads beside the writer's
+            self._attend(xs, sorted_prior, sorted_lengths, sorted_offsets, order, outs, attn, heads)
+        out[perm] = outs
+        return Computed(offsets, out, static, attn, heads)
+
+    def _attend(self, xs, sorted_prior, sorted_lengths, sorted_offsets, order, outs, attn, heads) -> None:
+        """compute()'s batches: model inputs `xs` (T, d) of sentences sorted by length ->
+        `outs` (T, d_out) in the same order; the weights into attn/heads by input sentence."""
+        cfg, proj, H = self.config, self.proj, self.proj.heads
         for i, j in self._batches(sorted_lengths):
             L, B = int(sorted_lengths[j - 1]), j - i
             a, b = sorted_offsets[i], sorted_offsets[j]
@@ -370,8 +470,6 @@ class BatchEmbedder:
                     hw = np.ascontiguousarray(w[k, :, :n, :n])  # (H, n, n)
                     heads[s] = hw
                     attn[s] = hw.mean(axis=0)  # (n, n)
-        out[perm] = outs
-        return Computed(offsets, out, static, attn, heads)
 
     def _buffer(self, name: str, rows: int, cols: int) -> np.ndarray:
         """(rows, cols) float32 scratch space kept between chunks (grown when short): memory

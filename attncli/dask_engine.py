@@ -96,7 +96,7 @@ def run_dask(cfg, pattern: str, output: str | None, options: BatchOptions, sched
 
     meta = BatchEmbedder(cfg, options=options).meta()  # the config and vectors description
     manifest = {
-        "format": "attncli-shards/1",
+        "format": "attncli-shards/2",
         "sentences": sum(s["sentences"] for s in shards),
         "failed": sum(s["failed"] for s in shards),
         "tokens": sum(s["tokens"] for s in shards),

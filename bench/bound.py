@@ -3,9 +3,11 @@ one short process, with none of attncli's checks, options, error lines or fallba
 
     read the file; tokenize each line (attncli's regex, lowercased); look ids up in a dict,
     skipping unknown words; gather the centered vectors; simple-mode attention (cosine, Zipf
-    prior, exclude-self, residual 0.2); write vectors + offsets with numpy.savez.
+    prior, exclude-self, residual 0.2); write what attncli's .npz holds (vectors, offsets, the
+    tokens as one UTF-8 string, lines) with numpy.savez.
 
     python bench/bound.py sentences FILE OUT.npz   # many lines: uniform batches per length
+    python bench/bound.py jsonl FILE OUT.jsonl     # the same, written as attncli's JSON Lines records
     python bench/bound.py line FILE OUT.npz        # one long line: row blocks, 2 threads
 
 Run as its own process beside attncli, so both pay start-up and are measured the same way.
@@ -31,18 +33,19 @@ def unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-30)
 
 
-def sentences(path: str, out: str) -> None:
+def sentences(path: str, out: str, jsonl: bool = False) -> None:
     vec = get_vectors()
     index = vec.index
     inputs = np.asarray(vec.matrix, dtype=np.float32) - vec.mean(CENTER)  # (V, d)
     prior_all = zipf_prior(np.arange(vec.vocab_size), vec.vocab_size, 3e-4)  # (V,)
     with open(path, encoding="utf-8") as f:
         lines = f.read().split("\n")
-    ids = []
-    for line in lines:
+    ids, kept = [], []
+    for n, line in enumerate(lines, start=1):
         row = [i for i in map(index.get, _TOKEN.findall(line.lower())) if i is not None]
         if row:
             ids.append(row)
+            kept.append(n)
     lengths = np.array([len(r) for r in ids])
     order = np.argsort(lengths, kind="stable")
     flat = np.fromiter((i for r in ids for i in r), dtype=np.int64)  # (T,)
@@ -64,7 +67,29 @@ def sentences(path: str, out: str) -> None:
             w = np.exp(logits - np.where(np.isfinite(top), top, 0))
             w /= np.maximum(w.sum(axis=-1, keepdims=True), 1e-30)
             result[r] = (RESIDUAL * x + (1 - RESIDUAL) * (w @ x)).reshape(-1, x.shape[-1])
-    np.savez(out, vectors=result, offsets=offsets)
+    words = vec.words
+    if jsonl:
+        write_jsonl(out, result, offsets, kept, [words[i] for i in flat.tolist()])
+        return
+    tokens = np.frombuffer(("\n".join(map(words.__getitem__, flat.tolist())) + "\n").encode(), dtype=np.uint8)
+    np.savez(out, vectors=result, offsets=offsets, tokens_utf8=tokens, lines=np.array(kept, dtype=np.int64))
+
+
+def write_jsonl(out: str, result: np.ndarray, offsets: np.ndarray, lines: list[int], tokens: list[str]) -> None:
+    """attncli's record per sentence (the same keys, the vectors and config objects included)."""
+    import orjson
+
+    from attncli.batch import BatchEmbedder
+
+    meta = BatchEmbedder().meta()
+    vectors, config = (orjson.Fragment(orjson.dumps(meta[k])) for k in ("vectors", "config"))
+    bounds = offsets.tolist()
+    with open(out, "wb") as f:
+        for k, line in enumerate(lines):
+            a, b = bounds[k], bounds[k + 1]
+            record = {"line": line, "tokens": tokens[a:b], "oov": [], "vectors": vectors, "config": config,
+                      "contextual": result[a:b]}
+            f.write(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE))
 
 
 def line(path: str, out: str) -> None:
@@ -91,8 +116,14 @@ def line(path: str, out: str) -> None:
 
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(2) as pool:
         list(pool.map(block, range(0, n, rows)))
-    np.savez(out, vectors=result, offsets=np.array([0, n]))
+    words = vec.words
+    tokens = np.frombuffer(("\n".join(map(words.__getitem__, ids.tolist())) + "\n").encode(), dtype=np.uint8)
+    np.savez(out, vectors=result, offsets=np.array([0, n]), tokens_utf8=tokens, lines=np.array([1]))
 
 
 if __name__ == "__main__":
-    {"sentences": sentences, "line": line}[sys.argv[1]](sys.argv[2], sys.argv[3])
+    kind, path, out = sys.argv[1:4]
+    if kind == "jsonl":
+        sentences(path, out, jsonl=True)
+    else:
+        {"sentences": sentences, "line": line}[kind](path, out)

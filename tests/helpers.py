@@ -101,3 +101,8 @@ def assert_float32_shortest(text: str) -> int:
         shortest = np.format_float_scientific(np.float32(float(t)), unique=True)
         assert float(t) == float(shortest), f"{t} is not float32-shortest ({shortest})"
     return len(floats)
+
+
+def npz_tokens(z) -> list[str]:
+    """The tokens of a batch .npz, decoded the way docs/formats.md tells users to."""
+    return z["tokens_utf8"].tobytes().decode("utf-8").splitlines()

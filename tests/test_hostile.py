@@ -144,7 +144,7 @@ def test_a_symlink_is_written_through_and_stays_a_link(tmp_path, sentences):
     assert proc("batch", "-i", sentences, "-o", dangling, "-q").returncode == 0
     assert link.is_symlink() and dangling.is_symlink()
     assert len(real.read_text().splitlines()) == 2
-    assert set(np.load(tmp_path / "made-by-attncli.npz").files) >= {"vectors", "tokens"}
+    assert set(np.load(tmp_path / "made-by-attncli.npz").files) >= {"vectors", "tokens_utf8"}
     assert no_temps(tmp_path)
 
 
@@ -372,6 +372,43 @@ def test_enospc_while_closing_an_npz_removes_the_temp_folder(tmp_path, monkeypat
     r = cli("batch", "-i", sentences, "-o", tmp_path / "out.npz")
     assert_error(r, 1, "No space left on device")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
+
+
+def test_npz_tokens_of_any_characters_read_back_as_json_lines_has_them(tmp_path):
+    """tokens_utf8 ends each token with a line feed: control characters, NUL, escapes, non-ASCII
+    and unknown words (kept with --oov zero) still read back one per row, equal to the JSON
+    Lines tokens: every character that splitlines() splits on is a space to the tokenizer."""
+    from .helpers import npz_tokens
+
+    src = tmp_path / "odd.txt"
+    src.write_text("bank \x1b[31m red \x00 nul\nnaïve café 日本 qqzzxx bank\nthe\x0bbank\x1cof\x85the\u2028river\n", encoding="utf-8")
+    ok_npz = cli("batch", "-i", src, "-o", tmp_path / "out.npz", "--oov", "zero")
+    ok_jsonl = cli("batch", "-i", src, "-o", tmp_path / "out.jsonl", "--oov", "zero")
+    assert ok_npz.exit_code == ok_jsonl.exit_code == 0, ok_npz.stderr
+    z = np.load(tmp_path / "out.npz", allow_pickle=False)
+    records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    tokens = npz_tokens(z)
+    assert tokens == [t for r in records for t in r["tokens"]] and len(tokens) == len(z["vectors"])
+    assert "\x1b" in tokens and "\x00" in tokens and "日本" in tokens and "qqzzxx" in tokens
+
+
+def test_a_write_failing_in_the_writer_thread_stops_the_run_and_leaves_nothing(tmp_path, monkeypatch, sentences):
+    """The vectors of a .npz are written by a thread of their own: its failure (a full disk)
+    still ends the run with one line naming it, and removes the temp folder."""
+    import attncli.writers as writers
+
+    calls = []
+
+    def full(data, value=0):
+        calls.append(len(data))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(writers.zlib, "crc32", full)
+    big = tmp_path / "big.txt"
+    big.write_text(sentences.read_text() * 4000)  # many chunks: the failure comes while more are queued
+    r = cli("batch", "-i", big, "-o", tmp_path / "out.npz")
+    assert_error(r, 1, "No space left on device")
+    assert calls and sorted(p.name for p in tmp_path.iterdir()) == ["big.txt", "in.txt"]
 
 
 def _foreground():

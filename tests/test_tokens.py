@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from attncli.tokens import tokenize, word_spans
+from attncli.tokens import _TOKEN, lines_token_texts, token_texts, tokenize, word_spans
 from attncli.vectors import load_default
 
 
@@ -94,3 +96,75 @@ def test_word_spans_map_whitespace_words_to_tokens():
     toks = tokenize(text)
     assert [t.text for t in toks] == ["the", "bank", "'s", "money-grows", ",", "u.s."]
     assert word_spans(text, toks) == [[0], [1, 2], [3, 4], [5]]
+
+
+# ------------------------------------------------------------------ fast paths: the same tokens
+
+# Characters that decide where the rules cut: cases, non-ASCII letters (İ lowers to two
+# characters; ſ and the Kelvin sign K match s and k under IGNORECASE), digits, every mark a
+# rule names, typographic quotes, spaces and line ends of several kinds.
+ALPHABET = "abnstdmlrveAZNST" + "éİıſKß" + "0129" + "'’‘“”\".,:;!?()`-_@#" + "  \t\n\r\x0b\x1c\x85\u2028"
+
+
+def rules_tokens(text: str) -> list[str]:
+    """The rules alone, without the fast alternatives: what _TOKEN must give."""
+    import re
+
+    from attncli.tokens import _RULES
+
+    return re.findall(re.compile(_RULES, re.VERBOSE | re.IGNORECASE), text)
+
+
+CORPUS_LIKE = [
+    "The bank's rates rose 3.5% in 1,000 days , didn't they ? U.S. banks -- and e.g. A.M. trading ...",
+    "Mr. Smith's well-known o'neill can't won't `` quoted '' 10:30 x.y. a. ab. abc.d n't 'S 'Re",
+    "İstanbul’s “quote” ſs K word_word rock'n'roll -a a- --- .... 'tis '",
+    "",
+    "\n\n",
+]
+
+
+@given(st.text(alphabet=ALPHABET, max_size=60))
+@settings(max_examples=600, deadline=None)
+def test_the_fast_pattern_gives_the_rules_tokens(text):
+    assert _TOKEN.findall(text) == rules_tokens(text)
+
+
+@pytest.mark.parametrize("text", CORPUS_LIKE)
+def test_the_fast_pattern_gives_the_rules_tokens_on_real_shapes(text):
+    assert _TOKEN.findall(text) == rules_tokens(text) and _TOKEN.findall(text.lower()) == rules_tokens(text.lower())
+
+
+@given(st.lists(st.text(alphabet=ALPHABET.replace("\n", ""), max_size=30), max_size=6))
+@settings(max_examples=400, deadline=None)
+def test_many_lines_in_one_pass_split_as_each_line_alone(texts):
+    tokens = lines_token_texts(texts)
+    per_line, line = [], []
+    for t in tokens:
+        if t == "\n":
+            per_line.append(line)
+            line = []
+        else:
+            line.append(t)
+    per_line.append(line)
+    assert per_line == [token_texts(t) for t in texts] if texts else tokens == []
+
+
+def test_many_lines_with_a_line_end_inside_a_text_are_refused():
+    assert lines_token_texts(["a\nb", "c"]) is None
+    assert lines_token_texts(["a", "b"]) == ["a", "\n", "b"]
+
+
+def test_lowering_a_whole_text_keeps_every_character_s_class():
+    """lines_token_texts lowers a whole non-ASCII text before tokenizing when no character's
+    lower case is longer (only İ is): valid because lowering never changes whether a character
+    is a letter, a digit, a word character or a space."""
+    import re
+    import sys
+
+    classes = [re.compile(p) for p in (r"[^\W_]", r"[^\W\d_]", r"\d", r"\S")]
+    for cp in range(sys.maxunicode + 1):
+        c = chr(cp)
+        low = c.lower()
+        if low != c and len(low) == 1:
+            assert [bool(p.match(c)) for p in classes] == [bool(p.match(low)) for p in classes], hex(cp)
