@@ -221,7 +221,7 @@ class BatchEmbedder:
     @property
     def vocab(self) -> _Vocab:
         if self._vocab is None:
-            self._vocab = _Vocab(self.vectors.words)
+            self._vocab = _Vocab(list(self.vectors.words))  # a list: indexed once per token, in C
         return self._vocab
 
     @property
