@@ -85,11 +85,11 @@ def check_config(cfg: P.Config) -> None:
     wrong = [f"--similarity {cfg.similarity}" if cfg.similarity != "cosine" else "",
              "--scale" if cfg.scale else "", f"--layers {cfg.layers}" if cfg.layers != 1 else "",
              "--causal" if cfg.causal else "", f"--positions {cfg.positions}" if cfg.positions != "none" else "",
-             f"--weights {cfg.weights}" if cfg.weights != "identity" else ""]
+             f"--window {cfg.window}" if cfg.window else "", f"--weights {cfg.weights}" if cfg.weights != "identity" else ""]
     wrong = [w for w in wrong if w]
     if wrong:
-        raise UsageError(f"train wic learns W_q, W_k, W_v for cosine attention (no --scale), one layer, no causal mask or "
-                         f"positions, from the identity; not with {', '.join(wrong)}")
+        raise UsageError(f"train wic learns W_q, W_k, W_v for cosine attention (no --scale), one layer, no causal mask, "
+                         f"window or positions, from the identity; not with {', '.join(wrong)}")
     if not 0 < cfg.residual < 1:
         raise UsageError(f"train wic learns the residual r in (0, 1): it cannot start at --residual {cfg.residual:g}")
 

@@ -21,7 +21,7 @@ SETTINGS = "settings"  # the .npz member holding the JSON
 
 # The Config fields a weights file may carry: the attention settings.
 CARRIED = ("heads", "similarity", "scale", "temperature", "exclude_self", "causal", "positions", "prior",
-           "prior_a", "residual", "layers", "center")
+           "prior_a", "residual", "layers", "center", "window")
 
 # Names --weights takes for the files shipped in data/.
 SHIPPED = {"wic": "wic-qkv.npz"}

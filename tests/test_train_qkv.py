@@ -218,6 +218,7 @@ def test_unwritable_output_fails_before_training(split, tmp_path, monkeypatch):
     (["--similarity", "dot"], 2, "--similarity dot"),
     (["--heads", "3"], 2, "cannot be split into 3 heads"),
     (["--residual", "0"], 2, "residual"),
+    (["--window", "3"], 2, "--window 3"),  # training attends over the whole sentence: a window would be ignored
 ])
 def test_train_refuses_bad_options(split, tmp_path, args, code, words):
     r = CliRunner().invoke(app, ["train", "wic", *split, "-o", str(tmp_path / "w.npz"), *args])
@@ -243,6 +244,8 @@ def _eye_file(path: Path, settings) -> Path:
     ('{"config": {"residual": 1.5}}', "residual must be in [0, 1]"),
     ('{"config": {"similarity": "manhattan"}}', "similarity"),
     ('{"config": {"temperature": 0}}', "--temperature must be in [1e-06, 1e+06], not 0"),
+    ('{"config": {"window": -1}}', "--window must be"),
+    ('{"config": {"window": "2"}}', "--window must be a whole number"),
     ('{"config": [1, 2]}', "must be JSON objects"),
     ('{"confg": {}}', "unknown key 'confg'"),
     ("[1, 2]", "expected a JSON object"),
@@ -284,6 +287,28 @@ def test_carried_settings_apply_unless_given(tmp_path, monkeypatch):
     # the Python API: a new Config from options takes them too, options win
     assert P.embed("money bank grows", mode="qkv", weights=str(path)).config.temperature == 0.5
     assert P.embed("money bank grows", mode="qkv", weights=str(path), temperature=2.0).config.temperature == 2.0
+
+
+def test_a_carried_window_applies_as_on_the_command_line(tmp_path):
+    """A W_v-only file (--rank 0) trained with --window carries it: the file alone runs the
+    model it was trained as."""
+    text = "the money in the bank grows and the river bank flows past the old mill"
+    path = _eye_file(tmp_path / "w.npz", '{"config": {"window": 2}}')
+    carried = P.embed(text, mode="qkv", weights=str(path))
+    given = P.embed(text, mode="qkv", weights=str(path), window=2)
+    full = P.embed(text, mode="qkv", weights=str(path), window=0)
+    assert carried.config.window == 2
+    np.testing.assert_array_equal(carried.contextual, given.contextual)
+    assert not np.allclose(carried.contextual, full.contextual)
+
+
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
+def test_rank_zero_training_writes_its_window(split, tmp_path):
+    out = tmp_path / "w.npz"
+    r = CliRunner().invoke(app, ["train", "wic", *split, "-o", str(out), "--rank", "0", "--window", "2"])
+    assert r.exit_code == 0, r.stderr
+    info = json.loads(CliRunner().invoke(app, ["weights", "info", str(out), "--json"]).stdout)
+    assert info["config"]["window"] == 2
 
 
 def test_a_file_without_settings_runs_at_the_mode_defaults(tmp_path):
