@@ -160,30 +160,33 @@ class _Vocab:
 
     @functools.cached_property
     def _encoded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(blob (bytes,) uint8: every word ended by "\n", starts (V,), sizes (V,) with the "\n")."""
-        encoded = [w.encode("utf-8", "surrogatepass") + b"\n" for w in self.words]  # never fails
-        sizes = np.fromiter(map(len, encoded), np.int64, len(encoded))
-        starts = np.zeros(len(encoded), np.int64)
-        np.cumsum(sizes[:-1], out=starts[1:])
-        return np.frombuffer(b"".join(encoded), dtype=np.uint8), starts, sizes
+        """Every word, packed (_packed)."""
+        return _packed([w.encode("utf-8", "surrogatepass") for w in self.words])  # surrogatepass: never fails
 
     def utf8(self, ids: np.ndarray, unknown: dict[int, str]) -> np.ndarray:
         """(bytes,) uint8: the words of rows `ids` (T,), each ended by "\n"; row r with id -1
         is unknown[r]."""
         blob, starts, sizes = self._encoded
-        vocab_bytes = len(blob)
         ids = np.asarray(ids, dtype=np.int64)
-        if unknown:  # words outside the vocabulary: appended after it, for this call only
-            extra = [unknown[r].encode("utf-8") + b"\n" for r in sorted(unknown)]
+        if unknown:  # words outside the vocabulary: rows after it, for this call only
+            rows = sorted(unknown)
+            extra, extra_starts, extra_sizes = _packed([unknown[r].encode("utf-8") for r in rows])
             ids = ids.copy()
-            ids[sorted(unknown)] = len(self.words) + np.arange(len(extra))
-            blob = np.concatenate([blob, np.frombuffer(b"".join(extra), dtype=np.uint8)])
-            extra_sizes = np.fromiter(map(len, extra), np.int64, len(extra))
-            starts = np.concatenate([starts, vocab_bytes + np.cumsum(extra_sizes) - extra_sizes])
+            ids[rows] = len(self.words) + np.arange(len(rows))
+            starts = np.concatenate([starts, len(blob) + extra_starts])
+            blob = np.concatenate([blob, extra])
             sizes = np.concatenate([sizes, extra_sizes])
         n = sizes[ids]  # (T,) bytes of each token
         ends = np.cumsum(n)  # (T,)
         return blob[np.repeat(starts[ids] - (ends - n), n) + np.arange(int(ends[-1]) if len(n) else 0)]
+
+
+def _packed(encoded: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Byte strings each ended by "\n", one after the other: (blob (bytes,) uint8, starts (k,),
+    sizes (k,) counting the "\n")."""
+    sizes = np.fromiter(map(len, encoded), np.int64, len(encoded)) + 1
+    blob = b"\n".join(encoded) + b"\n" if encoded else b""
+    return np.frombuffer(blob, dtype=np.uint8), np.cumsum(sizes) - sizes, sizes
 
 
 class BatchEmbedder:
@@ -278,8 +281,8 @@ class BatchEmbedder:
             p = np.flatnonzero(ids[1:-1] == dot) + 1
             for q in p[(ids[p - 1] != -2) & (ids[p + 1] != -2)].tolist():
                 if self._known(tokens[q - 1] + "."):
-                    plain[np.searchsorted(starts, q, side="right") - 1] = False
-                    skipped[np.searchsorted(starts, q, side="right") - 1] = False
+                    k = np.searchsorted(starts, q, side="right") - 1  # the text holding it
+                    plain[k] = skipped[k] = False
         out = [ids[i:j] if ok else None for i, j, ok in zip(starts.tolist(), stops.tolist(), plain.tolist())]
         for k in np.flatnonzero(skipped).tolist():
             out[k] = self._skipping(tokens[starts[k]:stops[k]], ids[starts[k]:stops[k]])

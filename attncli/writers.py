@@ -195,9 +195,8 @@ class _Spill:
         self.held, self.held_bytes = [], 0
 
     def write_into(self, zf: zipfile.ZipFile, name: str) -> None:
-        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": (self.rows, *self.tail)}
         with zf.open(f"{name}.npy", "w", force_zip64=True) as out:
-            np.lib.format.write_array_header_1_0(out, header)
+            out.write(_npy_header(self.dtype, (self.rows, *self.tail)))
             if self.f is not None:
                 self.f.flush()
                 self.f.seek(0)
@@ -226,18 +225,12 @@ class _Streamed:
         self.info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
         self.out = zf.open(self.info, "w", force_zip64=True)  # ZIP_STORED: the bytes as written
         self.start = zf.fp.tell()  # where the member's bytes begin
-        self.out.write(self._header(0))
+        self.header_size = self.out.write(_npy_header(self.dtype, (0, *tail)))
         self.rows = self.crc = self.size = 0
         self.failed: BaseException | None = None  # what stopped the thread, raised in the caller
         self.queue: queue.Queue = queue.Queue(maxsize=ahead)
         self.thread = threading.Thread(target=self._drain, name=f"attncli-write-{name}", daemon=True)
         self.thread.start()
-
-    def _header(self, rows: int) -> bytes:
-        out = io.BytesIO()
-        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": (rows, *self.tail)}
-        np.lib.format.write_array_header_1_0(out, header)
-        return out.getvalue()
 
     def _drain(self) -> None:
         while (data := self.queue.get()) is not None:
@@ -267,8 +260,8 @@ class _Streamed:
     def close(self) -> None:
         self._stop()
         self._check()
-        header = self._header(self.rows)
-        if len(header) != len(self._header(0)):  # cannot happen with numpy's padding; never write a broken file
+        header = _npy_header(self.dtype, (self.rows, *self.tail))
+        if len(header) != self.header_size:  # cannot happen with numpy's padding; never write a broken file
             raise DataError(f"cannot write the {self.info.filename} header in place")
         self.out.close()  # zipfile writes the member's local header and moves to the end
         self.info.CRC = crc32_combine(zlib.crc32(header), self.crc, self.size)  # the central directory's too
@@ -284,6 +277,13 @@ class _Streamed:
         self._stop()
         with contextlib.suppress(Exception):  # a full disk may refuse the last bytes; the file goes anyway
             self.out.close()
+
+
+def _npy_header(dtype: np.dtype, shape: tuple) -> bytes:
+    """The .npy (version 1.0) header of a C-order array of `dtype` and `shape`."""
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(out, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape})
+    return out.getvalue()
 
 
 def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
@@ -330,7 +330,8 @@ class NpzWriter:
             self._dir = temp_beside(Path(tempfile.gettempdir()) / "attncli-npz", directory=True)
         else:
             self._dir = temp_beside(self.path, directory=True)
-        self._zf = zipfile.ZipFile(self._dir / "out.npz", "w", compression=zipfile.ZIP_STORED, allowZip64=True)
+        self._archive = self._dir / "out.npz"  # built here, then renamed onto (or copied into) the target
+        self._zf = zipfile.ZipFile(self._archive, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
         self._vectors = _Streamed(self._zf, "vectors", np.float32, (dim,))
         self._tokens = _Spill(self._dir / "tokens", np.uint8)
         self._static = _Spill(self._dir / "static", np.float32, (static_dim,)) if with_static else None
@@ -381,15 +382,14 @@ class NpzWriter:
             np.cumsum(lengths * lengths, out=att_offsets[1:])
             _small(zf, "attention_offsets", att_offsets)
         zf.close()
-        tmp = self._dir / "out.npz"
         if self._target.stream:
-            with open(tmp, "rb") as f, open_stream(self._target) as out:
+            with open(self._archive, "rb") as f, open_stream(self._target) as out:
                 shutil.copyfileobj(f, out, 1 << 24)
         else:
-            with open(tmp, "rb") as f:
+            with open(self._archive, "rb") as f:
                 os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.path)
+            os.chmod(self._archive, 0o644)
+            os.replace(self._archive, self.path)
         shutil.rmtree(self._dir, ignore_errors=True)
         release(self._dir)
 
