@@ -67,12 +67,23 @@ def sentences(path: str, out: str, jsonl: bool = False) -> None:
             w = np.exp(logits - np.where(np.isfinite(top), top, 0))
             w /= np.maximum(w.sum(axis=-1, keepdims=True), 1e-30)
             result[r] = (RESIDUAL * x + (1 - RESIDUAL) * (w @ x)).reshape(-1, x.shape[-1])
-    words = vec.words
+    tokens = token_list(vec, flat)
     if jsonl:
-        write_jsonl(out, result, offsets, kept, [words[i] for i in flat.tolist()])
+        write_jsonl(out, result, offsets, kept, tokens)
         return
-    tokens = np.frombuffer(("\n".join(map(words.__getitem__, flat.tolist())) + "\n").encode(), dtype=np.uint8)
-    np.savez(out, vectors=result, offsets=offsets, tokens_utf8=tokens, lines=np.array(kept, dtype=np.int64))
+    np.savez(out, vectors=result, offsets=offsets, tokens_utf8=utf8(tokens), lines=np.array(kept, dtype=np.int64))
+
+
+def token_list(vec, ids: np.ndarray) -> list[str]:
+    """The words of rows `ids`, from a plain list (vec.words may be the cache's lazy Vocabulary,
+    whose item access is a Python call per token)."""
+    words = list(vec.words)
+    return [words[i] for i in ids.tolist()]
+
+
+def utf8(tokens: list[str]) -> np.ndarray:
+    """attncli's tokens_utf8: each token in UTF-8 followed by a line feed."""
+    return np.frombuffer(("\n".join(tokens) + "\n").encode(), dtype=np.uint8)
 
 
 def write_jsonl(out: str, result: np.ndarray, offsets: np.ndarray, lines: list[int], tokens: list[str]) -> None:
@@ -116,9 +127,7 @@ def line(path: str, out: str) -> None:
 
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(2) as pool:
         list(pool.map(block, range(0, n, rows)))
-    words = vec.words
-    tokens = np.frombuffer(("\n".join(map(words.__getitem__, ids.tolist())) + "\n").encode(), dtype=np.uint8)
-    np.savez(out, vectors=result, offsets=np.array([0, n]), tokens_utf8=tokens, lines=np.array([1]))
+    np.savez(out, vectors=result, offsets=np.array([0, n]), tokens_utf8=utf8(token_list(vec, ids)), lines=np.array([1]))
 
 
 if __name__ == "__main__":
