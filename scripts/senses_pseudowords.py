@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from attncli.senses import parse_pairs, pseudowords
+from attncli.pseudowords import parse_pairs, pseudowords
 
 
 def main() -> None:

@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from attncli import corpus, grouping
+from attncli import pseudowords as pw
 from attncli import senses as lib
 from attncli.cli import app
+from attncli.errors import DataError, UsageError
 from attncli.pipeline import Config, vectors_for
 
 runner = CliRunner()
@@ -65,8 +68,8 @@ def vec():
 def test_occurrences_forms_case_punctuation_files_and_lines(tmp_path, vec):
     a = write(tmp_path, "a.txt", ["Money in the bank.", "", "BANK, bank; Bank!", "embankment banks", "no word here"])
     b = write(tmp_path, "b.txt", ["nothing", "the river bank's edge"])
-    lines = lib.read_lines([a, b])
-    found = lib.collect(lines, ["bank"], Config().resolved(), vec)
+    lines = corpus.read_lines([a, b])
+    found = corpus.collect(lines, ["bank"], Config().resolved(), vec)
     occ, x, skipped, n_lines = found.occurrences, found.vectors, found.skipped, found.lines_read
     got = [(Path(o.source).name, o.line, o.position, o.form) for o in occ]
     assert got == [("a.txt", 1, 3, "bank"), ("a.txt", 3, 0, "bank"), ("a.txt", 3, 2, "bank"), ("a.txt", 3, 4, "bank"),
@@ -75,24 +78,24 @@ def test_occurrences_forms_case_punctuation_files_and_lines(tmp_path, vec):
     for o in occ:  # the snippet marks the word as written
         assert o.text[o.start:o.end].lower() == "bank"
     # two forms: "banks" too, not "embankment"
-    occ2 = lib.collect(lib.read_lines([a]), ["bank", "banks"], Config().resolved(), vec).occurrences
+    occ2 = corpus.collect(corpus.read_lines([a]), ["bank", "banks"], Config().resolved(), vec).occurrences
     assert [(o.line, o.form) for o in occ2] == [(1, "bank"), (3, "bank"), (3, "bank"), (3, "bank"), (4, "banks")]
 
 
 def test_forms_are_lowercased_single_tokens(vec):
-    assert lib.resolve_forms("Bank", None, vec.__contains__) == ["bank"]
-    assert lib.resolve_forms("match", ["Match", "matches", "match"], vec.__contains__) == ["match", "matches"]
-    with pytest.raises(lib.UsageError, match="one token"):
-        lib.resolve_forms("bank", ["river bank"], vec.__contains__)
+    assert corpus.resolve_forms("Bank", None, vec.__contains__) == ["bank"]
+    assert corpus.resolve_forms("match", ["Match", "matches", "match"], vec.__contains__) == ["match", "matches"]
+    with pytest.raises(UsageError, match="one token"):
+        corpus.resolve_forms("bank", ["river bank"], vec.__contains__)
 
 
 def test_inputs_globs_and_order(tmp_path):
     a, b = write(tmp_path, "a.txt", ["x"]), write(tmp_path, "b.txt", ["y"])
-    assert lib.expand_inputs([str(tmp_path / "*.txt"), str(a)]) == [a, b]
-    with pytest.raises(lib.DataError, match="no file matches"):
-        lib.expand_inputs([str(tmp_path / "*.csv")])
-    with pytest.raises(lib.DataError, match="is a directory"):
-        lib.expand_inputs([str(tmp_path)])
+    assert corpus.expand_inputs([str(tmp_path / "*.txt"), str(a)]) == [a, b]
+    with pytest.raises(DataError, match="no file matches"):
+        corpus.expand_inputs([str(tmp_path / "*.csv")])
+    with pytest.raises(DataError, match="is a directory"):
+        corpus.expand_inputs([str(tmp_path)])
 
 
 def test_snippet_is_cut_around_the_word():
@@ -100,7 +103,7 @@ def test_snippet_is_cut_around_the_word():
 
     text = " ".join(f"w{i}" for i in range(100))
     toks = tokenize(text)
-    snippet, start, end = lib._snippet(text, toks, 50, width=3)
+    snippet, start, end = corpus._snippet(text, toks, 50, width=3)
     assert snippet == "… w47 w48 w49 w50 w51 w52 w53 …" and snippet[start:end] == "w50"
 
 
@@ -109,24 +112,24 @@ def test_snippet_is_cut_around_the_word():
 
 def test_two_means_1d_by_hand():
     s = np.array([5.0, 0.0, 5.1, 0.1, 0.2])
-    assert lib.two_means_1d(s).tolist() == [True, False, True, False, False]
+    assert grouping.two_means_1d(s).tolist() == [True, False, True, False, False]
 
 
 def test_balanced_accuracy_by_hand():
-    assert lib.balanced_accuracy([0, 0, 1, 1], [0, 0, 1, 1]) == 1.0
-    assert lib.balanced_accuracy([1, 1, 0, 0], [0, 0, 1, 1]) == 1.0  # groups are matched to words
-    assert lib.balanced_accuracy([0, 0, 0, 0], [0, 0, 0, 1]) == 0.5  # the majority gains nothing
-    assert lib.balanced_accuracy([0, 0, 1, 1], [0, 0, 0, 1]) == pytest.approx((2 / 3 + 1) / 2)
+    assert pw.balanced_accuracy([0, 0, 1, 1], [0, 0, 1, 1]) == 1.0
+    assert pw.balanced_accuracy([1, 1, 0, 0], [0, 0, 1, 1]) == 1.0  # groups are matched to words
+    assert pw.balanced_accuracy([0, 0, 0, 0], [0, 0, 0, 1]) == 0.5  # the majority gains nothing
+    assert pw.balanced_accuracy([0, 0, 1, 1], [0, 0, 0, 1]) == pytest.approx((2 / 3 + 1) / 2)
 
 
 def test_silhouette_by_hand():
     # two tight orthogonal pairs: a = 0 inside, b = 1 across: silhouette 1
     z = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], dtype=np.float32)
-    assert lib.silhouette(z, np.array([0, 0, 1, 1])) == pytest.approx(1.0)
+    assert grouping.silhouette(z, np.array([0, 0, 1, 1])) == pytest.approx(1.0)
     # the wrong grouping: point 0 is at distance 1 from its group's other point (a = 1) and
     # 0 and 1 from the other group (b = 0.5): (0.5 - 1) / 1 = -0.5, the same for every point
-    assert lib.silhouette(z, np.array([0, 1, 0, 1])) == pytest.approx(-0.5)
-    assert lib.silhouette(z, np.zeros(4, dtype=int)) == 0.0
+    assert grouping.silhouette(z, np.array([0, 1, 0, 1])) == pytest.approx(-0.5)
+    assert grouping.silhouette(z, np.zeros(4, dtype=int)) == 0.0
 
 
 def test_min_kurtosis_direction_finds_the_two_groups():
@@ -134,17 +137,17 @@ def test_min_kurtosis_direction_finds_the_two_groups():
     n = 400
     side = np.repeat([-1.0, 1.0], n // 2)
     x = np.column_stack([side * 2 + rng.normal(0, 0.3, n), rng.normal(0, 3, n), rng.normal(0, 3, n)])
-    wz = lib.whiten(x.astype(np.float32), 3)
-    s, kurt = lib.min_kurtosis_direction(wz, restarts=5, seed=0)
+    wz = grouping.whiten(x.astype(np.float32), 3)
+    s, kurt = grouping.min_kurtosis_direction(wz, restarts=5, seed=0)
     assert kurt < -1.5  # two separated groups: near -2
-    high = lib.two_means_1d(s)
-    assert lib.balanced_accuracy(high.astype(int), (side > 0).astype(int)) == 1.0
+    high = grouping.two_means_1d(s)
+    assert pw.balanced_accuracy(high.astype(int), (side > 0).astype(int)) == 1.0
 
 
 def test_whiten_has_unit_variance_components():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(50, 6)) * np.array([10, 5, 1, 1, 0.1, 0.1])
-    w = lib.whiten(x.astype(np.float32), 4)
+    w = grouping.whiten(x.astype(np.float32), 4)
     assert w.shape == (50, 4)
     np.testing.assert_allclose(np.cov(w.T, bias=True), np.eye(4), atol=1e-4)
 
@@ -159,7 +162,7 @@ def test_planted_senses_are_recovered_exactly(tmp_path):
         r = lib.senses("bank", [str(path)], options=lib.SenseOptions(k=k))
         assert r.k == 2
         labels = r.grouping.labels
-        assert lib.balanced_accuracy(labels, truth) == 1.0
+        assert pw.balanced_accuracy(labels, truth) == 1.0
         assert [s.size for s in r.senses] == [20, 20]
     finance = next(s for s in r.senses if r.grouping.labels[s.examples[0]] == r.grouping.labels[0])
     assert set(finance.attends) <= set(FINANCE)
@@ -181,7 +184,7 @@ def test_auto_finds_one_sense_in_one_kind_of_context(tmp_path):
         lines.append(" ".join(ctx[:2] + ["bank"] + ctx[2:]))
     r = lib.senses("bank", [str(write(tmp_path, "c.txt", lines))])
     assert r.k == 1 and r.senses[0].size == 60
-    assert set(r.grouping.gaps) == {2, 3, 4, 5} and max(r.grouping.gaps.values()) < lib.MIN_GAP
+    assert set(r.grouping.gaps) == {2, 3, 4, 5} and max(r.grouping.gaps.values()) < grouping.MIN_GAP
 
 
 def test_auto_never_goes_above_max_k(tmp_path):
@@ -207,14 +210,14 @@ def test_like_ranks_the_planted_near_duplicate_first(tmp_path):
 
 def test_pseudoword_replacement_never_leaks(tmp_path, vec):
     a, b = "film", "river"
-    pv, pseudo = lib.pseudo_vectors(vec, a, b)
+    pv, pseudo = pw.pseudo_vectors(vec, a, b)
     assert pseudo not in vec and pseudo in pv and pv.words[-1] == pseudo
     np.testing.assert_allclose(pv.rows([pv.index[pseudo]])[0], (vec.rows([vec.index[a]])[0] + vec.rows([vec.index[b]])[0]) / 2,
                                rtol=1e-6)
     assert pv.vocab_size == vec.vocab_size + 1 and np.array_equal(pv.mean(10_000), vec.mean(10_000))
     lines = [("f", 1, "The Film crossed the river."), ("f", 2, "Rivers and films"), ("f", 3, "river, FILM; river-film")]
     truth: list[int] = []
-    out = list(lib.replace_words(lines, a, b, pseudo, vec.__contains__, truth))
+    out = list(pw.replace_words(lines, a, b, pseudo, vec.__contains__, truth))
     from attncli.tokens import tokenize
 
     for (_, _, before), (_, _, after) in zip(lines, out):
@@ -223,7 +226,7 @@ def test_pseudoword_replacement_never_leaks(tmp_path, vec):
     assert out[1][2] == "Rivers and films"  # other forms are other words
     assert truth == [0, 1, 1, 0, 1, 0]
     # the embedder sees the pseudoword as one token with the mean vector
-    occ = lib.collect(iter(out), [pseudo], Config().resolved(), pv, with_attention=False).occurrences
+    occ = corpus.collect(iter(out), [pseudo], Config().resolved(), pv, with_attention=False).occurrences
     assert len(occ) == 6 and {o.form for o in occ} == {pseudo}
 
 
@@ -237,7 +240,7 @@ def test_pseudowords_on_planted_contexts(tmp_path):
             c = list(rng.choice(ctx, size=4, replace=False))
             lines.append(" ".join(c[:2] + [word] + c[2:]))
     path = write(tmp_path, "c.txt", lines)
-    r = lib.pseudowords([str(path)], [("film", "river")])
+    r = pw.pseudowords([str(path)], [("film", "river")])
     (p,) = r.pairs
     assert (p.n, p.n_a, p.majority) == (30, 15, 0.5)
     assert p.balanced_accuracy == 1.0 and r.mean_balanced_accuracy == 1.0
@@ -251,10 +254,10 @@ def test_pseudowords_on_planted_contexts(tmp_path):
 
 
 def test_parse_pairs():
-    assert lib.parse_pairs("a:b, C:d") == [("a", "b"), ("c", "d")]
+    assert pw.parse_pairs("a:b, C:d") == [("a", "b"), ("c", "d")]
     for bad in ("a", "a:b:c", "a:", "a:a"):
-        with pytest.raises(lib.UsageError):
-            lib.parse_pairs(bad)
+        with pytest.raises(UsageError):
+            pw.parse_pairs(bad)
 
 
 # ---------------------------------------------------------------- the command
@@ -385,7 +388,7 @@ def test_shared_corpus_bank_and_a_pseudoword_pair():
     assert len(r.occurrences) == 42 and r.k == 2
     finance = [s for s in r.senses if {"banks", "banking"} & set(s.label)]
     assert len(finance) == 1
-    p = lib.pseudowords([str(SHARED / "*.txt")], [("army", "music")])
+    p = pw.pseudowords([str(SHARED / "*.txt")], [("army", "music")])
     assert p.pairs[0].balanced_accuracy > 0.9
 
 

@@ -94,7 +94,7 @@ def eval_pseudowords(
 
     Example: attncli eval pseudowords corpus.txt --pairs film:river,war:song
     """
-    from .. import senses as lib
+    from .. import pseudowords as lib
 
     pair_list = lib.parse_pairs(pairs) if pairs is not None else None
     result = lib.pseudowords([str(p) for p in corpus], pair_list, config, method=grouping.value)

@@ -1,0 +1,229 @@
+"""A word's occurrences in a corpus: the lines holding it, found and embedded.
+
+Each line of each file is tokenized as attncli tokenizes everything (lowercased, PTB-style); a
+token equal to one of the word's forms is an occurrence (line numbers 1-based per file). Only
+lines holding a form are embedded, through the batch engine, a chunk at a time: memory grows
+with the occurrences (one vector and a short snippet each), not the corpus.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from . import report
+from .errors import DataError, UsageError
+from .pipeline import Config, vectors_for
+from .tokens import tokenize
+from .vectors import Vectors
+
+SNIPPET_TOKENS = 20  # tokens kept each side of the word in an occurrence's text
+CHUNK_LINES = 512  # lines embedded together (their attention matrices are kept for one chunk)
+ATTENDS_KEPT = 8  # context tokens of highest weight remembered per occurrence
+
+
+@dataclass
+class Occurrence:
+    """One appearance of the word."""
+
+    source: str  # the file, as given
+    line: int  # 1-based within its file
+    position: int  # index of the word among the line's tokens (attncli's tokenizer)
+    form: str  # which form (lowercased)
+    text: str  # the line, cut to SNIPPET_TOKENS tokens each side of the word ("…" where cut)
+    start: int  # the word is text[start:end]
+    end: int
+    attends: list[tuple[str, float]] = field(default_factory=list)  # context tokens it attended to most
+
+
+
+def expand_inputs(patterns: Iterable[str]) -> list[Path]:
+    """Files named by `patterns` (paths or globs), in the order given, each once."""
+    out: list[Path] = []
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            matches = sorted(glob.glob(pattern))
+            if not matches:
+                raise DataError(f"{pattern}: no file matches")
+            paths = [Path(m) for m in matches if not Path(m).is_dir()]
+            if not paths:
+                raise DataError(f"{pattern}: matches only directories")
+        else:
+            path = Path(pattern)
+            if not path.exists():
+                raise DataError(f"{pattern}: no such file")
+            if path.is_dir():
+                raise DataError(f"{pattern}: is a directory (give its files, e.g. '{pattern}/*.txt')")
+            paths = [path]
+        out += [p for p in paths if p not in out]
+    if not out:
+        raise UsageError("give at least one corpus file with -i FILE")
+    return out
+
+
+def read_lines(paths: list[Path]) -> Iterator[tuple[str, int, str]]:
+    """(file, 1-based line number, text) of every line, streamed."""
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                for number, raw in enumerate(f, start=1):
+                    try:
+                        text = raw.decode("utf-8")
+                    except UnicodeDecodeError as e:
+                        raise DataError(f"{path}: line {number} is not UTF-8 ({e.reason} at byte {e.start + 1})") from None
+                    yield str(path), number, text.rstrip("\r\n")
+        except PermissionError:
+            raise DataError(f"{path}: permission denied") from None
+
+
+def resolve_forms(word: str, forms: Iterable[str] | None, known) -> list[str]:
+    """The lowercased single-token forms to look for: `forms` when given, else the word."""
+    wanted = [word] if not forms else [f for f in forms if f.strip()]
+    if not wanted:
+        raise UsageError("--forms is empty")
+    out = []
+    for f in wanted:
+        toks = tokenize(f, known)
+        if len(toks) != 1:
+            raise UsageError(f"a form must be one token, {f!r} is {len(toks)}: {[t.text for t in toks]}")
+        if toks[0].text not in out:
+            out.append(toks[0].text)
+    return out
+
+
+def _snippet(text: str, tokens, i: int, width: int = SNIPPET_TOKENS) -> tuple[str, int, int]:
+    lo, hi = max(0, i - width), min(len(tokens), i + width + 1)
+    a = tokens[lo].start
+    b = tokens[hi - 1].start + len(tokens[hi - 1].surface)
+    head = "… " if lo > 0 else ""
+    tail = " …" if hi < len(tokens) else ""
+    snippet = head + text[a:b] + tail
+    start = len(head) + tokens[i].start - a
+    return snippet, start, start + len(tokens[i].surface)
+
+
+@dataclass
+class _Line:
+    source: str
+    line: int
+    text: str
+    targets: list[int]  # token indices of the occurrences
+    first: int  # index of its first occurrence
+
+
+def _find(lines: Iterable[tuple[str, int, str]], forms: list[str], known, occurrences: list[Occurrence]) -> Iterator[_Line]:
+    """Lines holding a form; appends their occurrences to `occurrences` as they are found."""
+    quick = [f.lower() for f in forms]
+    for source, number, text in lines:
+        low = text.lower()
+        if not any(f in low for f in quick):  # most lines: no tokenizing
+            continue
+        tokens = tokenize(text, known)
+        targets = [i for i, t in enumerate(tokens) if t.text in forms]
+        if not targets:
+            continue
+        first = len(occurrences)
+        for i in targets:
+            snippet, start, end = _snippet(text, tokens, i)
+            occurrences.append(Occurrence(source, number, i, tokens[i].text, snippet, start, end))
+        yield _Line(source, number, text, targets, first)
+
+
+@dataclass
+class Collected:
+    occurrences: list[Occurrence]  # (n,) those embedded, in reading order
+    vectors: np.ndarray  # (n, d_out) their contextual vectors
+    skipped: list[str]  # lines that could not be embedded, "file:line: why"
+    lines_read: int
+
+
+def collect(
+    lines: Iterable[tuple[str, int, str]],
+    forms: list[str],
+    config: Config,
+    vectors: Vectors,
+    *,
+    with_attention: bool = True,
+    total: int | None = None,
+) -> Collected:
+    """Find the occurrences of `forms` in `lines` and embed the lines holding them. An
+    occurrence whose line cannot be embedded, or whose word is out of the vocabulary and
+    skipped, is left out. A line too long to keep its attention weights is embedded without
+    them (its occurrences attend to nothing listed)."""
+    from .batch import BatchEmbedder, BatchOptions
+
+    emb = BatchEmbedder(config, vectors, BatchOptions(with_attention=with_attention), detail=True)
+    plain = None  # the same without attention weights, for lines too long to keep them
+    found: list[Occurrence] = []
+    got: dict[int, np.ndarray] = {}  # occurrence index -> its contextual vector
+    skipped: list[str] = []
+    held: dict[int, _Line] = {}
+    count = [0]
+
+    def counted():
+        for item in lines:
+            count[0] += 1
+            yield item
+
+    def items():
+        for k, ln in enumerate(_find(counted(), forms, vectors.__contains__, found)):
+            held[k] = ln
+            yield k, ln.text
+
+    def take(chunk, k: int, ln: _Line) -> None:
+        where = {p: r for r, p in enumerate(chunk.positions[k])}  # token index -> row
+        for j, target in enumerate(ln.targets):
+            r = where.get(target)
+            if r is None:  # out of the vocabulary and skipped (--oov skip)
+                continue
+            if chunk.attention is not None:
+                found[ln.first + j].attends = _attended(chunk.tokens[k], chunk.attention[k][r], forms)
+            got[ln.first + j] = chunk.contextual[chunk.offsets[k] + r]
+
+    with report.progress("finding and embedding occurrences", total) as update:
+        for chunk in emb.embed_chunks(items(), chunk_sentences=CHUNK_LINES):
+            update(count[0])
+            for e in chunk.errors:
+                ln = held.pop(e.line)
+                if with_attention:  # maybe only its attention weights were too big: once more without
+                    plain = plain or BatchEmbedder(config, vectors, BatchOptions(), detail=True)
+                    again = plain.embed_chunk([(e.line, ln.text)])
+                    if len(again.lines):
+                        take(again, 0, ln)
+                        continue
+                    e = again.errors[0]
+                skipped.append(f"{ln.source}:{ln.line}: {e.error}")
+            for k, key in enumerate(chunk.lines.tolist()):
+                take(chunk, k, held.pop(key))
+    order = sorted(got)
+    occurrences = [found[i] for i in order]
+    matrix = np.stack([got[i] for i in order]).astype(np.float32) if got else np.zeros((0, emb.d_out), np.float32)  # (n, d_out)
+    return Collected(occurrences, matrix, skipped, count[0])
+
+
+def collect_file(path: str, forms: list[str], config: Config) -> Collected:
+    """collect() over one file; runs on a Dask worker, which loads the vectors itself."""
+    return collect(read_lines([Path(path)]), forms, config, vectors_for(config))
+
+
+def merge_collected(parts: list[Collected]) -> Collected:
+    """The Collected of several files, read one after the other, from each file's own."""
+    occurrences = [o for p in parts for o in p.occurrences]
+    vectors = np.concatenate([p.vectors for p in parts]) if parts else np.zeros((0, 0), np.float32)  # (n, d_out)
+    return Collected(occurrences, vectors, [s for p in parts for s in p.skipped], sum(p.lines_read for p in parts))
+
+
+def _attended(tokens: list[str], weights: np.ndarray, forms: list[str]) -> list[tuple[str, float]]:
+    """The context words of highest weight in one attention row (punctuation and the word left out)."""
+    out: dict[str, float] = {}
+    for t, w in zip(tokens, weights.tolist()):
+        if t in forms or not any(ch.isalpha() for ch in t):
+            continue
+        out[t] = out.get(t, 0.0) + w
+    return sorted(out.items(), key=lambda tw: -tw[1])[:ATTENDS_KEPT]
+
+
