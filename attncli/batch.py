@@ -18,11 +18,12 @@ UTF-8) becomes a BatchError with its line number; the others go on.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import gc
 from dataclasses import dataclass
 from itertools import repeat
-from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -33,21 +34,22 @@ from .pipeline import (
     MAX_ATTENTION_CELLS,
     Config,
     EmbedResult,
+    Lexicon,
     contextualize,
     key_prior,
     load_projections,
     model_input,
     prepare,
+    sentence_text,
     static_rows,
     vectors_for,
 )
+from .inputs import DEFAULT_MAX_LINE_BYTES, INPUT_FORMATS, BatchError, ReadStats, Source, opened, read_items  # noqa: F401 (re-exported)
 from .tokens import lines_token_texts, token_texts
 from .vectors import Vectors
 
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_MAX_ATTENTION_CELLS = MAX_ATTENTION_CELLS  # H x n x n weights kept for --with-attention: 100 MB of float32
-DEFAULT_MAX_LINE_BYTES = 1_000_000  # a sentence longer than this is an error record, not a MemoryError
-SKIP_FACTOR = 100  # an over-long line is read past up to this many times the limit; past it, the run stops
 BLOCK_CELLS = 1 << 20  # attention cells (B x H x n x n) computed at once: 4 MiB of float32, cache-sized
 MIN_UNIFORM = 16  # sentences of one length batched alone, unpadded; fewer are padded with neighbours
 CHUNK_SENTENCES = 8192  # sentences read, sorted and embedded together
@@ -57,7 +59,6 @@ CACHE_CHARS = 1 << 24  # ... holding at most about this many characters of text
 
 
 _NO_ROWS = np.zeros(0, np.int64)
-INPUT_FORMATS = ("text", "jsonl")  # one sentence per line; JSON objects, one per line
 
 
 @dataclass(frozen=True)
@@ -82,21 +83,12 @@ class BatchOptions:
                 raise UsageError(f"--{name.replace('_', '-')} must be between 1 and {INT64_MAX}, not {value}")
 
 
-@dataclass(frozen=True)
-class BatchError:
-    """A line that could not be embedded. `text` is None when the line was not valid UTF-8."""
-
-    line: int
-    error: str
-    text: str | None = None
-
-
 @dataclass
 class Chunk:
     """Consecutive input lines, embedded; m sentences that worked, T = their total tokens."""
 
     lines: np.ndarray  # (m,) int64, 1-based input line of each embedded sentence, ascending
-    texts: list[str]  # (m,)
+    texts: list[str | tuple]  # (m,) each as read: a text, or its tokens (a tuple)
     oov: list[list[dict]]  # (m,) [{"token", "position"}] per sentence
     offsets: np.ndarray  # (m + 1,) int64: sentence i is rows offsets[i]:offsets[i+1]
     contextual: np.ndarray  # (T, d_out) float32
@@ -109,6 +101,8 @@ class Chunk:
     vocab: "_Vocab"
     surfaces: list[list[str]] | None = None  # detail mode only (embed_batch)
     positions: list[list[int]] | None = None
+    source: str | None = None  # the input its lines come from, when a run reads several (embed_stream)
+    line_ids: list | None = None  # (m,) the JSON Lines records' "id" (None: none), when any had one
 
     @property
     def size(self) -> int:
@@ -212,7 +206,8 @@ class BatchEmbedder:
         self._cached_chars = 0
         self._alnum: np.ndarray | None = None  # see _isalnum
         self._index = self.vectors.index
-        self._known = self._index.__contains__
+        self._lexicon = Lexicon(self.vectors, self.config)  # --tokenizer, --case
+        self._known = self._index.__contains__ if self._lexicon.case != "fallback" else self._lexicon.known
         self._matrix = None  # float32 copy of the vectors, when small enough (faster gathers)
         self._inputs = None  # the same, centered as pipeline.model_input does (--center)
         if self.vectors.matrix.size <= 1 << 27:
@@ -262,11 +257,18 @@ class BatchEmbedder:
         pass and looked up in one C loop. Texts whose unknown words are simply skipped (the
         default --oov skip, no fastText) are done here too; only the texts a repair may apply
         to, or with other OOV handling, or with no word at all go through pipeline.prepare."""
-        tokens = None if self.detail or "\n" in self._index else lines_token_texts(texts)
+        tokens = None if self.detail or "\n" in self._index else self._flat_tokens(texts)
         if tokens is None:  # detail mode, or a text holding a line end (JSON Lines)
             return [self._prepare_one(t) for t in texts]
         ids = np.array(list(map(self._index.get, tokens, repeat(-1))), dtype=np.int64)  # (N,) -1: unknown
         unknown = np.flatnonzero(ids < 0)
+        if self._lexicon.case == "fallback":  # a cased vocabulary: "The" -> "the" where "The" is not known
+            found = [(q, low) for q in unknown.tolist() if (low := tokens[q].lower()) != tokens[q] and low in self._index]
+            for q, low in found:
+                tokens[q] = low
+                ids[q] = self._index[low]
+            if found:
+                unknown = np.flatnonzero(ids < 0)
         ends = unknown[[tokens[i] == "\n" for i in unknown.tolist()]]  # (len(texts) - 1,) the line ends
         ids[ends] = -2
         starts = np.concatenate([[0], ends + 1])  # (len(texts),) each text's tokens: ids[starts[k]:stops[k]]
@@ -287,6 +289,26 @@ class BatchEmbedder:
         for k in np.flatnonzero(skipped).tolist():
             out[k] = self._skipping(tokens[starts[k]:stops[k]], ids[starts[k]:stops[k]])
         return [self._prepare_one(t) if f is None else f for t, f in zip(texts, out)]
+
+    def _flat_tokens(self, texts: list) -> list[str] | None:
+        """The tokens of every text, with a "\n" token between one text's and the next's (as
+        tokens.lines_token_texts), the case as the lexicon wants it; None when a text holds a
+        line end. Sentences given as tokens (tuples) are taken as they are."""
+        lex = self._lexicon
+        if all(type(t) is str for t in texts):
+            return lines_token_texts(texts, lower=lex.lower, split=lex.split)
+        flat: list[str] = []
+        for t in texts:
+            if type(t) is tuple:
+                toks = [w.lower() for w in t] if lex.lower else list(t)
+            else:
+                toks = token_texts(t, lower=lex.lower, split=lex.split)
+            if any("\n" in w for w in toks):
+                return None
+            flat += toks
+            flat.append("\n")
+        flat.pop()
+        return flat
 
     @staticmethod
     def _skipping(tokens: list[str], ids: np.ndarray) -> Sentence | None:
@@ -309,7 +331,13 @@ class BatchEmbedder:
 
     def _prepare(self, text: str) -> Sentence:
         if not self.detail:
-            texts = token_texts(text, self._known)
+            lex = self._lexicon
+            if type(text) is tuple:
+                texts = [w.lower() for w in text] if lex.lower else list(text)
+            else:
+                texts = token_texts(text, self._known, lower=lex.lower, split=lex.split)
+            if lex.case == "fallback":
+                texts = list(map(lex.form, texts))
             ids = list(map(self._index.get, texts))  # the loop in C
             # the common case; anything else (OOV, errors) takes pipeline.prepare's exact path
             if texts and None not in ids and any(t.isalnum() for t in texts):
@@ -336,7 +364,7 @@ class BatchEmbedder:
         """Embed (line, text) pairs (a BatchError in place of a text passes through)."""
         lines, texts, errors = [], [], []
         for line, text in items:
-            if type(text) is str:
+            if type(text) is str or type(text) is tuple:
                 lines.append(line)
                 texts.append(text)
             else:
@@ -356,7 +384,7 @@ class BatchEmbedder:
             limit = self.options.max_attention_cells // self.proj.heads
             failed.update({k: self._too_big(int(lengths[k])) for k in np.flatnonzero(lengths * lengths > limit).tolist()})
         if failed:
-            errors += [BatchError(lines[k], message, texts[k]) for k, message in failed.items()]
+            errors += [BatchError(lines[k], message, sentence_text(texts[k])) for k, message in failed.items()]
             errors.sort(key=lambda e: e.line)
             keep = [k for k in range(len(rows)) if k not in failed]
             lines, texts, rows, found = ([x[k] for k in keep] for x in (lines, texts, rows, found))
@@ -518,8 +546,10 @@ class BatchEmbedder:
         buf, chars = [], 0
         for item in items:
             buf.append(item)
-            if isinstance(item[1], str):
+            if type(item[1]) is str:
                 chars += len(item[1])
+            elif type(item[1]) is tuple:
+                chars += sum(map(len, item[1])) + len(item[1])
             if len(buf) >= chunk_sentences or chars >= chunk_chars:
                 yield self.embed_chunk(buf)
                 buf, chars = [], 0
@@ -550,7 +580,7 @@ def embed_batch(
                 ei += 1
             a, b = chunk.offsets[k], chunk.offsets[k + 1]
             result = EmbedResult(
-                text=chunk.texts[k], tokens=chunk.tokens[k], surfaces=chunk.surfaces[k],
+                text=sentence_text(chunk.texts[k]), tokens=chunk.tokens[k], surfaces=chunk.surfaces[k],
                 positions=chunk.positions[k], oov=chunk.oov[k], static=chunk.static[a:b],
                 attention=chunk.attention[k] if with_attention else None,
                 heads=chunk.heads[k] if with_attention else None,
@@ -564,20 +594,42 @@ def embed_batch(
 # ---------------------------------------------------------------- a whole stream into a writer
 
 
-def embed_stream(emb: BatchEmbedder, f: BinaryIO, writer, on_chunk: Callable[[Chunk], None] | None = None) -> tuple[int, int]:
-    """Read every line of the binary stream `f`, embed it and hand each chunk to `writer`
+def embed_stream(
+    emb: BatchEmbedder, sources: list[Source], writer, on_chunk: Callable[[Chunk], None] | None = None,
+    stats: ReadStats | None = None,
+) -> tuple[int, int]:
+    """Read every line of each of `sources` in turn, embed it and hand each chunk to `writer`
     (writers.JsonlWriter or NpzWriter, closed here: committed on success, removed on failure).
-    `on_chunk(chunk)` sees each chunk after it is written (progress, error reports).
-    Returns (lines read, lines that failed)."""
+    A chunk holds lines of one source only: with several, `chunk.source` names it. JSON Lines
+    records' ids reach the writer as `chunk.line_ids` and BatchError.id. `on_chunk(chunk)` sees
+    each chunk after it is written (progress, error reports); `stats` counts what was read.
+    Returns (non-blank lines read, lines that failed)."""
+    opts = emb.options
+    stats = stats if stats is not None else ReadStats()
     done = failed = 0
+    several = len(sources) > 1
     with writer, no_gc():
-        for chunk in emb.embed_chunks(read_items(f, emb.options.input_format, emb.options.text_field, emb.options.max_line_bytes)):
-            writer.write(chunk)
-            done += chunk.size
-            failed += len(chunk.errors)
-            if on_chunk is not None:
-                on_chunk(chunk)
+        for src in sources:
+            ids = {} if opts.input_format == "jsonl" else None
+            with opened(src, stats) as f:
+                items = read_items(f, opts.input_format, opts.text_field, opts.max_line_bytes, stats, ids)
+                for chunk in emb.embed_chunks(items):
+                    if several:
+                        chunk.source = src.label
+                    if ids:
+                        _attach_ids(chunk, ids)
+                    writer.write(chunk)
+                    done += chunk.size
+                    failed += len(chunk.errors)
+                    if on_chunk is not None:
+                        on_chunk(chunk)
     return done, failed
+
+
+def _attach_ids(chunk: Chunk, ids: dict) -> None:
+    """Move the ids of the chunk's lines from `ids` (line -> id) onto the chunk."""
+    chunk.line_ids = [ids.pop(line, None) for line in chunk.lines.tolist()]
+    chunk.errors = [dataclasses.replace(e, id=ids.pop(e.line)) if e.line in ids else e for e in chunk.errors]
 
 
 @contextlib.contextmanager
@@ -592,118 +644,3 @@ def no_gc():
     finally:
         if was:
             gc.enable()
-
-
-# ---------------------------------------------------------------- reading input
-
-
-def read_items(
-    f: BinaryIO, input_format: str = "text", text_field: str = "text", max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
-) -> Iterator[tuple[int, str | BatchError]]:
-    """(line number, sentence) per line of a binary stream; a BatchError for a line that is not
-    UTF-8 (or, in JSON Lines, not an object with a string `text_field`), or longer than
-    `max_line_bytes`. Decoded line by line, so one bad line does not stop the rest.
-
-    Memory stays bounded whatever the input: an over-long line is never held whole, it is read
-    past (and reported); a "line" that goes on for SKIP_FACTOR times the limit (-i /dev/zero,
-    a binary file) stops the run with a DataError."""
-    if input_format not in INPUT_FORMATS:
-        raise UsageError(f"--input-format must be text or jsonl, not {input_format!r}")
-    if max_line_bytes < 1:
-        raise UsageError(f"--max-line-bytes must be >= 1, not {max_line_bytes}")
-    if input_format == "text":
-        yield from _read_text(f, max_line_bytes)
-        return
-    import orjson
-
-    line = 0
-    while raw := f.readline(max_line_bytes + 2):  # + "\r\n"
-        line += 1
-        ended = raw.endswith(b"\n")
-        raw = raw.rstrip(b"\r\n")
-        if len(raw) > max_line_bytes:
-            if not ended:
-                _skip_line(f, line, max_line_bytes)
-            yield line, _too_long(line, max_line_bytes)
-            continue
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError as e:
-            yield line, BatchError(line, f"not valid JSON ({e})")
-            continue
-        text = obj.get(text_field) if isinstance(obj, dict) else None
-        if not isinstance(text, str):
-            yield line, BatchError(line, f"not a JSON object with a string field {text_field!r}")
-            continue
-        yield line, text
-
-
-def _too_long(line: int, max_line_bytes: int) -> BatchError:
-    return BatchError(line, f"longer than {max_line_bytes:,} bytes (--max-line-bytes): skipped")
-
-
-def _skip_line(f: BinaryIO, line: int, max_line_bytes: int, skipped: int = 0, block: int = 1 << 22) -> None:
-    """Read past the rest of an over-long line, up to and with its "\n"."""
-    cap = SKIP_FACTOR * max_line_bytes
-    while data := f.readline(block):
-        if data.endswith(b"\n"):
-            return
-        skipped += len(data)
-        if skipped > cap:
-            raise DataError(f"line {line}: no line end within {cap:,} bytes; is this a file of sentences, "
-                            "one per line? (--max-line-bytes raises the limit)")
-
-
-def _read_text(f: BinaryIO, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, block: int = 1 << 22) -> Iterator[tuple[int, str | BatchError]]:
-    """Lines of text, decoded a block of whole lines at a time (line by line only in a block
-    that is not valid UTF-8, or that holds a line over the limit)."""
-    line = 0
-    rest = b""
-    while True:
-        data = f.read(block)
-        if data:
-            data = rest + data
-        elif rest:  # the last line has no "\n"
-            data = rest if rest.endswith(b"\n") else rest + b"\n"
-        else:
-            break
-        cut = data.rfind(b"\n") + 1
-        rest = data[cut:]
-        if cut:
-            raws = data[:cut - 1].split(b"\n")
-            texts = None
-            if cut - 1 <= max_line_bytes or _longest_line(data, cut) <= max_line_bytes:
-                try:
-                    texts = data[:cut - 1].decode("utf-8").split("\n")
-                except UnicodeDecodeError:
-                    pass
-            if texts is not None and len(texts) == len(raws):
-                for t in texts:
-                    line += 1
-                    yield line, t[:-1] if t.endswith("\r") else t
-            else:
-                for raw in raws:
-                    line += 1
-                    yield line, _decode(line, raw, max_line_bytes)
-        if len(rest) > max_line_bytes:  # a line already too long: read past its end, never hold it
-            line += 1
-            _skip_line(f, line, max_line_bytes, len(rest), block)
-            rest = b""
-            yield line, _too_long(line, max_line_bytes)
-
-
-def _longest_line(data: bytes, cut: int) -> int:
-    """Bytes in the longest line of data[:cut] (whole lines, the last ending at cut - 1)."""
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8, count=cut) == 10)  # (lines,)
-    return int(max(ends[0], np.diff(ends).max(initial=1) - 1))
-
-
-def _decode(line: int, raw: bytes, max_line_bytes: int | None = None) -> str | BatchError:
-    if raw.endswith(b"\r"):
-        raw = raw[:-1]
-    if max_line_bytes is not None and len(raw) > max_line_bytes:
-        return _too_long(line, max_line_bytes)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        return BatchError(line, f"not valid UTF-8 (byte {e.start + 1}: {raw[e.start:e.start + 1]!r})")

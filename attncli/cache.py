@@ -163,6 +163,14 @@ class Vocabulary(Sequence):
             self._list = words
         return self._list
 
+    def head(self, n: int) -> list[str]:
+        """The first n words, decoded without splitting the whole file."""
+        if self._list is not None:
+            return self._list[:n]
+        lines = self._data.split(b"\n", n)[:n]
+        words = [b.decode("utf-8", "replace") for b in lines]
+        return [self._multiline.get(i, w) for i, w in enumerate(words)] if self._multiline else words
+
     def index(self, word, *args) -> int:
         if self._list is not None or args or not isinstance(word, str) or not word or "\n" in word:
             return self.tolist().index(word, *args)

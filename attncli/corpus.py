@@ -1,6 +1,7 @@
 """A word's occurrences in a corpus: the lines holding it, found and embedded.
 
-Each line of each file is tokenized as attncli tokenizes everything (lowercased, PTB-style); a
+Lines come from attncli.inputs.read_lines (files, bounded lines, blank lines skipped) or from
+any iterable of (source, line number, text), such as a corpus index. Each line is tokenized as attncli tokenizes everything (lowercased, PTB-style); a
 token equal to one of the word's forms is an occurrence (line numbers 1-based per file). Only
 lines holding a form are embedded, through the batch engine, a chunk at a time: memory grows
 with the occurrences (one vector and a short snippet each), not the corpus.
@@ -8,22 +9,23 @@ with the occurrences (one vector and a short snippet each), not the corpus.
 
 from __future__ import annotations
 
-import glob
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from . import report
-from .errors import DataError, UsageError
-from .pipeline import Config, vectors_for
-from .tokens import tokenize
+from .errors import UsageError
+from .inputs import BatchError, ReadStats, Source, read_lines
+from .pipeline import Config, Lexicon, vectors_for
 from .vectors import Vectors
 
 SNIPPET_TOKENS = 20  # tokens kept each side of the word in an occurrence's text
 CHUNK_LINES = 512  # lines embedded together (their attention matrices are kept for one chunk)
 ATTENDS_KEPT = 8  # context tokens of highest weight remembered per occurrence
+# A corpus line longer than this is skipped (and reported): a paragraph of WikiText-2 is at most
+# 2.5 KB; a 100 KB line of 20,000 tokens takes about a second to attend, a 1 MB line minutes.
+MAX_LINE_BYTES = 100_000
 
 
 @dataclass
@@ -41,53 +43,15 @@ class Occurrence:
 
 
 
-def expand_inputs(patterns: Iterable[str]) -> list[Path]:
-    """Files named by `patterns` (paths or globs), in the order given, each once."""
-    out: list[Path] = []
-    for pattern in patterns:
-        if glob.has_magic(pattern):
-            matches = sorted(glob.glob(pattern))
-            if not matches:
-                raise DataError(f"{pattern}: no file matches")
-            paths = [Path(m) for m in matches if not Path(m).is_dir()]
-            if not paths:
-                raise DataError(f"{pattern}: matches only directories")
-        else:
-            path = Path(pattern)
-            if not path.exists():
-                raise DataError(f"{pattern}: no such file")
-            if path.is_dir():
-                raise DataError(f"{pattern}: is a directory (give its files, e.g. '{pattern}/*.txt')")
-            paths = [path]
-        out += [p for p in paths if p not in out]
-    if not out:
-        raise UsageError("give at least one corpus file with -i FILE")
-    return out
-
-
-def read_lines(paths: list[Path]) -> Iterator[tuple[str, int, str]]:
-    """(file, 1-based line number, text) of every line, streamed."""
-    for path in paths:
-        try:
-            with open(path, "rb") as f:
-                for number, raw in enumerate(f, start=1):
-                    try:
-                        text = raw.decode("utf-8")
-                    except UnicodeDecodeError as e:
-                        raise DataError(f"{path}: line {number} is not UTF-8 ({e.reason} at byte {e.start + 1})") from None
-                    yield str(path), number, text.rstrip("\r\n")
-        except PermissionError:
-            raise DataError(f"{path}: permission denied") from None
-
-
-def resolve_forms(word: str, forms: Iterable[str] | None, known) -> list[str]:
-    """The lowercased single-token forms to look for: `forms` when given, else the word."""
+def resolve_forms(word: str, forms: Iterable[str] | None, lexicon: Lexicon) -> list[str]:
+    """The single-token forms to look for, as the lexicon looks them up (lowercased, for a
+    lowercase vocabulary): `forms` when given, else the word."""
     wanted = [word] if not forms else [f for f in forms if f.strip()]
     if not wanted:
         raise UsageError("--forms is empty")
     out = []
     for f in wanted:
-        toks = tokenize(f, known)
+        toks = lexicon.tokens(f)
         if len(toks) != 1:
             raise UsageError(f"a form must be one token, {f!r} is {len(toks)}: {[t.text for t in toks]}")
         if toks[0].text not in out:
@@ -115,14 +79,19 @@ class _Line:
     first: int  # index of its first occurrence
 
 
-def _find(lines: Iterable[tuple[str, int, str]], forms: list[str], known, occurrences: list[Occurrence]) -> Iterator[_Line]:
-    """Lines holding a form; appends their occurrences to `occurrences` as they are found."""
+def _find(lines: Iterable[tuple[str, int, str | BatchError]], forms: list[str], lexicon: Lexicon,
+          occurrences: list[Occurrence], skipped: list[str]) -> Iterator[_Line]:
+    """Lines holding a form; appends their occurrences to `occurrences` as they are found, and
+    lines that could not be read (not UTF-8, too long) to `skipped`."""
     quick = [f.lower() for f in forms]
     for source, number, text in lines:
+        if type(text) is not str:
+            skipped.append(f"{source}:{number}: {text.error}")
+            continue
         low = text.lower()
         if not any(f in low for f in quick):  # most lines: no tokenizing
             continue
-        tokens = tokenize(text, known)
+        tokens = lexicon.tokens(text)
         targets = [i for i, t in enumerate(tokens) if t.text in forms]
         if not targets:
             continue
@@ -142,35 +111,32 @@ class Collected:
 
 
 def collect(
-    lines: Iterable[tuple[str, int, str]],
+    lines: Iterable[tuple[str, int, str | BatchError]],
     forms: list[str],
     config: Config,
     vectors: Vectors,
     *,
     with_attention: bool = True,
+    stats: ReadStats | None = None,
     total: int | None = None,
 ) -> Collected:
-    """Find the occurrences of `forms` in `lines` and embed the lines holding them. An
-    occurrence whose line cannot be embedded, or whose word is out of the vocabulary and
-    skipped, is left out. A line too long to keep its attention weights is embedded without
-    them (its occurrences attend to nothing listed)."""
+    """Find the occurrences of `forms` in `lines` ((source, line number, text), as
+    inputs.read_lines gives them) and embed the lines holding them. An occurrence whose line
+    cannot be embedded, or whose word is out of the vocabulary and skipped, is left out. A line
+    too long to keep its attention weights is embedded without them (its occurrences attend to
+    nothing listed). `stats`: what the reading counts (lines, bytes: progress of `total` bytes)."""
     from .batch import BatchEmbedder, BatchOptions
 
+    stats = stats if stats is not None else ReadStats()
     emb = BatchEmbedder(config, vectors, BatchOptions(with_attention=with_attention), detail=True)
     plain = None  # the same without attention weights, for lines too long to keep them
     found: list[Occurrence] = []
     got: dict[int, np.ndarray] = {}  # occurrence index -> its contextual vector
     skipped: list[str] = []
     held: dict[int, _Line] = {}
-    count = [0]
-
-    def counted():
-        for item in lines:
-            count[0] += 1
-            yield item
 
     def items():
-        for k, ln in enumerate(_find(counted(), forms, vectors.__contains__, found)):
+        for k, ln in enumerate(_find(lines, forms, Lexicon(vectors, config), found, skipped)):
             held[k] = ln
             yield k, ln.text
 
@@ -186,7 +152,7 @@ def collect(
 
     with report.progress("finding and embedding occurrences", total) as update:
         for chunk in emb.embed_chunks(items(), chunk_sentences=CHUNK_LINES):
-            update(count[0])
+            update(stats.bytes)
             for e in chunk.errors:
                 ln = held.pop(e.line)
                 if with_attention:  # maybe only its attention weights were too big: once more without
@@ -202,12 +168,14 @@ def collect(
     order = sorted(got)
     occurrences = [found[i] for i in order]
     matrix = np.stack([got[i] for i in order]).astype(np.float32) if got else np.zeros((0, emb.d_out), np.float32)  # (n, d_out)
-    return Collected(occurrences, matrix, skipped, count[0])
+    return Collected(occurrences, matrix, skipped, stats.lines)
 
 
-def collect_file(path: str, forms: list[str], config: Config) -> Collected:
+def collect_file(path: str, forms: list[str], config: Config, max_line_bytes: int = MAX_LINE_BYTES) -> Collected:
     """collect() over one file; runs on a Dask worker, which loads the vectors itself."""
-    return collect(read_lines([Path(path)]), forms, config, vectors_for(config))
+    stats = ReadStats()
+    return collect(read_lines([Source(path, regular=True)], max_line_bytes, stats), forms, config, vectors_for(config),
+                   stats=stats)
 
 
 def merge_collected(parts: list[Collected]) -> Collected:

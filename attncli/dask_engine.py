@@ -12,7 +12,6 @@ up. The schemas: docs/formats.md.
 
 from __future__ import annotations
 
-import glob
 import os
 from pathlib import Path
 
@@ -27,12 +26,14 @@ def embed_shard(source: str, target: str, cfg, options: BatchOptions) -> dict:
     from .batch import BatchEmbedder, embed_stream  # the worker's imports
     from .writers import NpzWriter
 
+    from .inputs import Source
+
     emb = BatchEmbedder(cfg, options=options)
     errors = []
     writer = NpzWriter(target, dim=emb.d_out, static_dim=emb.vectors.dim, with_static=options.with_static,
                        with_attention=options.with_attention, **emb.meta())
-    with open(source, "rb") as f:
-        embed_stream(emb, f, writer, lambda chunk: errors.extend({"line": e.line, "error": e.error} for e in chunk.errors))
+    embed_stream(emb, [Source(source, regular=True)], writer,
+                 lambda chunk: errors.extend({"line": e.line, "error": e.error} for e in chunk.errors))
     return {
         "file": Path(target).name, "sentences": writer.sentences, "failed": len(errors),
         "tokens": writer.total_tokens, "errors": errors,
@@ -68,18 +69,16 @@ def compute(func, calls: list[tuple], scheduler: str | None = None) -> list:
         return list(dask.compute(*tasks, scheduler=client))
 
 
-def run_dask(cfg, pattern: str, output: str | None, options: BatchOptions, scheduler: str | None = None) -> dict:
-    """Embed every file matching `pattern` into shards under the directory `output`; returns
-    the manifest (also written to output/manifest.json)."""
+def run_dask(cfg, sources: list, output: str | None, options: BatchOptions, scheduler: str | None = None) -> dict:
+    """Embed every file of `sources` (inputs.Source, regular files) into shards under the
+    directory `output`, one per file; returns the manifest (also written to output/manifest.json)."""
     if output in (None, "-"):
         raise UsageError("--engine dask writes shards: give -o DIRECTORY")
-    if pattern == "-":
-        raise UsageError("--engine dask reads files, not stdin")
     _require_dask()
-    files = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-    files = [f for f in files if os.path.isfile(f)]
-    if not files:
-        raise DataError(f"{pattern}: no such file")
+    files = [s.name for s in sources]
+    if not all(s.regular for s in sources):
+        odd = next(s.label for s in sources if not s.regular)
+        raise UsageError(f"--engine dask reads regular files (each on a worker), not {odd}")
     out = Path(output)
     if out.exists() and not out.is_dir():
         raise DataError(f"{output}: exists and is not a directory")

@@ -28,6 +28,8 @@ from . import attention as att
 from .errors import DataError, UsageError
 from .pipeline import (
     Config,
+    Lexicon,
+    single_token,
     contextualize,
     key_prior,
     load_projections,
@@ -36,7 +38,6 @@ from .pipeline import (
     static_rows,
     vectors_for,
 )
-from .tokens import tokenize
 from .vectors import Vectors
 
 
@@ -133,7 +134,7 @@ def explain(
     if occurrence < 1:
         raise UsageError(f"--occurrence counts from 1, not {occurrence}")
     vec = vectors if vectors is not None else vectors_for(cfg)
-    target = _one_token(word, vec)
+    target = single_token(word, Lexicon(vec, cfg))
     proj = load_projections(cfg, vec.dim)
     prep = prepare(text, vec, cfg)
     tokens = [prep.tokens[j].text for j in prep.kept]
@@ -268,13 +269,6 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (na * nb)) if na and nb else 0.0
 
 
-def _one_token(word: str, vec: Vectors) -> str:
-    toks = tokenize(word, vec.__contains__)
-    if len(toks) != 1:
-        raise UsageError(f"--word must be a single token, {word!r} is {len(toks)}: {[t.text for t in toks]}")
-    return toks[0].text
-
-
 def _find(target: str, occurrence: int, tokens: list[str], oov: list[dict], text: str) -> int:
     """The row of the `occurrence`-th appearance of target among the tokens that took part."""
     rows = [r for r, t in enumerate(tokens) if t == target]
@@ -285,7 +279,7 @@ def _find(target: str, occurrence: int, tokens: list[str], oov: list[dict], text
         listed = " ".join(tokens)
         listed = listed if len(listed) <= 60 else listed[:59] + "…"
         raise DataError(f"{target!r} is not in {short!r} (its tokens: {listed})")
-    if occurrence > len(rows):
+    if occurrence > len(rows):  # the sentence is fine; the option asks for what is not there
         times = "once" if len(rows) == 1 else f"{len(rows)} times"
-        raise DataError(f"{short!r} holds {target!r} {times}, not {occurrence} times (--occurrence)")
+        raise UsageError(f"--occurrence {occurrence}: {short!r} holds {target!r} {times}")
     return rows[occurrence - 1]

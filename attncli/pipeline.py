@@ -22,13 +22,14 @@ import numpy as np
 from . import attention as att
 from . import report
 from .errors import DataError, UsageError
-from .tokens import Token, tokenize
+from .tokens import TOKENIZERS, Token, tokenize
 from .vectors import FORMATS as VECTOR_FORMATS
 from .vectors import UNICODE_ERRORS, Vectors, load_vectors
 
 MODES = ("simple", "qkv")
 POSITIONS = ("none", "sinusoidal")
 OOV_POLICIES = ("skip", "zero", "error")
+CASES = ("auto", "keep", "lower")  # see Lexicon
 PRIORS = ("none", "zipf")
 
 
@@ -57,6 +58,8 @@ _CHOICES = {
     "positions": POSITIONS,
     "prior": PRIORS,
     "oov": OOV_POLICIES,
+    "case": CASES,
+    "tokenizer": TOKENIZERS,
     "vectors_format": VECTOR_FORMATS,
     "unicode_errors": UNICODE_ERRORS,
 }
@@ -96,6 +99,8 @@ class Config:
     window: int = 0  # each token attends to the W tokens on either side only (0: all): cost O(n W), not O(n^2)
     center: int | None = None  # subtract the mean of the N most frequent vectors first (0: off)
     oov: str = "skip"  # words not in the vocabulary: "skip" | "zero" | "error"
+    case: str = "auto"  # look-up: "lower" everything, "keep" the case, "auto": lower unless the vocabulary is cased (Lexicon)
+    tokenizer: str = "glove"  # "glove" (PTB-style rules) | "whitespace" (the text is already tokenized)
     vectors_format: str = "auto"  # how to read --vectors: "auto" (by content) or a format of vectors.FORMATS
     limit: int | None = None  # keep only the first (most frequent) N words of the vectors
     unicode_errors: str = "strict"  # words of a word2vec/GloVe file that are not UTF-8: "strict" | "replace" | "ignore"
@@ -314,6 +319,61 @@ def checked_settings(path: Path, member: np.ndarray | None) -> dict:
     return config
 
 
+class Lexicon:
+    """How a config's words meet a vocabulary: the tokenizer (--tokenizer) and the case of the
+    look-up (--case).
+
+    - lower: every token lowercased before look-up (GloVe 6B, the default, is lowercase);
+    - keep: the token as written, exactly (a cased vocabulary: "Bank" and "bank" differ);
+    - auto: lower for a lowercase vocabulary; for a cased one (Vectors.cased: word2vec
+      GoogleNews, fastText cc.en), the form as written first, then its lowercase when the
+      written form is not in the vocabulary ("The" -> "the", "England" stays "England").
+    A token's text is the form that was looked up (and found, or tried last)."""
+
+    def __init__(self, vec: Vectors, cfg: Config):
+        case = cfg.case
+        if case == "auto":
+            case = "fallback" if vec.cased else "lower"
+        self.vec, self.case, self.split = vec, case, cfg.tokenizer
+        self.lower = case == "lower"
+
+    def row(self, word: str) -> int | None:
+        """The vocabulary row of `word` as this lexicon looks it up (the form: form())."""
+        row = self.vec.lookup(word)
+        if row is None and self.case == "fallback" and (low := word.lower()) != word:
+            return self.vec.lookup(low)
+        return row
+
+    def form(self, word: str) -> str:
+        """The form of `word` that is looked up: itself, or its lowercase (fallback)."""
+        if self.case == "fallback" and self.vec.lookup(word) is None and (low := word.lower()) != word \
+                and self.vec.lookup(low) is not None:
+            return low
+        return word
+
+    def known(self, word: str) -> bool:
+        return self.row(word) is not None
+
+    def tokens(self, text: str | tuple) -> list[Token]:
+        """`text` split into tokens (a tuple: tokens given, used as they are), each token's
+        text the form looked up."""
+        if isinstance(text, tuple):
+            toks, at = [], 0
+            for t in text:
+                toks.append(Token(t.lower() if self.lower else t, t, at))
+                at += len(t) + 1
+        else:
+            toks = tokenize(text, self.known, lower=self.lower, split=self.split)
+        if self.case != "fallback":
+            return toks
+        return [t if (f := self.form(t.text)) == t.text else t._replace(text=f) for t in toks]
+
+
+def sentence_text(text: str | tuple) -> str:
+    """The text of a sentence given as a string, or as its tokens (joined by spaces)."""
+    return " ".join(text) if isinstance(text, tuple) else text
+
+
 @dataclass
 class Prepared:
     """A sentence after tokenizing and vocabulary look-up, before attention."""
@@ -326,13 +386,16 @@ class Prepared:
     subword: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)  # kept index -> fastText OOV vector
 
 
-def prepare(text: str, vec: Vectors, cfg: Config, *, require_known: bool = True) -> Prepared:
-    """Tokenize and look up; apply the OOV policy. Raises DataError for a sentence that
-    cannot be embedded (empty, only punctuation, nothing in the vocabulary, not UTF-8).
+def prepare(text: str | tuple, vec: Vectors, cfg: Config, *, require_known: bool = True) -> Prepared:
+    """Tokenize and look up (Lexicon: --tokenizer, --case; a tuple is the sentence's tokens,
+    used as given); apply the OOV policy. Raises DataError for a sentence that cannot be
+    embedded (empty, only punctuation, nothing in the vocabulary, not UTF-8).
     With `require_known=False` a sentence of punctuation or unknown words is prepared anyway
     (possibly with no row at all): for callers that must score every input (WiC)."""
+    lexicon = Lexicon(vec, cfg)
+    tokens = lexicon.tokens(text)
+    text = sentence_text(text)
     check_utf8(text)
-    tokens = tokenize(text, vec.__contains__)
     if not tokens:
         raise DataError("empty sentence: nothing to embed")
     if require_known and not any(ch.isalnum() for t in tokens for ch in t.text):
@@ -557,6 +620,10 @@ class CompareResult:
     occurrences: list[Occurrence]
     config: Config
     vectors: dict
+    missing: list[tuple[int, str]] = dataclasses.field(default_factory=list)  # skip_missing: (index, why) left out
+
+
+MAX_COMPARE = 1000  # sentences compared at once (m x m cosines, m x vocabulary neighbours): for a corpus, `senses`
 
 
 def compare(
@@ -567,42 +634,71 @@ def compare(
     occurrence: int = 1,
     k: int = 5,
     exclude_word: bool = True,
+    skip_missing: bool = False,
     **options,
 ) -> CompareResult:
     """Embed each sentence and follow `word` through them: its static and contextual cosines
     between sentences, what it attended to, and its nearest vocabulary words in each.
     `occurrence` picks the K-th appearance (1-based) in sentences holding the word more than
-    once; a sentence holding it once uses that one."""
+    once; a sentence holding it once uses that one. A sentence without the word is an error,
+    or, with `skip_missing` (lines of a file), left out and listed in `missing`."""
     cfg = _with_options(config, options)
-    if len(sentences) < 2:
-        raise UsageError(f"compare needs at least 2 sentences, got {len(sentences)}")
     if occurrence < 1:
-        raise UsageError(f"--occurrence counts from 1, not {occurrence}")
+        raise UsageError(f"occurrence counts from 1, not {occurrence}")
     vec = vectors if vectors is not None else vectors_for(cfg)
-    target = _single_token(word, vec)
-    occurrences = []
+    lexicon = Lexicon(vec, cfg)
+    target = single_token(word, lexicon)
+    occurrences, missing = [], []
+    quick = target.lower()
     for i, text in enumerate(sentences):
-        result = embed(text, cfg, vec)
+        why = None
+        if skip_missing and quick not in sentence_text(text).lower():  # most lines of a file: not embedded
+            missing.append((i, "absent"))
+            continue
+        try:
+            result = embed(text, cfg, vec)
+        except DataError as e:
+            if not skip_missing:
+                raise
+            missing.append((i, str(e)))
+            continue
         rows = [r for r, t in enumerate(result.tokens) if t == target]
         if not rows:
-            missing = "out of the vocabulary and skipped (try --oov zero)" if any(o["token"] == target for o in result.oov) else "absent"
-            raise DataError(f"{target!r} is {missing} in sentence {i + 1}: {_clip(text)!r}")
-        if occurrence > len(rows) > 1:
-            raise DataError(f"sentence {i + 1} holds {target!r} {len(rows)} times, not {occurrence}: {_clip(text)!r}")
+            why = "out of the vocabulary and skipped (try --oov zero)" if any(o["token"] == target for o in result.oov) else "absent"
+        elif occurrence > len(rows) > 1:
+            why = f"held {len(rows)} times, not {occurrence}"
+        if why is not None:
+            if not skip_missing:
+                raise DataError(f"{target!r} is {why} in sentence {i + 1}: {_clip(sentence_text(text))!r}"
+                                if rows == [] else f"sentence {i + 1} holds {target!r} {len(rows)} times, not {occurrence}: {_clip(sentence_text(text))!r}")
+            missing.append((i, why))
+            continue
         row = rows[occurrence - 1] if len(rows) > 1 else rows[0]
         occurrences.append(Occurrence(i, row, result, []))
+        if len(occurrences) > MAX_COMPARE:
+            raise DataError(f"more than {MAX_COMPARE:,} sentences hold {target!r}: compare shows every pair; "
+                            f"for a corpus, `attncli senses {target} -i FILE` groups the occurrences")
+    if len(occurrences) < 2:
+        got = len(occurrences)
+        if not missing:
+            raise UsageError(f"compare needs at least 2 sentences, got {got}")
+        raise DataError(f"compare needs at least 2 sentences holding {target!r}; {got} of {len(sentences):,} do")
     ctx = np.stack([o.result.contextual[o.index] for o in occurrences])  # (m, d_out)
     static = np.stack([o.result.static[o.index] for o in occurrences])  # (m, d)
     if k > 0:
         near = _nearest(vec, ctx, k, [{target}] * len(occurrences) if exclude_word else None, cfg.center)
         for o, nb in zip(occurrences, near):
             o.neighbors = nb
-    return CompareResult(word, list(sentences), cosine_matrix(static), cosine_matrix(ctx), occurrences, cfg, vec.info())
+    kept = [sentence_text(sentences[o.sentence]) for o in occurrences]
+    for j, o in enumerate(occurrences):  # indices into the sentences compared (missing ones keep the input's)
+        o.sentence = j
+    return CompareResult(word, kept, cosine_matrix(static), cosine_matrix(ctx), occurrences, cfg, vec.info(), missing)
 
 
-def _single_token(word: str, vec: Vectors) -> str:
+def single_token(word: str, lexicon: Lexicon) -> str:
+    """The token `word` is, as the lexicon looks it up; UsageError when it is several."""
     check_utf8(word, "--word")
-    toks = tokenize(word, vec.index.__contains__)
+    toks = lexicon.tokens(word)
     if len(toks) != 1:
         raise UsageError(f"--word must be a single token, {word!r} is {len(toks)}: {[t.text for t in toks]}")
     return toks[0].text

@@ -10,11 +10,11 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from . import report
-from .corpus import collect, expand_inputs, read_lines
+from .corpus import MAX_LINE_BYTES, collect
 from .errors import DataError, UsageError
 from .grouping import SenseOptions, group, spherical_kmeans
-from .pipeline import Config, vectors_for
-from .tokens import tokenize
+from .inputs import expand, read_lines, reading, rereadable
+from .pipeline import Config, Lexicon, vectors_for
 from .vectors import Vectors
 
 
@@ -86,15 +86,19 @@ def pseudo_vectors(vec: Vectors, a: str, b: str) -> tuple[Vectors, str]:
     return new, name
 
 
-def replace_words(lines: Iterable[tuple[str, int, str]], a: str, b: str, pseudo: str, known, truth: list[int]) -> Iterator[tuple[str, int, str]]:
+def replace_words(lines: Iterable[tuple[str, int, str]], a: str, b: str, pseudo: str, lexicon: Lexicon,
+                  truth: list[int]) -> Iterator[tuple[str, int, str]]:
     """Each line with every token a or b written as `pseudo`; appends 0 (a) or 1 (b) to `truth`
-    for each, in reading order."""
+    for each, in reading order. Lines that could not be read (a BatchError) pass as they are."""
     for source, number, text in lines:
+        if type(text) is not str:
+            yield source, number, text
+            continue
         low = text.lower()
         if a not in low and b not in low:
             yield source, number, text
             continue
-        tokens = tokenize(text, known)
+        tokens = lexicon.tokens(text)
         hits = [t for t in tokens if t.text in (a, b)]
         if not hits:
             yield source, number, text
@@ -136,11 +140,12 @@ def pseudowords(
         raise UsageError(f"method must be senses or kmeans, not {method!r}")
     config = (config or Config()).resolved()
     vec = vectors if vectors is not None else vectors_for(config)
-    paths = expand_inputs(inputs)
+    sources = expand(inputs)
+    reading(sources)
     builtin = pairs is None
     pairs = DEFAULT_PAIRS if builtin else pairs
     scores, skipped = [], []
-    with report.progress("pseudoword pairs", len(pairs)) as update:
+    with rereadable(sources) as paths, report.progress("pseudoword pairs", len(pairs)) as update:
         for done, (a, b) in enumerate(pairs, start=1):
             try:
                 score = _score_pair(paths, a, b, config, vec, method, seed)
@@ -155,7 +160,7 @@ def pseudowords(
             scores.append(score)
             update(done)
     if not scores:
-        raise DataError(f"no pair has occurrences of both words in {', '.join(map(str, paths))}"
+        raise DataError(f"no pair has occurrences of both words in {', '.join(s.label for s in sources)}"
                         + (f" ({skipped[0]})" if skipped else ""))
     return PseudowordResult(scores, skipped, method)
 
@@ -163,7 +168,7 @@ def pseudowords(
 def _score_pair(paths, a, b, config, vec, method, seed) -> PairScore:
     pv, pseudo = pseudo_vectors(vec, a, b)
     truth: list[int] = []
-    lines = replace_words(read_lines(paths), a, b, pseudo, vec.__contains__, truth)
+    lines = replace_words(read_lines(paths, MAX_LINE_BYTES), a, b, pseudo, Lexicon(pv, config), truth)
     found = collect(lines, [pseudo], config, pv, with_attention=False)
     occ, x = found.occurrences, found.vectors
     if len(truth) != len(occ):  # a line that could not be embedded: keep the truth of those that were

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .corpus import Collected, Occurrence, collect, collect_file, expand_inputs, merge_collected, read_lines, resolve_forms
-from .inputs import count_lines
+from .corpus import MAX_LINE_BYTES, Collected, Occurrence, collect, collect_file, merge_collected, resolve_forms
+from .inputs import ReadStats, expand, read_lines, reading
 from .errors import DataError, UsageError
 from .export import config_record
 from .grouping import Grouping, SenseOptions, centered_unit, group, unit
-from .pipeline import Config, vectors_for
+from .pipeline import Config, Lexicon, vectors_for
 from .vectors import Vectors
 
 # One colour per sense (cycled), the same in the terminal and on the page; distinct in both themes.
@@ -148,31 +148,37 @@ def senses(
     vectors: Vectors | None = None,
     engine: str = "local",
     scheduler: str | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> SensesResult:
-    """Every occurrence of `word` (or its `forms`) in the files `inputs`, grouped into senses.
-    With `like`, also rank the occurrences by cosine to the word in that example sentence.
-    engine="dask": each file is searched and embedded by a Dask task (local processes, or the
-    cluster at `scheduler`, whose workers see the files and vectors at the same paths); the
-    grouping then runs here on the gathered vectors."""
+    """Every occurrence of `word` (or its `forms`) in the files `inputs` (paths, globs, '-'),
+    grouped into senses. With `like`, also rank the occurrences by cosine to the word in that
+    example sentence. engine="dask": each file is searched and embedded by a Dask task (local
+    processes, or the cluster at `scheduler`, whose workers see the files and vectors at the
+    same paths); the grouping then runs here on the gathered vectors."""
     config = (config or Config()).resolved()
     options = options or SenseOptions()
     vec = vectors if vectors is not None else vectors_for(config)
-    forms = resolve_forms(word, forms, vec.__contains__)
-    paths = expand_inputs(inputs)
+    forms = resolve_forms(word, forms, Lexicon(vec, config))
+    sources = expand(inputs)
+    reading(sources)
     if engine == "dask":
         if vectors is not None:
             raise UsageError("engine='dask' loads the vectors on each worker from config.vectors: pass no vectors=")
+        if not all(s.regular for s in sources):
+            raise UsageError("engine='dask' reads regular files (each on a worker), not standard input or pipes")
         from .dask_engine import compute
 
-        found = merge_collected(compute(collect_file, [(str(p), forms, config) for p in paths], scheduler))
+        found = merge_collected(compute(collect_file, [(s.name, forms, config, max_line_bytes) for s in sources], scheduler))
     elif engine == "local":
         if scheduler is not None:
             raise UsageError("--scheduler needs --engine dask")
-        total = sum(count_lines(p) for p in paths)
-        found = collect(read_lines(paths), forms, config, vec, total=total)
+        stats = ReadStats()
+        sizes = [s.size for s in sources]
+        found = collect(read_lines(sources, max_line_bytes, stats), forms, config, vec, stats=stats,
+                        total=sum(sizes) if None not in sizes else None)
     else:
         raise UsageError(f"--engine must be local or dask, not {engine!r}")
-    return _finish(word, forms, [str(p) for p in paths], found, config, vec, options, like, top)
+    return _finish(word, forms, [s.label for s in sources], found, config, vec, options, like, top)
 
 
 def _finish(word, forms, sources, found: Collected, config, vec, options, like, top) -> SensesResult:

@@ -4,6 +4,10 @@
 "well-known" stays whole;  "3.5" and "1,000" stay whole;  punctuation splits off.
 Each token keeps its surface form (the original characters) and where it starts, for display
 and for mapping a whitespace-token index (WiC) onto our tokens.
+
+Two choices change this (TOKENIZERS, `lower`): "whitespace" splits at whitespace only, for
+text that is already tokenized (WikiText's `<unk>` and `@-@` stay one token); `lower=False`
+keeps each token's case, for cased vocabularies (pipeline.Lexicon decides, from --case).
 """
 
 from __future__ import annotations
@@ -39,19 +43,30 @@ _QUOTE_PAIRS = (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"
 _QUOTES = str.maketrans(dict(_QUOTE_PAIRS))
 
 
+TOKENIZERS = ("glove", "whitespace")  # the rules above; split at whitespace only (already tokenized)
+_WHITESPACE = re.compile(r"\S+")
+
+
 class Token(NamedTuple):
     text: str  # normalized: lowercase, typographic quotes made plain; what the vocabulary holds
     surface: str  # as written
     start: int  # character offset in the input
 
 
-def tokenize(text: str, known: Callable[[str], bool] | None = None) -> list[Token]:
+def tokenize(text: str, known: Callable[[str], bool] | None = None, *, lower: bool = True,
+             split: str = "glove") -> list[Token]:
     """Split `text` into tokens. With `known` (is this word in the vocabulary?), two repairs
     follow the vocabulary: "mr" "." becomes "mr." when "mr." is known and the period does not
     end the text, and an unknown hyphenated word is split at its hyphens ("money-bank" ->
-    "money" "-" "bank")."""
+    "money" "-" "bank"). `lower=False` keeps the case; split="whitespace" takes each
+    whitespace-separated word as one token, as it is (no repairs, no quote changes)."""
+    if split == "whitespace":
+        return [Token(m.group().lower() if lower else m.group(), m.group(), m.start()) for m in _WHITESPACE.finditer(text)]
     plain = text.translate(_QUOTES)  # same length: offsets stay valid
-    tokens = [Token(m.group().lower(), text[m.start() : m.end()], m.start()) for m in _TOKEN.finditer(plain)]
+    if lower:
+        tokens = [Token(m.group().lower(), text[m.start() : m.end()], m.start()) for m in _TOKEN.finditer(plain)]
+    else:
+        tokens = [Token(m.group(), text[m.start() : m.end()], m.start()) for m in _TOKEN.finditer(plain)]
     if known is None:
         return tokens
     out: list[Token] = []
@@ -96,23 +111,29 @@ def word_spans(text: str, tokens: list[Token]) -> list[list[int]]:
     return spans
 
 
-def token_texts(text: str, known: Callable[[str], bool] | None = None) -> list[str]:
-    """`[t.text for t in tokenize(text, known)]`, about twice as fast: for batch embedding,
-    which needs the normalized tokens only. Falls back to tokenize() when a repair may apply
-    (an unknown hyphenated word; a "." inside the text after a word that is known with it)."""
-    if text.isascii():  # no typographic quotes; ASCII lowercasing keeps lengths, the pattern ignores case
+def token_texts(text: str, known: Callable[[str], bool] | None = None, *, lower: bool = True,
+                split: str = "glove") -> list[str]:
+    """`[t.text for t in tokenize(text, known, lower=lower, split=split)]`, about twice as fast:
+    for batch embedding, which needs the normalized tokens only. Falls back to tokenize() when a
+    repair may apply (an unknown hyphenated word; a "." inside the text after a word that is
+    known with it)."""
+    if split == "whitespace":
+        return text.lower().split() if lower else text.split()
+    if not lower:
+        texts = _TOKEN.findall(text.translate(_QUOTES))
+    elif text.isascii():  # no typographic quotes; ASCII lowercasing keeps lengths, the pattern ignores case
         texts = _TOKEN.findall(text.lower())
     else:
         texts = [t.lower() for t in _TOKEN.findall(text.translate(_QUOTES))]
     if known is None:
         return texts
     if "-" in text and any("-" in t and len(t) > 1 and not known(t) for t in texts):
-        return [t.text for t in tokenize(text, known)]
+        return [t.text for t in tokenize(text, known, lower=lower)]
     last = len(texts) - 1
     i = texts.index(".") if "." in texts else last
     while 0 <= i < last:
         if i > 0 and known(texts[i - 1] + "."):
-            return [t.text for t in tokenize(text, known)]
+            return [t.text for t in tokenize(text, known, lower=lower)]
         i = texts.index(".", i + 1) if "." in texts[i + 1 :] else last
     return texts
 
@@ -121,7 +142,10 @@ def token_texts(text: str, known: Callable[[str], bool] | None = None) -> list[s
 _TOKEN_OR_LINE_END = re.compile(rf"(?=\S|\n)(?:{_COMMON}|{_RULES}|\n)", re.VERBOSE | re.IGNORECASE)
 
 
-def lines_token_texts(texts: list[str]) -> list[str] | None:
+_WORD_OR_LINE_END = re.compile(r"[^\s]+|\n")
+
+
+def lines_token_texts(texts: list[str], *, lower: bool = True, split: str = "glove") -> list[str] | None:
     """The normalized tokens of many texts in one regex pass, with a "\n" token between one text's
     tokens and the next's: `token_texts(text)` for each text, without the repairs (the caller
     finds the texts a repair may apply to). None when a text itself holds a "\n".
@@ -133,6 +157,12 @@ def lines_token_texts(texts: list[str]) -> list[str] | None:
     joined = "\n".join(texts)
     if joined.count("\n") != len(texts) - 1:
         return None
+    if split == "whitespace":
+        return _WORD_OR_LINE_END.findall(joined.lower() if lower else joined)
+    if not lower:
+        for quote, plain in _QUOTE_PAIRS:
+            joined = joined.replace(quote, plain)
+        return _TOKEN_OR_LINE_END.findall(joined)
     if joined.isascii():
         return _TOKEN_OR_LINE_END.findall(joined.lower())
     for quote, plain in _QUOTE_PAIRS:

@@ -73,6 +73,7 @@ class Vectors:
     ngram_range: tuple[int, int] = (0, 0)  # fastText: min_n, max_n
     meta: dict = field(default_factory=dict, repr=False)  # source and cache details (see details())
     _scan_budget: int | None = field(default=None, init=False, repr=False)  # see lookup()
+    _cased: bool | None = field(default=None, init=False, repr=False)  # see cased
 
     def __repr__(self) -> str:
         """One line: the dataclass default would print every word of the vocabulary."""
@@ -114,6 +115,17 @@ class Vectors:
                 return row
         return self.index.get(word)
 
+    @property
+    def cased(self) -> bool:
+        """Whether the vocabulary tells case apart ("Bank" beside "bank"): 1% or more of its
+        CASE_SAMPLE first (most frequent) words hold an uppercase letter. GloVe 6B: none;
+        word2vec GoogleNews and fastText cc.en: about a third."""
+        if self._cased is None:
+            words = self.words.head(CASE_SAMPLE) if hasattr(self.words, "head") else self.words[:CASE_SAMPLE]
+            upper = sum(1 for w in words if w != w.lower())
+            self._cased = upper >= max(1, len(words) // 100)
+        return self._cased
+
     def rows(self, ids) -> np.ndarray:
         """float32 copy of the given rows, (len(ids), dim)."""
         return np.asarray(self.matrix[np.asarray(ids, dtype=np.int64)], dtype=np.float32)
@@ -144,14 +156,15 @@ class Vectors:
         With center > 0, queries are taken as already centered and the vocabulary is centered
         the same way."""
         q = np.atleast_2d(np.asarray(queries, dtype=np.float32))  # (m, d)
-        sims = self.unit(center) @ unit_rows(q).T  # (V, m)
         out = []
-        for i in range(q.shape[0]):
-            skip = exclude[i] if exclude else set()
-            take = min(k + len(skip), self.vocab_size)
-            top = np.argpartition(-sims[:, i], take - 1)[:take]
-            top = top[np.argsort(-sims[top, i], kind="stable")]
-            out.append([(self.words[j], float(sims[j, i])) for j in top if self.words[j] not in skip][:k])
+        for b in range(0, q.shape[0], NEAREST_BLOCK):  # (V, block) at a time: memory bounded by the block
+            sims = self.unit(center) @ unit_rows(q[b:b + NEAREST_BLOCK]).T  # (V, block)
+            for c in range(sims.shape[1]):
+                skip = exclude[b + c] if exclude else set()
+                take = min(k + len(skip), self.vocab_size)
+                top = np.argpartition(-sims[:, c], take - 1)[:take]
+                top = top[np.argsort(-sims[top, c], kind="stable")]
+                out.append([(self.words[j], float(sims[j, c])) for j in top if self.words[j] not in skip][:k])
         return out
 
     def info(self) -> dict:
@@ -180,6 +193,10 @@ class Vectors:
         """Everything `attncli vectors info` shows."""
         return {**self.info(), "format": self.format, "path": self.path, "subwords": self.subwords,
                 "counts": self.counts is not None, **self.meta}
+
+
+CASE_SAMPLE = 10_000  # words looked at by Vectors.cased
+NEAREST_BLOCK = 64  # queries of Vectors.nearest scored at once
 
 
 def unit_rows(m: np.ndarray) -> np.ndarray:

@@ -49,8 +49,11 @@ def _merged(chunk):
         yield None, e
 
 
-def error_record(error) -> dict:
-    record = {"line": error.line, "error": error.error}
+def error_record(error, source: str | None = None) -> dict:
+    record = {"file": source} if source is not None else {}
+    record.update(line=error.line, error=error.error)
+    if error.id is not None:
+        record["id"] = error.id
     if error.text is not None:
         record["text"] = error.text
     return record
@@ -86,21 +89,25 @@ class JsonlWriter:
         offsets = chunk.offsets.tolist()
         lines = chunk.lines
         ctx, st = chunk.contextual, chunk.static
+        source, ids = chunk.source, chunk.line_ids
         for k, err in _merged(chunk):
             if err is not None:
-                parts.append(dumps(error_record(err)))
+                parts.append(dumps(error_record(err, source)))
                 continue
             if size >= FLUSH_BYTES:  # a chunk's JSON is written as it grows, not held whole
                 self._put(parts)
                 parts, size = [], 0
             a, b = offsets[k], offsets[k + 1]
-            record = {
-                "line": int(lines[k]),
+            record = {"file": source} if source is not None else {}
+            record["line"] = int(lines[k])
+            if ids is not None and ids[k] is not None:
+                record["id"] = ids[k]
+            record.update({
                 "tokens": chunk.tokens[k],
                 "oov": chunk.oov[k],
                 "vectors": self._vectors,
                 "config": self._config,
-            }
+            })
             if self.with_attention:
                 record["attention"] = chunk.attention[k]
                 if chunk.heads[k].shape[0] > 1:
@@ -338,6 +345,10 @@ class NpzWriter:
         self._attention = _Spill(self._dir / "attention", np.float32) if with_attention else None
         self._lengths: list[np.ndarray] = []
         self._lines: list[np.ndarray] = []
+        self._sources: dict[str, int] = {}  # several inputs: each one's index in the "sources" member
+        self._source: list[np.ndarray] = []  # (m,) per chunk: the index of each sentence's source
+        self._ids = _Spill(self._dir / "ids", np.uint8)  # the records' ids, a JSON array's text
+        self._any_id = False
         self.sentences = 0
         self.total_tokens = 0
 
@@ -353,6 +364,13 @@ class NpzWriter:
             self._attention.append(np.concatenate([a.reshape(-1) for a in chunk.attention]).astype(np.float32))
         self._lengths.append(np.diff(chunk.offsets))
         self._lines.append(chunk.lines)
+        if chunk.source is not None:
+            index = self._sources.setdefault(chunk.source, len(self._sources))
+            self._source.append(np.full(m, index, dtype=np.int64))
+        ids = chunk.line_ids if chunk.line_ids is not None else [None] * m
+        self._any_id = self._any_id or chunk.line_ids is not None
+        text = orjson.dumps(ids)[1:-1]  # the items, without the brackets
+        self._ids.append(np.frombuffer((b"," if self.sentences else b"[") + text, dtype=np.uint8))
         self.sentences += m
         self.total_tokens += int(chunk.offsets[-1])
 
@@ -374,6 +392,14 @@ class NpzWriter:
         self._tokens.write_into(zf, "tokens_utf8")
         _small(zf, "lines", lines)
         _small(zf, "config", np.array(self._meta))
+        if self._sources:
+            _small(zf, "sources", np.array(list(self._sources), dtype=str))
+            _small(zf, "source", np.concatenate(self._source))
+        if self._any_id:
+            self._ids.append(np.frombuffer(b"]", dtype=np.uint8))
+            self._ids.write_into(zf, "ids")
+        else:
+            self._ids.close()
         if self._static is not None:
             self._static.write_into(zf, "static")
         if self._attention is not None:
@@ -394,7 +420,7 @@ class NpzWriter:
         release(self._dir)
 
     def abort(self) -> None:
-        for spill in (self._tokens, self._static, self._attention):
+        for spill in (self._tokens, self._static, self._attention, self._ids):
             if spill is not None:
                 spill.close()
         self._vectors.abort()

@@ -198,7 +198,11 @@ def test_oov_reported_on_stderr_and_in_json():
     assert doc["tokens"] == ["money", "bank"]
     assert doc["oov"] == [{"token": "qqzzxx", "position": 1}]
     assert r.stderr.count("\n") == 1 and "warning" in r.stderr
-    assert "'qqzzxx'" in r.stderr and "position 1" in r.stderr and "skipped" in r.stderr
+    assert "'qqzzxx'" in r.stderr and "skipped" in r.stderr and "position" not in r.stderr
+    _, r = run_json("money qqzzxx bank qqzzxx", "--verbose")  # every occurrence, with its position
+    assert "'qqzzxx' (position 1), 'qqzzxx' (position 3)" in r.stderr
+    _, r = run_json("money qqzzxx bank qqzzxx")  # one word, its count
+    assert r.stderr.count("\n") == 1 and "'qqzzxx' x2" in r.stderr
     doc, r = run_json("money qqzzxx bank", "--oov", "zero")
     assert doc["tokens"] == ["money", "qqzzxx", "bank"] and doc["oov"] == [{"token": "qqzzxx", "position": 1}]
     assert doc["static"][1] == [0.0] * 50

@@ -124,8 +124,9 @@ def test_eval_save_config_and_batch_output_say_what_they_wrote(tmp_path):
     assert f"attncli: wrote {saved} ({size_text(saved.stat().st_size)})" in r.stderr.splitlines()
     assert "wrote" not in ok("eval", "wic", *TINY, *FIT, "--save-config", saved, "--json", "-q").stderr
     out = tmp_path / "out.jsonl"
-    r = ok("batch", "-i", "-", "-o", out, input="money bank grows\n")
-    assert r.stderr.splitlines() == [f"attncli: wrote {out} ({size_text(out.stat().st_size)})"]
+    r = ok("batch", "-i", "-", "-o", out, input="money bank grows\n\n")
+    assert r.stderr.splitlines() == ["attncli: read standard input, 2 lines (1 blank, skipped): 1 embedded",
+                                     f"attncli: wrote {out} ({size_text(out.stat().st_size)})"]
     assert ok("batch", "-i", "-", "-o", out, "-q", input="money bank grows\n").stderr == ""
 
 

@@ -256,8 +256,8 @@ def test_w_o_output_says_it_cannot_compare(weights_file):
 
 @pytest.mark.parametrize("args, code, says", [
     (["money grows", "-w", "bank"], 1, "'bank' is not in 'money grows'"),
-    (["bank money bank", "-w", "bank", "--occurrence", "3"], 1, "holds 'bank' 2 times, not 3"),
-    (["money bank", "-w", "bank", "--occurrence", "2"], 1, "holds 'bank' once"),
+    (["bank money bank", "-w", "bank", "--occurrence", "3"], 2, "--occurrence 3: 'bank money bank' holds 'bank' 2 times"),
+    (["money bank", "-w", "bank", "--occurrence", "2"], 2, "holds 'bank' once"),
     (["money bank", "-w", "bank", "--occurrence", "0"], 2, "--occurrence"),
     (["money qzxvbnk grows", "-w", "qzxvbnk"], 1, "out of the vocabulary"),
     (["", "-w", "bank"], 1, "empty sentence"),

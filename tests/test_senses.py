@@ -16,7 +16,8 @@ from attncli import pseudowords as pw
 from attncli import senses as lib
 from attncli.cli import app
 from attncli.errors import DataError, UsageError
-from attncli.pipeline import Config, vectors_for
+from attncli.inputs import ReadStats, expand, read_lines
+from attncli.pipeline import Config, Lexicon, vectors_for
 
 runner = CliRunner()
 SHARED = Path("/work/shared/corpus")
@@ -68,34 +69,36 @@ def vec():
 def test_occurrences_forms_case_punctuation_files_and_lines(tmp_path, vec):
     a = write(tmp_path, "a.txt", ["Money in the bank.", "", "BANK, bank; Bank!", "embankment banks", "no word here"])
     b = write(tmp_path, "b.txt", ["nothing", "the river bank's edge"])
-    lines = corpus.read_lines([a, b])
-    found = corpus.collect(lines, ["bank"], Config().resolved(), vec)
+    stats = ReadStats()
+    lines = read_lines(expand([str(a), str(b)]), stats=stats)
+    found = corpus.collect(lines, ["bank"], Config().resolved(), vec, stats=stats)
     occ, x, skipped, n_lines = found.occurrences, found.vectors, found.skipped, found.lines_read
     got = [(Path(o.source).name, o.line, o.position, o.form) for o in occ]
     assert got == [("a.txt", 1, 3, "bank"), ("a.txt", 3, 0, "bank"), ("a.txt", 3, 2, "bank"), ("a.txt", 3, 4, "bank"),
                    ("b.txt", 2, 2, "bank")]
-    assert n_lines == 7 and skipped == [] and x.shape == (5, 50)
+    assert n_lines == 7 and stats.blank == 1 and skipped == [] and x.shape == (5, 50)
     for o in occ:  # the snippet marks the word as written
         assert o.text[o.start:o.end].lower() == "bank"
     # two forms: "banks" too, not "embankment"
-    occ2 = corpus.collect(corpus.read_lines([a]), ["bank", "banks"], Config().resolved(), vec).occurrences
+    occ2 = corpus.collect(read_lines(expand([str(a)])), ["bank", "banks"], Config().resolved(), vec).occurrences
     assert [(o.line, o.form) for o in occ2] == [(1, "bank"), (3, "bank"), (3, "bank"), (3, "bank"), (4, "banks")]
 
 
 def test_forms_are_lowercased_single_tokens(vec):
-    assert corpus.resolve_forms("Bank", None, vec.__contains__) == ["bank"]
-    assert corpus.resolve_forms("match", ["Match", "matches", "match"], vec.__contains__) == ["match", "matches"]
+    lexicon = Lexicon(vec, Config())
+    assert corpus.resolve_forms("Bank", None, lexicon) == ["bank"]
+    assert corpus.resolve_forms("match", ["Match", "matches", "match"], lexicon) == ["match", "matches"]
     with pytest.raises(UsageError, match="one token"):
-        corpus.resolve_forms("bank", ["river bank"], vec.__contains__)
+        corpus.resolve_forms("bank", ["river bank"], lexicon)
 
 
 def test_inputs_globs_and_order(tmp_path):
     a, b = write(tmp_path, "a.txt", ["x"]), write(tmp_path, "b.txt", ["y"])
-    assert corpus.expand_inputs([str(tmp_path / "*.txt"), str(a)]) == [a, b]
+    assert [s.name for s in expand([str(tmp_path / "*.txt"), str(a)])] == [str(a), str(b)]
     with pytest.raises(DataError, match="no file matches"):
-        corpus.expand_inputs([str(tmp_path / "*.csv")])
+        expand([str(tmp_path / "*.csv")])
     with pytest.raises(DataError, match="is a directory"):
-        corpus.expand_inputs([str(tmp_path)])
+        expand([str(tmp_path)])
 
 
 def test_snippet_is_cut_around_the_word():
@@ -217,7 +220,7 @@ def test_pseudoword_replacement_never_leaks(tmp_path, vec):
     assert pv.vocab_size == vec.vocab_size + 1 and np.array_equal(pv.mean(10_000), vec.mean(10_000))
     lines = [("f", 1, "The Film crossed the river."), ("f", 2, "Rivers and films"), ("f", 3, "river, FILM; river-film")]
     truth: list[int] = []
-    out = list(pw.replace_words(lines, a, b, pseudo, vec.__contains__, truth))
+    out = list(pw.replace_words(lines, a, b, pseudo, Lexicon(pv, Config()), truth))
     from attncli.tokens import tokenize
 
     for (_, _, before), (_, _, after) in zip(lines, out):
@@ -342,10 +345,13 @@ def test_bad_input_is_one_line(tmp_path, args, code, fragment):
     assert_error(run(*[a.format(**paths) for a in args]), code, fragment)
 
 
-def test_bad_utf8_is_one_line(tmp_path):
+def test_a_line_not_utf8_is_skipped_and_named(tmp_path):
     path = tmp_path / "bad.txt"
-    path.write_bytes(b"bank one\n\xff bank\n")
-    assert_error(run("senses", "bank", "-i", path), 1, "line 2 is not UTF-8")
+    path.write_bytes(b"bank one money\n\xff bank\nriver bank water\n")
+    r = run("senses", "bank", "-i", path, "-k", "2", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert [o["line"] for o in json.loads(r.stdout)["occurrences"]] == [1, 3]
+    assert f"not embedded: {path}:2: not valid UTF-8" in r.stderr
 
 
 # ---------------------------------------------------------------- the page (without a browser)

@@ -24,7 +24,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import AttncliError, Terminated
-from .console import StdoutError, fail, flush_stdout, install_reporter, one_line, quiet_pipe
+from .console import StdoutError, fail, flush_stdout, install_reporter, one_line, quiet_pipe, set_quiet
 
 # `attncli embed -i FILE ...` is another spelling of `attncli batch -i FILE ...`: routed there.
 _BATCH_ALIASES = {"embed": "batch"}
@@ -123,7 +123,7 @@ class _Group(TyperGroup):
         if sys.stdout is None:  # started with >&-
             fail("standard output is closed; redirect it (e.g. >/dev/null) instead", 1)
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            rv = self._run(args, prog_name, complete_var, **extra)
             if rv == 130:  # typer turns Ctrl-C (KeyboardInterrupt) into a silent exit code 130
                 fail("interrupted", 130)
             flush_stdout()
@@ -144,6 +144,17 @@ class _Group(TyperGroup):
                 fail(one_line(e.format_message()), e.exit_code)
             raise
         sys.exit(rv if isinstance(rv, int) else 0)
+
+    def _run(self, args, prog_name, complete_var, **extra):
+        """One command, its run state (-q, the inputs it read) forgotten when it ends: a
+        process may run several (tests, `attncli` called from Python)."""
+        from .. import inputs
+
+        try:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        finally:
+            set_quiet(False)
+            inputs.forget()
 
 
 def _terminate(signum, frame):
@@ -182,4 +193,5 @@ def _root(
     ] = None,
 ):
     """Turn static word vectors into contextual ones with self-attention, and show the work."""
+    set_quiet(False)  # a command's -q sets it again (one process may run several commands: tests)
     install_reporter()  # the library's notes and progress (converting a vector file) go to stderr

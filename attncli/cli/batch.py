@@ -1,5 +1,5 @@
-"""`attncli batch -i FILE`: embed every line of a file (or stdin, or a glob of files on Dask)
-into JSON Lines or .npz. The work is in attncli.batch / writers / dask_engine; here are the
+"""`attncli batch -i FILE`: embed every line of files (or stdin; globs; repeated -i) into JSON
+Lines or .npz, or into shards on Dask. The work is in attncli.batch / writers / dask_engine; here are the
 options, the progress bar, the error lines and the exit code (3: some lines failed).
 """
 
@@ -11,12 +11,14 @@ from typing import Annotated, Optional
 
 import typer
 
+from types import SimpleNamespace
+
 from ..batch import DEFAULT_BATCH_SIZE, DEFAULT_MAX_ATTENTION_CELLS, DEFAULT_MAX_LINE_BYTES, BatchOptions
 from ..errors import DataError, UsageError
-from ..inputs import count_lines
+from ..inputs import ReadStats, Source, check_output, expand, reading
 from .app import commands
-from .console import reporting_into, warn, wrote
-from .options import Engine, InputFormat, OutputFormat, config_options
+from .console import WARN_LINES, note, reporting_into, warn, wrote
+from .options import Engine, InputFormat, InputsOpt, OutputFormat, QuietOpt, VerboseOpt, config_options
 
 EXIT_SOME_FAILED = 3  # some lines failed: reported on stderr and as error records; the rest written
 
@@ -27,9 +29,8 @@ _OUT = "Output"
 @commands.command()
 @config_options
 def batch(
-    input: Annotated[str, typer.Option("-i", "--input", rich_help_panel=_IN, show_default=False,
-                     help="Embed every line of FILE ('-': stdin); with --engine dask, a glob of files.")] = ...,
-    input_format: Annotated[InputFormat, typer.Option(rich_help_panel=_IN, help="text: one sentence per line; jsonl: JSON objects.")] = InputFormat.text,
+    inputs: InputsOpt = ...,
+    input_format: Annotated[InputFormat, typer.Option(rich_help_panel=_IN, help="text: one sentence per line; jsonl: JSON objects with a text field (or a \"tokens\" list) and an optional \"id\".")] = InputFormat.text,
     text_field: Annotated[str, typer.Option(rich_help_panel=_IN, help="--input-format jsonl: the field holding the sentence.")] = BatchOptions.text_field,
     output: Annotated[Optional[str], typer.Option("-o", "--output", rich_help_panel=_OUT, show_default=False,
                       help="Write to FILE (.jsonl or .npz, atomically) instead of JSON Lines on stdout; --engine dask: a directory.")] = None,
@@ -42,18 +43,20 @@ def batch(
     batch_size: Annotated[int, typer.Option(min=1, rich_help_panel=_IN, help="Sentences attended together in one padded matmul.")] = DEFAULT_BATCH_SIZE,
     max_line_bytes: Annotated[int, typer.Option(min=1, max=1 << 40, rich_help_panel=_IN,
                               help="A longer line fails (an error record, exit 3) and is read past, never held in memory.")] = DEFAULT_MAX_LINE_BYTES,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar, no 'wrote FILE' line.")] = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
     engine: Annotated[Engine, typer.Option(help="dask: one .npz shard per input file, on Dask (pip install 'attncli\\[dask]').")] = Engine.local,
     scheduler: Annotated[Optional[str], typer.Option(show_default=False,
                          help="--engine dask: address of a Dask scheduler (default: local processes).")] = None,
     *,
     config,
 ):
-    """Embed every line of a file: contextual vectors as JSON Lines or .npz.
+    """Embed every line of files: contextual vectors as JSON Lines or .npz.
 
     Example: attncli batch -i sentences.txt -o out.npz
 
-    JSON Lines go to stdout (one object per line, with "line") unless -o names a file.
+    JSON Lines go to stdout (one object per line, with "line", and "file" when several files
+    are read) unless -o names a file. Blank lines are skipped and counted.
     Exit codes: 0 every line embedded; 1 error, nothing written; 2 bad usage; 3 some lines
     failed (reported on stderr and as error records), the rest written.
     (`attncli embed -i FILE ...` is the same command.)
@@ -65,11 +68,11 @@ def batch(
     )
     fmt = output_format.value if output_format else None
     if engine == Engine.dask:
-        code = _run_dask(config, input, output, fmt, options, scheduler)
+        code = _run_dask(config, inputs, output, fmt, options, scheduler, verbose)
     else:
         if scheduler is not None:
             raise UsageError("--scheduler needs --engine dask")
-        code = run_local(config, input, output, fmt, options, quiet)
+        code = run_local(config, expand(inputs), output, fmt, options, quiet, verbose)
     if code:
         raise typer.Exit(code)
 
@@ -88,95 +91,120 @@ def choose_format(output: str | None, fmt: str | None) -> str:
     raise UsageError(f"{output}: cannot tell the format from {ext or 'a name without extension'}; name it .jsonl or .npz, or give --format")
 
 
-def run_local(cfg, source: str, output: str | None, output_format: str | None, options: BatchOptions, quiet: bool) -> int:
-    """Embed every line of `source` ('-' = stdin) into `output`; returns the exit code."""
+def run_local(cfg, sources: list[Source], output: str | None, output_format: str | None, options: BatchOptions,
+              quiet: bool, verbose: bool = False) -> int:
+    """Embed every line of `sources` into `output`; returns the exit code."""
     fmt = choose_format(output, output_format)
-    if source == "-" and sys.stdin is None:
-        raise DataError("standard input is closed: nothing to read for -i -")
-    if source != "-":
-        path = Path(source)
-        if not path.exists():
-            raise DataError(f"{source}: no such file")
-        if path.is_dir():
-            raise DataError(f"{source}: is a directory (several files: --engine dask -i 'dir/*.txt')")
     if output not in (None, "-"):
         parent = Path(output).resolve().parent
         if not parent.is_dir():
             raise DataError(f"{output}: the directory {parent} does not exist")
         if Path(output).is_dir():
             raise DataError(f"{output}: is a directory (name the output file)")
+    reading(sources)
+    if output not in (None, "-"):
+        check_output(output)
 
     from ..batch import BatchEmbedder
 
     emb = BatchEmbedder(cfg, options=options)
+    stats = ReadStats()
+    failures = FailedLines(verbose)
     show = not quiet and sys.stderr.isatty()
-    total = count_lines(Path(source)) if show and source != "-" else None
+    sizes = [s.size for s in sources]
+    total = sum(sizes) if None not in sizes else None  # bytes: a pipe's size is not known
     try:
-        done, failed = _embed_into(emb, source, fmt, output, total, show)
+        done, failed = _embed_into(emb, sources, fmt, output, total, show, stats, failures)
     except BrokenPipeError:  # the reader of stdout went away: the CLI stops quietly
         raise
     except OSError as e:  # a full disk, a read-only directory, a file that went away
-        raise DataError(f"{e.filename or output or source}: {e.strerror or e}") from None
-    if output not in (None, "-") and not quiet and Path(output).is_file():
-        wrote(output, Path(output).stat().st_size)
+        raise DataError(f"{e.filename or output}: {e.strerror or e}") from None
+    failures.finish()
+    if not quiet:
+        note(f"read {stats.summary()}: {done - failed:,} embedded" + (f", {failed:,} failed" if failed else ""))
+        if output not in (None, "-") and Path(output).is_file():
+            wrote(output, Path(output).stat().st_size)
     return _summary(failed, done)
 
 
-def _embed_into(emb, source: str, fmt: str, output: str | None, total: int | None, show: bool) -> tuple[int, int]:
+def _embed_into(emb, sources, fmt: str, output: str | None, total: int | None, show: bool, stats,
+                failures: "FailedLines") -> tuple[int, int]:
     from ..batch import embed_stream
     from ..writers import JsonlWriter, NpzWriter
 
     options = emb.options
-    f = sys.stdin.buffer if source == "-" else open(source, "rb")
-    try:
-        if fmt == "npz":
-            writer = NpzWriter(output, dim=emb.d_out, static_dim=emb.vectors.dim, with_static=options.with_static,
-                               with_attention=options.with_attention, **emb.meta())
-        else:
-            writer = JsonlWriter(output, with_static=options.with_static, with_attention=options.with_attention, **emb.meta())
-        bar = _progress(total) if show else None
-        task = bar.add_task("embedding", total=total) if bar is not None else None
+    if fmt == "npz":
+        writer = NpzWriter(output, dim=emb.d_out, static_dim=emb.vectors.dim, with_static=options.with_static,
+                           with_attention=options.with_attention, **emb.meta())
+    else:
+        writer = JsonlWriter(output, with_static=options.with_static, with_attention=options.with_attention, **emb.meta())
+    bar = _progress() if show else None
+    task = bar.add_task("embedding", total=total, lines=0) if bar is not None else None
+    lines = 0
 
-        def on_chunk(chunk) -> None:
-            for e in chunk.errors:
-                warn(f"line {e.line}: {e.error}")
-            if bar is not None:
-                bar.advance(task, chunk.size)
+    def on_chunk(chunk) -> None:
+        nonlocal lines
+        for e in chunk.errors:
+            failures.add(chunk.source, e)
+        if bar is not None:
+            lines += chunk.size
+            bar.update(task, completed=stats.bytes, lines=lines)
 
-        if bar is None:
-            with reporting_into(None):  # -q or no terminal: no bar for a long line either
-                return embed_stream(emb, f, writer, on_chunk)
-        with bar, reporting_into(bar):  # a long line's progress: a second row of this bar
-            return embed_stream(emb, f, writer, on_chunk)
-    finally:
-        if f is not sys.stdin.buffer:
-            f.close()
+    if bar is None:
+        with reporting_into(None):  # -q or no terminal: no bar for a long line either
+            return embed_stream(emb, sources, writer, on_chunk, stats)
+    with bar, reporting_into(bar):  # a long line's progress: a second row of this bar
+        return embed_stream(emb, sources, writer, on_chunk, stats)
 
 
-def _progress(total: int | None):
-    """Bar, sentences done, sentences/s and time left, on stderr."""
-    from rich.progress import BarColumn, MofNCompleteColumn, ProgressColumn, TextColumn, TimeRemainingColumn
+class FailedLines:
+    """The failed lines' warnings: the first WARN_LINES, then a count (all with --verbose)."""
+
+    def __init__(self, verbose: bool):
+        self.verbose, self.count = verbose, 0
+
+    def add(self, source: str | None, e) -> None:
+        self.count += 1
+        if self.verbose or self.count <= WARN_LINES:
+            warn(f"{source + ': ' if source else ''}line {e.line}: {e.error}")
+
+    def finish(self) -> None:
+        if self.count > WARN_LINES and not self.verbose:
+            warn(f"... and {self.count - WARN_LINES:,} more failed lines (--verbose lists them all)")
+
+
+def _progress():
+    """Bar (bytes read of the total), sentences done, sentences/s and time left, on stderr."""
+    from rich.progress import BarColumn, ProgressColumn, TextColumn, TimeRemainingColumn
     from rich.text import Text
 
     from .console import progress_bar
 
     class Rate(ProgressColumn):
         def render(self, task):
-            unit = task.fields.get("unit", "sentences")
-            return Text(f"{task.speed or 0:,.0f} {unit}/s", style="progress.data.speed")
+            if "unit" in task.fields:  # a long line's row (console.BarReport): tokens
+                return Text(f"{task.speed or 0:,.0f} {task.fields['unit']}/s", style="progress.data.speed")
+            elapsed = task.elapsed or 0
+            lines = task.fields.get("lines", 0)
+            return Text(f"{lines:,} lines, {lines / elapsed if elapsed else 0:,.0f}/s", style="progress.data.speed")
 
-    return progress_bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn(), transient=False)
+    return progress_bar(TextColumn("{task.description}"), BarColumn(), Rate(), TimeRemainingColumn(), transient=False)
 
 
-def _run_dask(cfg, pattern: str, output: str | None, output_format: str | None, options: BatchOptions, scheduler: str | None) -> int:
+def _run_dask(cfg, patterns: list[str], output: str | None, output_format: str | None, options: BatchOptions,
+              scheduler: str | None, verbose: bool = False) -> int:
     if output_format not in (None, "npz"):
         raise UsageError("--engine dask writes .npz shards only")
+    if "-" in patterns:
+        raise UsageError("--engine dask reads files, not stdin")
     from ..dask_engine import run_dask
 
-    manifest = run_dask(cfg, pattern, output, options, scheduler)
+    manifest = run_dask(cfg, expand(patterns, stdin=False), output, options, scheduler)
+    failures = FailedLines(verbose)
     for shard in manifest["shards"]:
         for e in shard["errors"]:
-            warn(f"{shard['source']}: line {e['line']}: {e['error']}")
+            failures.add(shard["source"], SimpleNamespace(**e))
+    failures.finish()
     return _summary(manifest["failed"], manifest["failed"] + manifest["sentences"])
 
 

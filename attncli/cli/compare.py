@@ -6,10 +6,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import UsageError
+from ..errors import DataError, UsageError
+from ..inputs import nonblank_lines
+from ..pipeline import INT64_MAX
 from .app import commands
-from .console import print_json, print_renderables, report_result, write_file
-from .options import HtmlOpt, QuietOpt, SvgOpt, config_options
+from .console import note, print_json, print_renderables, report_results, warn, write_file
+from .options import HtmlOpt, QuietOpt, SvgOpt, VerboseOpt, config_options
 
 
 @commands.command()
@@ -17,36 +19,61 @@ from .options import HtmlOpt, QuietOpt, SvgOpt, config_options
 def compare(
     sentences: Annotated[Optional[list[str]], typer.Argument(help="Two or more sentences holding the word ('-': read more, one per line, from stdin).", show_default=False)] = None,
     word: Annotated[str, typer.Option("--word", "-w", help="The word to follow across the sentences.", show_default=False)] = ...,
-    input_file: Annotated[Optional[str], typer.Option("--input", "-i", help="Read sentences from FILE, one per line ('-': stdin).")] = None,
-    occurrence: Annotated[int, typer.Option(min=1, help="Which appearance of the word (1-based) in a sentence holding it more than once.")] = 1,
-    top: Annotated[int, typer.Option("-n", "--top", min=0, help="Nearest vocabulary words shown per occurrence.")] = 5,
+    inputs: Annotated[Optional[list[str]], typer.Option("--input", "-i", metavar="FILE", show_default=False,
+                      help="Also compare the lines of FILE that hold the word ('-': stdin; repeat -i; globs work); lines without it are skipped and counted.")] = None,
+    occurrence: Annotated[int, typer.Option(min=1, max=INT64_MAX, help="Which appearance of the word (1-based) in a sentence holding it more than once.")] = 1,
+    top: Annotated[int, typer.Option("-n", "--top", min=0, max=1000, help="Nearest vocabulary words shown per occurrence.")] = 5,
     include_word: Annotated[bool, typer.Option("--include-word", help="Let the word itself appear among its neighbours.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
     html_file: HtmlOpt = None,
     svg_file: SvgOpt = None,
     quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
     *,
     config,
 ):
     """Follow a word across sentences: how far its contextual vector moves, and towards which words.
 
     Example: attncli compare "money bank grows" "bank river flows" --word bank
+
+    Sentences given as arguments must hold the word; of the lines read with -i, those without
+    it are skipped (and counted on stderr).
     """
     from .. import pipeline
-
-    from ..inputs import nonblank_lines
+    from ..inputs import ReadStats, expand, read_lines, reading
 
     given = list(sentences or [])
-    if given.count("-") + (input_file == "-") > 1:
+    patterns = list(inputs or [])
+    if given.count("-") + patterns.count("-") > 1:
         raise UsageError("stdin ('-') can be read once: give '-' as one sentence argument or as -i, not both")
     texts = []
     for s in given:  # '-' stands for the lines of stdin, in its place
         texts += [line.strip() for line in nonblank_lines("-")] if s == "-" else [s]
-    if input_file is not None:
-        texts += [line.strip() for line in nonblank_lines(input_file)]
-    result = pipeline.compare(texts, word, config, occurrence=occurrence, k=top, exclude_word=not include_word)
-    for o in result.occurrences:
-        report_result(o.result, prefix=f"sentence {o.sentence + 1}: ")
+    n_args = len(texts)
+    stats = ReadStats()
+    where: list[str] = []  # "file:line" of each line read with -i
+    if patterns:
+        sources = expand(patterns)
+        reading(sources)
+        for label, number, text in read_lines(sources, stats=stats):
+            if type(text) is not str:
+                warn(f"{label}: line {number}: {text.error}")
+                continue
+            texts.append(text.strip())
+            where.append(f"{label}:{number}" if len(sources) > 1 else f"line {number}")
+    result = pipeline.compare(texts, word, config, occurrence=occurrence, k=top, exclude_word=not include_word,
+                              skip_missing=bool(patterns))
+    for i, why in result.missing:
+        if i < n_args:
+            raise DataError(f"the word is {why} in sentence {i + 1}: {texts[i][:60]!r}")
+    if patterns and not quiet:
+        held = len(result.occurrences) - n_args
+        note(f"read {stats.summary()}: {held:,} hold the word, {len(result.missing):,} skipped"
+             + (" (--verbose lists them)" if result.missing and not verbose else ""))
+    if verbose:
+        for i, why in result.missing:
+            note(f"{where[i - n_args]}: skipped: {why}")
+    report_results([o.result for o in result.occurrences], verbose, prefix="sentence")
     from ..export import compare_record
 
     record = compare_record(result)

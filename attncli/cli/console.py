@@ -78,12 +78,28 @@ def quiet_pipe() -> NoReturn:
     sys.exit(1)
 
 
+# -q/--quiet (options.QuietOpt sets it while parsing): no notes, "wrote" lines or progress, from
+# the commands or the library (its handler is removed); warnings and errors still show.
+QUIET = False
+
+
+def set_quiet(on: bool) -> None:
+    global QUIET
+    QUIET = bool(on)
+    if QUIET:
+        from .. import report
+
+        report.install(None)
+
+
 def warn(msg: str) -> None:
     print(f"attncli: warning: {one_line(msg)}", file=sys.stderr, flush=True)
 
 
 def note(msg: str) -> None:
-    print(f"attncli: {one_line(msg)}", file=sys.stderr, flush=True)
+    """`attncli: ...` on stderr (nothing under -q): what a run did, read or wrote."""
+    if not QUIET:
+        print(f"attncli: {one_line(msg)}", file=sys.stderr, flush=True)
 
 
 def stdout_console():
@@ -155,7 +171,9 @@ def write_file(path: Path, data: bytes, *, announce: bool = False) -> None:
     """An output file the user asked for, written atomically; a failure is one line, exit 1.
     With `announce`, says on stderr what was written."""
     from ..export import write_atomic
+    from ..inputs import check_output
 
+    check_output(path)
     try:
         write_atomic(path, data)
     except OSError as e:
@@ -166,6 +184,9 @@ def write_file(path: Path, data: bytes, *, announce: bool = False) -> None:
 
 def check_writable(path: Path) -> None:
     """Fail now (one line, exit 1) when `path` cannot be written later: before a long run."""
+    from ..inputs import check_output
+
+    check_output(path)
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise DataError(f"cannot write {path}: it is a directory")
@@ -181,7 +202,7 @@ def progress_bar(*columns, transient: bool = True):
     from rich.progress import Progress
 
     console = stderr_console()
-    return Progress(*columns, console=console, transient=transient, disable=not console.is_terminal)
+    return Progress(*columns, console=console, transient=transient, disable=QUIET or not console.is_terminal)
 
 
 class ProgressLines:
@@ -217,7 +238,7 @@ class ProgressLines:
 def progress(label: str, total: int | None, *, quiet: bool = False):
     """Yields advance(n=1). On a terminal, a bar with a label, done/total and the time left;
     otherwise ProgressLines (a line per tenth done); with `quiet`, nothing."""
-    if quiet:
+    if quiet or QUIET:
         yield lambda n=1: None
         return
     if not stderr_console().is_terminal:
@@ -294,19 +315,41 @@ def install_reporter() -> None:
     report.install(StderrReport())
 
 
-def report_result(result, prefix: str = "") -> None:
-    """An embedded sentence's OOV words and fully masked tokens: on stderr, never in the way
-    of stdout."""
-    subword = [o for o in result.oov if o.get("handled") == "subword"]
-    missing = [o for o in result.oov if o.get("handled") != "subword"]
-    if subword:
-        words = ", ".join(f"{o['token']!r} (position {o['position']})" for o in subword)
-        warn(f"{prefix}not in the vocabulary of {result.vectors['name']}, given fastText subword vectors: {words}")
-    if missing:
-        how = {"skip": "skipped", "zero": "given zero vectors"}[result.config.oov]
-        words = ", ".join(f"{o['token']!r} (position {o['position']})" for o in missing)
-        warn(f"{prefix}not in the vocabulary of {result.vectors['name']}, {how}: {words}")
-    if result.config.exclude_self or result.config.causal:
-        empty = [t for t, row in zip(result.tokens, result.attention) if not row.any()]
-        if empty:
-            warn(f"{prefix}nothing left to attend to (masked), attended part is zero: {', '.join(map(repr, empty))}")
+WARN_WORDS = 5  # unknown words named on stderr, then a count (--verbose: every one, with its position)
+WARN_LINES = 10  # failed lines listed on stderr, then a count (--verbose: all)
+
+
+def report_results(results: list, verbose: bool = False, prefix: str = "sentence") -> None:
+    """Embedded sentences' OOV words and fully masked tokens, on stderr, never in the way of
+    stdout: each unknown word once with its count, the first WARN_WORDS of them, or with
+    `verbose` every occurrence with its sentence and position."""
+    if not results:
+        return
+    several = len(results) > 1
+    name = results[0].vectors["name"]
+    how = {"zero": "given zero vectors"}.get(results[0].config.oov, "skipped")
+    for subword in (True, False):
+        found = [(i, o) for i, r in enumerate(results) for o in r.oov if (o.get("handled") == "subword") == subword]
+        if not found:
+            continue
+        what = "given fastText subword vectors" if subword else how
+        if verbose:
+            words = ", ".join(f"{o['token']!r} ({f'{prefix} {i + 1}, ' if several else ''}position {o['position']})" for i, o in found)
+        else:
+            counts: dict[str, int] = {}
+            for _, o in found:
+                counts[o["token"]] = counts.get(o["token"], 0) + 1
+            shown = [f"{w!r}" + (f" x{c:,}" if c > 1 else "") for w, c in list(counts.items())[:WARN_WORDS]]
+            more = len(counts) - WARN_WORDS
+            words = ", ".join(shown) + (f" and {more:,} more word{'s' if more != 1 else ''} (--verbose lists them)" if more > 0 else "")
+        warn(f"not in the vocabulary of {name}, {what}: {words}")
+    empty = []
+    for i, r in enumerate(results):
+        if r.config.exclude_self or r.config.causal:
+            empty += [(i, t) for t, row in zip(r.tokens, r.attention) if not row.any()]
+    if empty:
+        shown = empty if verbose else empty[:WARN_WORDS]
+        listed = ", ".join(f"{t!r}" + (f" ({prefix} {i + 1})" if several else "") for i, t in shown)
+        more = len(empty) - len(shown)
+        warn(f"nothing left to attend to (masked), attended part is zero: {listed}"
+             + (f" and {more:,} more (--verbose lists them)" if more else ""))

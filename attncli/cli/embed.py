@@ -10,8 +10,8 @@ import typer
 from ..errors import UsageError
 from ..pipeline import MAX_ATTENTION_CELLS
 from .app import commands
-from .console import print_json, print_renderables, report_result, sentence_arg, write_file
-from .options import HtmlOpt, QuietOpt, SvgOpt, config_options
+from .console import print_json, print_renderables, report_results, sentence_arg, write_file
+from .options import HtmlOpt, QuietOpt, SvgOpt, VerboseOpt, config_options
 
 
 @commands.command()
@@ -26,6 +26,7 @@ def embed(
     svg_file: SvgOpt = None,
     max_attention_cells: Annotated[int, typer.Option(min=1, rich_help_panel="Limits", help="Refuse a sentence whose heads x n x n attention weights pass this (long texts: attncli batch -i).")] = MAX_ATTENTION_CELLS,
     quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
     *,
     config,
 ):
@@ -41,7 +42,7 @@ def embed(
     from .. import pipeline
 
     result = pipeline.embed(text, config, max_attention_cells=max_attention_cells)
-    report_result(result)
+    report_results([result], verbose)
     near = pipeline.neighbors(result, neighbors) if neighbors else None
     if html_file is not None:
         from ..html import embed_page

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from .app import commands
-from .console import print_json, print_renderables, report_result, sentence_arg, write_file
-from .options import HtmlOpt, QuietOpt, SvgOpt, config_options
+from .console import print_json, print_renderables, report_results, sentence_arg, write_file
+from .options import HtmlOpt, QuietOpt, SvgOpt, VerboseOpt, config_options
 
 
 @commands.command()
@@ -23,6 +23,7 @@ def explain(
     html_file: HtmlOpt = None,
     svg_file: SvgOpt = None,
     quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
     *,
     config,
 ):
@@ -33,7 +34,7 @@ def explain(
     from ..explain import explain as work
 
     e = work(sentence_arg(text), word, config, occurrence=occurrence, k=top)
-    report_result(e)
+    report_results([e], verbose)
     if html_file is not None:
         from ..html import explain_page
 

@@ -16,8 +16,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..attention import SIMILARITIES
-from ..errors import UsageError
-from ..pipeline import MODES, OOV_POLICIES, POSITIONS, PRIORS
+from ..pipeline import CASES, MODES, OOV_POLICIES, POSITIONS, PRIORS
+from ..tokens import TOKENIZERS
 from ..vectors import FORMATS, UNICODE_ERRORS
 
 
@@ -31,6 +31,8 @@ Similarity = _choices("Similarity", SIMILARITIES)
 Positions = _choices("Positions", POSITIONS)
 Prior = _choices("Prior", PRIORS)
 Oov = _choices("Oov", OOV_POLICIES)
+Case = _choices("Case", CASES)
+Tokenizer = _choices("Tokenizer", TOKENIZERS)
 VectorsFormat = _choices("VectorsFormat", FORMATS)
 UnicodeErrors = _choices("UnicodeErrors", UNICODE_ERRORS)
 InputFormat = _choices("InputFormat", ("text", "jsonl"))
@@ -42,7 +44,26 @@ _ATT = "Attention"
 _SRC = "Vectors and tokens"
 _CFG = "Saved settings"
 _OUT = "Files"
-QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Say nothing on stderr about files written or progress.")]
+def _quiet(value: bool) -> bool:
+    from .console import set_quiet
+
+    set_quiet(value)
+    return value
+
+
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", callback=_quiet,
+                                        help="Say nothing on stderr but warnings and errors: no progress, no 'wrote FILE', no notes.")]
+VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="List every unknown word and failed line on stderr (default: counts and the first few).")]
+InputsOpt = Annotated[
+    list[str],
+    typer.Option("-i", "--input", metavar="FILE", show_default=False,
+                 help="A text file, one sentence per line ('-': stdin). Repeat -i for several; globs like 'dir/*.txt' work (quote them)."),
+]
+MaxLineBytesOpt = Annotated[
+    int,
+    typer.Option(min=1, max=1 << 40, metavar="BYTES",
+                 help="A longer line is skipped (and reported), read past, never held in memory."),
+]
 HtmlOpt = Annotated[
     Optional[Path],
     typer.Option("--html", dir_okay=False, metavar="FILE", rich_help_panel=_OUT,
@@ -99,6 +120,8 @@ def _shared_options() -> list[inspect.Parameter]:
         "unicode_errors": UnicodeErrorsOpt,
         "trust": TrustOpt,
         "oov": (Oov, typer.Option(rich_help_panel=_SRC, help="Words not in the vocabulary: skip them, use a zero vector, or stop.")),
+        "tokenizer": (Tokenizer, typer.Option(rich_help_panel=_SRC, help="glove: split off punctuation and clitics as GloVe's text was (PTB style); whitespace: the text is already tokenized, split at whitespace only (<unk> stays one token).")),
+        "case": (Case, typer.Option(rich_help_panel=_SRC, help="Look-up: lower (every word lowercased), keep (exactly as written), auto (lower for a lowercase vocabulary; for a cased one, as written, else lowercased).")),
         "mode": (Mode, typer.Option(rich_help_panel=_ATT, help="simple: parameter-free attention over the static vectors (its defaults tuned on WiC train); qkv: Q, K, V projections.")),
         "weights": (str, typer.Option(rich_help_panel=_ATT, help="qkv projections: 'identity', 'random' (Glorot, untrained), 'wic' (trained on WiC, shipped) or an .npz file (W_q, W_k, W_v[, W_o, b_*]); a file's own settings apply unless given here.")),
         "seed": (int, typer.Option(**limits("seed"), rich_help_panel=_ATT, help="Seed for --weights random.")),

@@ -3,15 +3,15 @@ pseudowords` (how well that grouping separates two words merged into one)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from ..corpus import MAX_LINE_BYTES
 from ..errors import UsageError
 from .app import commands, eval_app
-from .console import print_json, print_renderables, warn, write_file
-from .options import Engine, HtmlOpt, _choices, config_options
+from .console import WARN_LINES, check_writable, print_json, print_renderables, warn, write_file
+from .options import Engine, HtmlOpt, InputsOpt, MaxLineBytesOpt, QuietOpt, VerboseOpt, _choices, config_options
 
 Grouping = _choices("Grouping", ("senses", "kmeans"))
 
@@ -33,8 +33,7 @@ def parse_k(value: str) -> int | None:
 @config_options
 def senses(
     word: Annotated[str, typer.Argument(help="The word whose occurrences are grouped.", show_default=False)],
-    inputs: Annotated[list[str], typer.Option("-i", "--input", show_default=False,
-                      help="A corpus file, one text per line (repeat -i; globs like 'dir/*.txt' work).")] = ...,
+    inputs: InputsOpt = ...,
     k: Annotated[str, typer.Option("-k", metavar="K|auto", help="Number of senses, or auto: chosen by silhouette against one Gaussian blob of the same spread; 1 when no split is clear (docs/senses.md).")] = "auto",
     max_k: Annotated[int, typer.Option("--max-k", min=1, max=20, help="-k auto never chooses more senses than this.")] = 5,
     forms: Annotated[Optional[str], typer.Option("--forms", show_default=False,
@@ -44,9 +43,12 @@ def senses(
     top: Annotated[int, typer.Option("-n", "--top", min=1, help="--like: occurrences shown.")] = 20,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
     html_file: HtmlOpt = None,
+    max_line_bytes: MaxLineBytesOpt = MAX_LINE_BYTES,
     engine: Annotated[Engine, typer.Option(help="dask: each file searched and embedded by a Dask task (pip install 'attncli\\[dask]').")] = Engine.local,
     scheduler: Annotated[Optional[str], typer.Option(show_default=False,
                          help="--engine dask: address of a Dask scheduler (default: local processes).")] = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
     *,
     config,
 ):
@@ -61,16 +63,19 @@ def senses(
 
     options = lib.SenseOptions(k=parse_k(k), max_k=max_k)
     form_list = [f.strip() for f in forms.split(",")] if forms is not None else None
+    if html_file is not None:
+        check_writable(html_file)
     result = lib.senses(word, inputs, config, options, forms=form_list, like=like, top=top,
-                        engine=engine.value, scheduler=scheduler)
-    for line in result.skipped[:5]:
+                        engine=engine.value, scheduler=scheduler, max_line_bytes=max_line_bytes)
+    shown = result.skipped if verbose else result.skipped[:WARN_LINES]
+    for line in shown:
         warn(f"not embedded: {line}")
-    if len(result.skipped) > 5:
-        warn(f"... and {len(result.skipped) - 5} more lines not embedded")
+    if len(result.skipped) > len(shown):
+        warn(f"... and {len(result.skipped) - len(shown):,} more lines not embedded (--verbose lists them)")
     if html_file is not None:
         from ..html import senses_page
 
-        write_file(html_file, senses_page(lib.page_record(result)).encode("utf-8"))
+        write_file(html_file, senses_page(lib.page_record(result)).encode("utf-8"), announce=not quiet)
     if json_out:
         print_json(lib.senses_record(result))
         return
@@ -82,11 +87,12 @@ def senses(
 @eval_app.command("pseudowords")
 @config_options
 def eval_pseudowords(
-    corpus: Annotated[list[Path], typer.Argument(help="Corpus files, one text per line.", show_default=False)],
+    corpus: Annotated[list[str], typer.Argument(help="Corpus files, one text per line ('-': stdin; globs like 'dir/*.txt' work).", show_default=False, metavar="CORPUS...")],
     pairs: Annotated[Optional[str], typer.Option("--pairs", show_default=False,
                      help="Word pairs A:B,C:D,... (default: a built-in list of frequent unrelated nouns).")] = None,
     grouping: Annotated[Grouping, typer.Option("--grouping", help="senses: the grouping `attncli senses` uses; kmeans: plain spherical 2-means (the baseline).")] = Grouping.senses,
     json_out: Annotated[bool, typer.Option("--json", help='Print {"pairs": [...], "mean_balanced_accuracy"} on stdout.')] = False,
+    quiet: QuietOpt = False,
     *,
     config,
 ):
@@ -97,7 +103,7 @@ def eval_pseudowords(
     from .. import pseudowords as lib
 
     pair_list = lib.parse_pairs(pairs) if pairs is not None else None
-    result = lib.pseudowords([str(p) for p in corpus], pair_list, config, method=grouping.value)
+    result = lib.pseudowords(corpus, pair_list, config, method=grouping.value)
     for s in result.skipped:
         warn(f"pair left out: {s}")
     if json_out:

@@ -9,7 +9,7 @@ import typer
 
 from .app import commands
 from .console import print_json, stdout_console, warn
-from .options import LimitOpt, TrustOpt, UnicodeErrors, UnicodeErrorsOpt, VectorsFormat, VectorsOpt
+from .options import Case, LimitOpt, QuietOpt, TrustOpt, UnicodeErrors, UnicodeErrorsOpt, VectorsFormat, VectorsOpt
 
 vectors_app = typer.Typer(
     help="Vector sources: what they hold, the cache of converted files, nearest words.",
@@ -42,6 +42,7 @@ def info(
     unicode_errors: UnicodeErrorsOpt = UnicodeErrors.strict,
     trust: TrustOpt = False,
     json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
 ):
     """Name, format, dimensions, vocabulary size, cache path and size (licence and provenance
     for the embedded default). Converts the file into the cache on first use."""
@@ -91,7 +92,9 @@ def neighbors(
     limit: LimitOpt = None,
     unicode_errors: UnicodeErrorsOpt = UnicodeErrors.strict,
     trust: TrustOpt = False,
+    case: Annotated[Case, typer.Option(help="lower: look up the word lowercased; keep: exactly as written; auto: as written, else lowercased.")] = Case.auto,
     json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
 ):
     """Nearest words by cosine on the static vectors (no attention, no context).
 
@@ -100,7 +103,8 @@ def neighbors(
     from ..errors import DataError
 
     vec = _load(vectors, vectors_format, limit, unicode_errors, trust)
-    found = next((w for w in (word, word.lower()) if w in vec), None)
+    tries = {"lower": (word.lower(),), "keep": (word,), "auto": (word, word.lower())}[case.value]
+    found = next((w for w in tries if w in vec), None)
     if found is not None:
         query, how = vec.rows([vec.index[found]]), "vocabulary"
     elif (v := vec.oov_vector(word)) is not None:

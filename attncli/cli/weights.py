@@ -10,6 +10,7 @@ import typer
 
 from .app import commands
 from .console import print_json, print_renderables
+from .options import QuietOpt
 
 weights_app = typer.Typer(help="Weights files for --mode qkv: what they hold and where they came from.", no_args_is_help=True)
 commands.add_typer(weights_app, name="weights")
@@ -19,6 +20,7 @@ commands.add_typer(weights_app, name="weights")
 def info(
     weights: Annotated[str, typer.Argument(help="A weights file (.npz), or 'wic' for the shipped one.", show_default=False)],
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of tables.")] = False,
+    quiet: QuietOpt = False,
 ):
     """Shapes, heads, how far each matrix is from the identity (rank and relative norm of W - I),
     the attention settings the file carries, and the training data and scores it records.
