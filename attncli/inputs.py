@@ -480,9 +480,10 @@ def nonblank_lines(source: str | os.PathLike) -> list[str]:
 
 
 @contextlib.contextmanager
-def rereadable(sources: list[Source], max_bytes: int | None = None):
+def rereadable(sources: list[Source], max_line_bytes: int = DEFAULT_MAX_LINE_BYTES):
     """`sources` that can each be read several times: regular files as they are, the others
-    (stdin, a pipe, `<(cat f)`) copied once into a temp file, removed at the end."""
+    (stdin, a pipe, `<(cat f)`) copied once into a temp file, removed at the end. A source
+    without a line end in SKIP_FACTOR * max_line_bytes (/dev/zero) stops the copy: NoLineEnd."""
     import tempfile
 
     out, temps = [], []
@@ -494,7 +495,13 @@ def rereadable(sources: list[Source], max_bytes: int | None = None):
             fd, name = tempfile.mkstemp(prefix="attncli-input-", suffix=".txt")
             temps.append(name)
             with opened(src, ReadStats()) as f, os.fdopen(fd, "wb") as tmp:
+                run = 0  # bytes since the last line end
                 while data := f.read(BLOCK):
+                    end = data.rfind(b"\n")
+                    run = run + len(data) if end < 0 else len(data) - end - 1
+                    if run > SKIP_FACTOR * max_line_bytes:
+                        raise NoLineEnd(f"no line end within {SKIP_FACTOR * max_line_bytes:,} bytes; is this a file of text, "
+                                        "one line per sentence?")
                     try:
                         tmp.write(data)
                     except OSError as e:  # the temp dir's disk, not the input

@@ -475,6 +475,17 @@ def model_input(x: np.ndarray, vec: Vectors, cfg: Config) -> np.ndarray:
     return np.where(np.any(x != 0, axis=-1, keepdims=True), x - vec.mean(cfg.center), x)
 
 
+def formula_inputs(result: EmbedResult, vec: Vectors | None = None) -> np.ndarray:
+    """(n, d) the x_i that attention started from for `result`: its static vectors, centered
+    when --center is on, plus the position encodings when asked for (what `embed --show-static`
+    shows, so that new_i = r x_i + (1 - r) sum_j a_ij x_j can be redone from the tables)."""
+    vec = vec if vec is not None else vectors_for(result.config)
+    x = model_input(result.static, vec, result.config)
+    if result.config.positions == "sinusoidal":
+        x = x + att.sinusoidal_positions(x.shape[-2], x.shape[-1])
+    return x
+
+
 def contextualize(
     x: np.ndarray, cfg: Config, proj: att.Projections, prior: np.ndarray | None = None, lengths=None,
     block_cells: int | None = None,
@@ -529,6 +540,8 @@ def not_finite(cfg: Config, proj: att.Projections, x: np.ndarray) -> DataError:
 
 def _with_options(config: Config | None, options: dict) -> Config:
     """`config` (default Config()) with the keyword `options` of an API call applied."""
+    if options.get("weights", "identity") != "identity" and "mode" not in options and (config is None or config.mode == "simple"):
+        options = {**options, "mode": "qkv"}  # weights= names projections: only qkv mode has them
     if config is None and options.get("mode") == "qkv" and "weights" in options:  # a new Config: the weights' own settings
         options = {**carried_settings(options["weights"]), **options}
     config = config or Config()
@@ -564,7 +577,7 @@ def embed(
     x = static_rows(vec, prep.ids, prep.subword)  # (n, d)
     contextual, heads = contextualize(model_input(x, vec, cfg), cfg, proj, key_prior(vec, prep.ids, cfg))
     return EmbedResult(
-        text=text,
+        text=sentence_text(text),
         tokens=[prep.tokens[i].text for i in prep.kept],
         surfaces=[prep.tokens[i].surface for i in prep.kept],
         positions=prep.kept,
@@ -680,7 +693,7 @@ def compare(
                             f"for a corpus, `attncli senses {target} -i FILE` groups the occurrences")
     if len(occurrences) < 2:
         got = len(occurrences)
-        if not missing:
+        if not skip_missing:
             raise UsageError(f"compare needs at least 2 sentences, got {got}")
         raise DataError(f"compare needs at least 2 sentences holding {target!r}; {got} of {len(sentences):,} do")
     ctx = np.stack([o.result.contextual[o.index] for o in occurrences])  # (m, d_out)

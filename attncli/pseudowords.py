@@ -145,7 +145,7 @@ def pseudowords(
     builtin = pairs is None
     pairs = DEFAULT_PAIRS if builtin else pairs
     scores, skipped = [], []
-    with rereadable(sources) as paths, report.progress("pseudoword pairs", len(pairs)) as update:
+    with rereadable(sources, MAX_LINE_BYTES) as paths, report.progress("pseudoword pairs", len(pairs)) as update:
         for done, (a, b) in enumerate(pairs, start=1):
             try:
                 score = _score_pair(paths, a, b, config, vec, method, seed)

@@ -166,16 +166,28 @@ def vectors_table(tokens: list[str], matrix: np.ndarray, dims: int, title: str, 
                         note=note)
 
 
-def embed_renderables(result, *, dims: int = 8, show_static: bool = False) -> list:
-    """Everything `attncli embed` shows for one sentence, in order."""
+def embed_renderables(result, *, dims: int = 8, inputs: np.ndarray | None = None) -> list:
+    """Everything `attncli embed` shows for one sentence, in order. `inputs`: the x_i of the
+    formula (pipeline.formula_inputs: the static vectors, centered when --center is on), shown
+    so that a reader can redo the contextual rows from the table (--show-static)."""
     parts = [Text(caption(result), style="dim"), attention_table(result)]
     if result.heads.shape[0] > 1:
         for h, w in enumerate(result.heads):
             parts.append(attention_table(result, w, title=f"Head {h + 1} of {result.heads.shape[0]}"))
-    if show_static:
-        parts.append(vectors_table(result.surfaces, result.static, dims, "Static vectors"))
+    if inputs is not None:
+        c = result.config
+        title = "Static vectors x_i"
+        if c.center:
+            title += ", centered"
+        if c.positions != "none":
+            title += f", plus {c.positions} positions"
+        note = None
+        if c.mode == "qkv" and not result.untrained and c.weights != "identity":
+            note = "v_j = x_j W_v (and Q, K) are not shown: attncli explain works them through"
+        parts.append(vectors_table(result.surfaces, inputs, dims, title, note))
     r = result.config.residual
-    note = "new_i = sum_j a_ij v_j" if not r else f"new_i = {r:g} x_i + {1 - r:g} sum_j a_ij v_j"
+    v = "x_j" if result.config.mode == "simple" else "v_j"  # simple mode has no W_v: the values are the inputs
+    note = f"new_i = sum_j a_ij {v}" if not r else f"new_i = {r:g} x_i + {1 - r:g} sum_j a_ij {v}"
     if result.config.center:
         used = min(result.config.center, result.vectors["vocab_size"])
         note += f" (vectors centered on the mean of the top {used:,} words)"

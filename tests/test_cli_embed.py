@@ -261,7 +261,7 @@ def test_json_floats_are_full_precision():
         ([TEXT, "--layers", "65"], 2),
         ([TEXT, "--dims", "0"], 2),
         ([TEXT, "--seed", "abc"], 2),
-        ([TEXT, "--weights", "random"], 2),  # needs --mode qkv
+        ([TEXT, "--weights", "random", "--mode", "simple"], 2),  # weights need qkv mode (alone, --weights implies it)
         ([TEXT, "--json", "--mode"], 2),  # option without its value
     ],
     ids=lambda v: repr(v)[:60] if isinstance(v, list) else str(v),
@@ -371,11 +371,36 @@ def test_table_output_has_caption_and_both_tables():
 
 
 def test_table_show_static_and_dims():
-    out = table(TEXT, "--show-static", "--dims", "3")
-    assert "Static vectors (50 dims)" in out and "Contextual vectors (50 dims)" in out
+    out = table(TEXT, "--show-static", "--dims", "3", "--center", "0")  # uncentered: the raw static vectors
+    assert "Static vectors x_i (50 dims)" in out and "Contextual vectors (50 dims)" in out
     assert re.search(r"\bd2\b", out) and not re.search(r"\bd3\b", out)
     # "bank" static: GloVe's 0.66488 -0.11391 0.67844 stored as float16 (0.665039...)
     assert any(line.split()[:4] == ["bank", "+0.67", "-0.11", "+0.68"] for line in out.splitlines())
+
+
+def _rows(out: str, title: str, tokens: list[str], dims: int) -> np.ndarray:
+    """The numbers of the table under `title`: one row per token, the first `dims` columns."""
+    lines = out[out.index(title):].splitlines()
+    rows = []
+    for tok in tokens:
+        cells = next(line for line in lines if line.split()[:1] == [tok]).split()
+        rows.append([float(c) for c in cells[1:1 + dims]])
+    return np.array(rows)
+
+
+def test_show_static_gives_the_formula_inputs_so_the_rows_can_be_redone():
+    """The contextual rows from embed's own tables: new_i = r x_i + (1 - r) sum_j a_ij x_j with x
+    the centered static vectors the table shows (not the raw ones: those do not add up)."""
+    out = table(TEXT, "--show-static", "--dims", "4")
+    assert "Static vectors x_i, centered (50 dims)" in out and "new_i = 0.2 x_i + 0.8 sum_j a_ij x_j" in out
+    doc, _ = run_json(TEXT)
+    tokens, a = doc["tokens"], np.array(doc["attention"])
+    x = _rows(out, "Static vectors", tokens, 4)
+    new = _rows(out, "Contextual vectors", tokens, 4)
+    redone = 0.2 * x + 0.8 * a @ x
+    np.testing.assert_allclose(redone, new, atol=0.011)  # two decimals in the tables
+    raw = np.array(doc["static"])[:, :4]
+    assert np.abs(0.2 * raw + 0.8 * a @ raw - new).max() > 0.05  # the raw vectors would not add up
 
 
 def test_table_small_vectors_no_ellipsis(glove_file):

@@ -268,7 +268,7 @@ def test_w_o_output_says_it_cannot_compare(weights_file):
     (["money bank", "-w", "bank", "--dims", "0"], 2, "--dims"),
     (["money bank", "-w", "bank", "--top", "-1"], 2, "--top"),
     (["money bank", "-w", "bank", "--temperature", "0"], 2, "--temperature"),
-    (["money bank", "-w", "bank", "--weights", "random"], 2, "--mode qkv"),
+    (["money bank", "-w", "bank", "--weights", "random", "--mode", "simple"], 2, "--mode qkv"),
     (["money bank", "-w", "bank", "--heads", "3", "--mode", "qkv"], 2, "heads"),
 ])
 def test_bad_input_is_one_line(args, code, says):

@@ -12,7 +12,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from attncli.cli import app
-from attncli.pipeline import Config, embed
+from attncli.pipeline import Config, embed, formula_inputs
 from attncli.render import BlockedTable, PathText, embed_renderables
 
 from .conftest import make_result
@@ -105,7 +105,7 @@ def test_vector_tables_wrap_into_blocks_of_dimensions(dims):
     result = embed(TWENTY, Config())
     assert max(len(line) for line in out.splitlines()) <= 80
     assert "…" not in out and "no…" not in out
-    for kind, matrix in (("Static vectors", result.static), ("Contextual vectors", result.contextual)):
+    for kind, matrix in (("Static vectors", formula_inputs(result)), ("Contextual vectors", result.contextual)):
         blocks = blocks_of(out, kind)
         shown = min(dims, 50)
         assert [h for b in blocks for h in b["header"][1:-1]] == [f"d{j}" for j in range(shown)]

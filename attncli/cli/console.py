@@ -128,8 +128,14 @@ def print_renderables(parts: list, svg: Path | None = None, *, show: bool = True
     if show:
         out = stdout_console()
         with stdout_errors():
-            for part in parts:
-                out.print(part)
+            if out.is_terminal:
+                for part in parts:
+                    out.print(part)
+            else:  # a file or a pipe: the same text without the padding rich leaves at line ends
+                with out.capture() as captured:
+                    for part in parts:
+                        out.print(part)
+                sys.stdout.write("\n".join(line.rstrip(" ") for line in captured.get().split("\n")))
             sys.stdout.flush()
 
 

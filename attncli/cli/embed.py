@@ -20,7 +20,7 @@ def embed(
     text: Annotated[Optional[str], typer.Argument(help="The sentence to embed ('-': read it from stdin; many: attncli batch -i FILE).", show_default=False)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
     dims: Annotated[int, typer.Option(min=1, help="Vector dimensions shown in tables.")] = 8,
-    show_static: Annotated[bool, typer.Option("--show-static", help="Also show the static vectors.")] = False,
+    show_static: Annotated[bool, typer.Option("--show-static", help="Also show the static vectors the formula uses (centered when --center is on), to redo the arithmetic.")] = False,
     neighbors: Annotated[int, typer.Option("--neighbors", min=0, help="Also show each token's K nearest vocabulary words (cosine to its contextual vector).")] = 0,
     html_file: HtmlOpt = None,
     svg_file: SvgOpt = None,
@@ -51,7 +51,8 @@ def embed(
     if svg_file is not None or not json_out:
         from ..render import embed_renderables, neighbors_table
 
-        parts = embed_renderables(result, dims=dims, show_static=show_static)
+        inputs = pipeline.formula_inputs(result) if show_static else None
+        parts = embed_renderables(result, dims=dims, inputs=inputs)
         if near is not None:
             parts.append(neighbors_table(result.surfaces, near))
         print_renderables(parts, svg_file, show=not json_out, title="attncli embed", announce=not quiet)

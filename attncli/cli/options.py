@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..attention import SIMILARITIES
+from ..errors import DataError
 from ..pipeline import CASES, MODES, OOV_POLICIES, POSITIONS, PRIORS
 from ..tokens import TOKENIZERS
 from ..vectors import FORMATS, UNICODE_ERRORS
@@ -179,6 +180,15 @@ def config_options(func):
     return wrapper
 
 
+def _check_env_vectors(ctx, vectors: str) -> None:
+    """A vector file named by ATTNCLI_VECTORS that is not there: say where the name came from."""
+    import os
+
+    source = ctx.get_parameter_source("vectors")
+    if source is not None and source.name == "ENVIRONMENT" and vectors != "default" and not os.path.exists(vectors):
+        raise DataError(f"ATTNCLI_VECTORS={vectors}: no such vector file (unset it, or give --vectors)")
+
+
 def _resolve_config(shared: dict):
     from ..configfile import read_settings, user_config_path
     from ..pipeline import MODE_DEFAULTS, Config, carried_settings
@@ -200,6 +210,9 @@ def _resolve_config(shared: dict):
         given = source is not None and source.name != "DEFAULT"
         if value is not None:
             (run if given else defaults)[name] = value.value if isinstance(value, Enum) else value
+    _check_env_vectors(ctx, shared["vectors"])
+    if run.get("weights", user.get("weights", "identity")) != "identity" and "mode" not in run and "mode" not in user:
+        run["mode"] = "qkv"  # --weights names projections: only qkv mode has them
     chosen = {**defaults, **user, **run}
     # A weights file's own settings rank above defaults and the user's file, below this run's.
     carried = carried_settings(chosen.get("weights", "identity")) if chosen.get("mode") == "qkv" else {}

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .app import commands
-from .console import print_json, stdout_console, warn
+from .console import print_json, print_renderables, warn
 from .options import Case, LimitOpt, QuietOpt, TrustOpt, UnicodeErrors, UnicodeErrorsOpt, VectorsFormat, VectorsOpt
 
 vectors_app = typer.Typer(
@@ -57,7 +57,7 @@ def info(
         return print_json(details)
     from ..render import vectors_info_table
 
-    stdout_console().print(vectors_info_table(details))
+    print_renderables([vectors_info_table(details)])
 
 
 @vectors_app.command("list")
@@ -71,7 +71,7 @@ def list_cached(json_out: JsonOpt = False):
     from ..render import cache_table
     from ..vectors import cache_dir
 
-    stdout_console().print(cache_table(rows, str(cache_dir())))
+    print_renderables([cache_table(rows, str(cache_dir()))])
 
 
 @vectors_app.command("clear-cache")
@@ -118,6 +118,6 @@ def neighbors(
                             "neighbors": [{"word": w, "cosine": c} for w, c in pairs]})
     from ..render import word_neighbors_table
 
-    stdout_console().print(word_neighbors_table(found, pairs, vec.name, subword=how == "subword"))
+    print_renderables([word_neighbors_table(found, pairs, vec.name, subword=how == "subword")])
 
 
