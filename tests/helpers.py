@@ -106,3 +106,14 @@ def assert_float32_shortest(text: str) -> int:
 def npz_tokens(z) -> list[str]:
     """The tokens of a batch .npz, decoded the way docs/formats.md tells users to."""
     return z["tokens_utf8"].tobytes().decode("utf-8").splitlines()
+
+
+def word2vec_file_of(path, words: list[str], dim: int = 8, seed: int = 0):
+    """A word2vec text file of `words` with random vectors, written by gensim; returns its path."""
+    from gensim.models import KeyedVectors
+
+    rng = np.random.default_rng(seed)
+    kv = KeyedVectors(vector_size=dim)
+    kv.add_vectors(list(words), rng.normal(size=(len(words), dim)).astype(np.float32))
+    kv.save_word2vec_format(str(path))
+    return path

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from .helpers import word2vec_file_of
 from .test_hostile import ATTNCLI, assert_error, cli, proc
 
 
@@ -192,15 +193,8 @@ def test_an_output_that_is_an_input_is_refused(tmp_path, good, how):
 
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory) -> Path:
-    from gensim.models import KeyedVectors
-
     words = ["Bank", "bank", "BANK", "Élan", "élan", "money", "İstanbul", "ǅemal"]
-    rng = np.random.default_rng(1)
-    kv = KeyedVectors(vector_size=6)
-    kv.add_vectors(words, rng.normal(size=(len(words), 6)).astype(np.float32))
-    path = tmp_path_factory.mktemp("mixed") / "mixed.txt"
-    kv.save_word2vec_format(str(path))
-    return path
+    return word2vec_file_of(tmp_path_factory.mktemp("mixed") / "mixed.txt", words, dim=6, seed=1)
 
 
 @pytest.mark.parametrize("case, want", [

@@ -16,7 +16,7 @@ from attncli.cli import app
 from attncli.inputs import ReadStats, Source, expand, read_items
 from attncli.pipeline import Config, Lexicon, embed, get_vectors
 
-from .helpers import npz_tokens
+from .helpers import npz_tokens, word2vec_file_of
 
 runner = CliRunner()
 
@@ -51,15 +51,8 @@ def two(tmp_path):
 def cased(tmp_path_factory) -> Path:
     """A cased word2vec file (as GoogleNews is): "England" without "england", "The" and "the",
     "Bank" and "bank" with different vectors. Written by gensim."""
-    from gensim.models import KeyedVectors
-
     words = ["the", "The", "Bank", "bank", "of", "England", "raised", "rates", "London", "money", "river"]
-    rng = np.random.default_rng(0)
-    kv = KeyedVectors(vector_size=8)
-    kv.add_vectors(words, rng.normal(size=(len(words), 8)).astype(np.float32))
-    path = tmp_path_factory.mktemp("cased") / "cased.w2v.txt"
-    kv.save_word2vec_format(str(path))
-    return path
+    return word2vec_file_of(tmp_path_factory.mktemp("cased") / "cased.w2v.txt", words)
 
 
 # ---------------------------------------------------------------- several files, globs, '-'
