@@ -7,8 +7,9 @@ never imports nor builds the other commands; `attncli --help` and shell completi
 names build every command they list.
 
 Errors end here: attncli's own exceptions, click's usage errors, a closed pipe, a full or
-closed stdout, Ctrl-C and SIGTERM each become one line on stderr and an exit code (1 bad data,
-2 bad usage, 130 interrupted, 143 terminated).
+closed stdout, any other OSError (errors.os_error words it), running out of memory, Ctrl-C and
+SIGTERM each become one line on stderr and an exit code (1 bad data, 2 bad usage, 130
+interrupted, 143 terminated).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from ..errors import AttncliError, Terminated
-from .console import StdoutError, fail, flush_stdout, install_reporter, one_line, quiet_pipe
+from ..errors import AttncliError, Terminated, os_error
+from .console import StdoutError, fail, flush_stdout, install_reporter, one_line, quiet_pipe, stdout_errors
 
 # `attncli embed -i FILE ...` is another spelling of `attncli batch -i FILE ...`: routed there.
 _BATCH_ALIASES = {"embed": "batch"}
@@ -133,6 +134,10 @@ class _Group(TyperGroup):
             fail(str(e), e.exit_code)
         except BrokenPipeError:
             quiet_pipe()
+        except OSError as e:  # a path no check foresaw (a name too long, a link loop, EIO): one line naming it
+            fail(str(os_error(e)), 1)
+        except MemoryError:
+            fail("out of memory; docs/limits.md lists what each command holds in memory", 1)
         except Terminated:
             fail("terminated", 143)
         except KeyboardInterrupt:
