@@ -257,11 +257,10 @@ def load_projections(cfg: Config, d: int) -> att.Projections:
             return att.Projections.glorot(d, cfg.heads, cfg.seed)
     except ValueError as e:
         raise UsageError(f"--heads {cfg.heads}: {e}") from None
-    from .weightsfile import weights_path
+    from .weightsfile import weights_path, weights_stat
 
     path = weights_path(cfg.weights)
-    if not path.is_file():
-        raise DataError(f"{path}: {'not a regular file' if path.exists() else 'no such weights file'}")
+    weights_stat(path)
     try:
         return att.Projections.from_arrays(_weights_arrays(path), d, cfg.heads, source=str(path))
     except ValueError as e:
@@ -272,7 +271,9 @@ def _weights_arrays(path: Path) -> dict[str, np.ndarray]:
     """The members of a weights file, read once per process (carried_settings and
     load_projections both need them); its carried settings are checked here, however the
     file is reached. Never modified by callers (Projections.from_arrays copies)."""
-    stat = path.stat()  # in the cache key: a rewritten file is read again
+    from .weightsfile import weights_stat
+
+    stat = weights_stat(path)  # in the cache key: a rewritten file is read again
     return _read_weights(path, stat.st_size, stat.st_mtime_ns)
 
 
@@ -294,8 +295,6 @@ def carried_settings(weights: str) -> dict:
     if weights in ("identity", "random"):
         return {}
     path = weights_path(weights)
-    if not path.is_file():  # load_projections reports it
-        return {}
     return checked_settings(path, _weights_arrays(path).get(SETTINGS))
 
 
