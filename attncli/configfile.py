@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from . import report
-from .errors import DataError, UsageError
+from .errors import DataError, UsageError, os_error
 
 NEVER_FROM_FILES = ("trust",)
 
@@ -26,6 +26,23 @@ NEVER_FROM_FILES = ("trust",)
 def user_config_path() -> Path:
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     return Path(base) / "attncli" / "config.json"
+
+
+def user_settings() -> dict:
+    """The settings of the user's config file, {} when there is none. A path that cannot even
+    be looked at (XDG_CONFIG_HOME too long, a symlink loop, no permission) is one error naming
+    where the path came from."""
+    import stat
+
+    path = user_config_path()
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except OSError as e:
+        origin = "XDG_CONFIG_HOME" if os.environ.get("XDG_CONFIG_HOME") else "HOME"
+        raise os_error(e, path, f"read the user config file (from {origin})") from None
+    return read_settings(path) if stat.S_ISREG(st.st_mode) else {}
 
 
 MAX_SETTINGS_BYTES = 1 << 20  # a settings file is a few hundred bytes
@@ -46,8 +63,10 @@ def read_settings(path: str | os.PathLike) -> dict:
         raise DataError(f"{path}: no such config file") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a directory, not a config file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read config: {getattr(e, 'strerror', None) or e}") from None
+    except OSError as e:
+        raise os_error(e, path, "read the settings file") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: cannot read config: not UTF-8 ({e.reason} at byte {e.start})") from None
     except (json.JSONDecodeError, RecursionError) as e:
         raise DataError(f"{path}: not valid JSON: {getattr(e, 'msg', e)}") from None
     if not isinstance(data, dict):

@@ -118,6 +118,7 @@ def output_target(path: str | os.PathLike) -> Target:
         st = os.stat(path)  # follows symlinks
     except FileNotFoundError:
         st = None  # a new file, or a link to one that does not exist yet
+        os.stat(path.parent)  # as the kernel sees it: "missing/../x" or "file/../x" is an error, not "x"
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
     if st is not None and not stat.S_ISREG(st.st_mode):

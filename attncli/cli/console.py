@@ -156,22 +156,40 @@ def write_file(path: Path, data: bytes, *, announce: bool = False) -> None:
     With `announce`, says on stderr what was written."""
     from ..export import write_atomic
 
+    from ..errors import os_error
+
     try:
         write_atomic(path, data)
     except OSError as e:
-        raise DataError(f"cannot write {path}: {e.strerror or e}") from None
+        raise os_error(e, path, "write") from None
     if announce:
         wrote(path, len(data))
 
 
 def check_writable(path: Path) -> None:
     """Fail now (one line, exit 1) when `path` cannot be written later: before a long run."""
+    import stat
+
+    from ..errors import os_error
+
     parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
+    try:
+        st = os.stat(path)  # through symlinks: a dangling one is a new file
+    except FileNotFoundError:
+        st = None
+    except OSError as e:  # a name too long, a link loop, a file in the path
+        raise os_error(e, path, "write") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
         raise DataError(f"cannot write {path}: it is a directory")
-    if not parent.is_dir():
+    try:
+        parent_is_dir = stat.S_ISDIR(os.stat(parent).st_mode)
+    except FileNotFoundError:
+        parent_is_dir = False
+    except OSError as e:
+        raise os_error(e, path, "write") from None
+    if not parent_is_dir:
         raise DataError(f"cannot write {path}: no such directory {parent}")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    if not os.access(parent, os.W_OK) or (st is not None and not os.access(path, os.W_OK)):
         raise DataError(f"cannot write {path}: permission denied")
 
 

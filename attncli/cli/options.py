@@ -157,17 +157,14 @@ def config_options(func):
 
 
 def _resolve_config(shared: dict):
-    from ..configfile import read_settings, user_config_path
+    from ..configfile import read_settings, user_settings
     from ..pipeline import MODE_DEFAULTS, Config, carried_settings
 
     ctx = shared.pop("ctx")
     textbook, config_file = shared.pop("textbook"), shared.pop("config_file")
     defaults: dict = {}  # options left at their defaults
-    user: dict = {}  # the user's config file
+    user = user_settings()  # the user's config file
     run: dict = {}  # what this run asks for: --config FILE, --textbook, options given
-    path = user_config_path()
-    if path.is_file():
-        user = read_settings(path)
     if config_file is not None:
         run.update(read_settings(config_file))
     if textbook:
