@@ -49,7 +49,9 @@ MAX_SETTINGS_BYTES = 1 << 20  # a settings file is a few hundred bytes
 
 
 def read_settings(path: str | os.PathLike) -> dict:
-    """The settings in `path`, each checked; DataError names the file and the setting."""
+    """The settings in `path`, each checked. A file that cannot be read or is not one JSON
+    object: DataError (exit 1); an unknown setting or a value out of range, as the same option
+    on the command line: UsageError (exit 2), naming the file and the setting."""
     from .pipeline import Config, check_option
 
     path = Path(path)
@@ -77,7 +79,7 @@ def read_settings(path: str | os.PathLike) -> dict:
         if key.startswith("_"):
             continue
         if key not in fields:
-            raise DataError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(set(fields) - set(NEVER_FROM_FILES)))})")
+            raise UsageError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(set(fields) - set(NEVER_FROM_FILES)))})")
         if key in NEVER_FROM_FILES:
             if value is not False:
                 report.note(f"warning: {path}: ignoring {key!r}: only --{key} or ATTNCLI_{key.upper()} can allow it")
@@ -85,7 +87,7 @@ def read_settings(path: str | os.PathLike) -> dict:
         try:
             check_option(key, value)
         except UsageError as e:
-            raise DataError(f"{path}: setting {key!r}: {e}") from None
+            raise UsageError(f"{path}: setting {key!r}: {e}") from None
         settings[key] = value
     return settings
 

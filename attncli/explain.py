@@ -27,7 +27,9 @@ import numpy as np
 from . import attention as att
 from .errors import DataError, UsageError
 from .pipeline import (
+    MAX_ATTENTION_CELLS,
     Config,
+    check_attention_cells,
     contextualize,
     key_prior,
     load_projections,
@@ -121,11 +123,14 @@ def explain(
     vectors: Vectors | None = None,
     occurrence: int = 1,
     k: int = 5,
+    max_attention_cells: int = MAX_ATTENTION_CELLS,
     **options,
 ) -> Explanation:
     """Work the formula for `word` (its `occurrence`-th appearance, from 1) in `text`:
     `explain("money bank grows", "bank")`. `options` override fields of `config`; `k` nearest
-    vocabulary words before and after (0: none)."""
+    vocabulary words before and after (0: none). The working keeps every layer's and head's
+    n x n weights, logits and similarities: a sentence whose layers x heads x n x n passes
+    `max_attention_cells` is refused (DataError) before anything is computed."""
     if isinstance(vectors, (str, os.PathLike)):  # a source, as in Config.vectors
         options["vectors"], vectors = str(vectors), None
     cfg = config or Config()
@@ -136,6 +141,7 @@ def explain(
     target = _one_token(word, vec)
     proj = load_projections(cfg, vec.dim)
     prep = prepare(text, vec, cfg)
+    check_attention_cells(len(prep.kept), proj.heads, max_attention_cells, layers=cfg.layers)
     tokens = [prep.tokens[j].text for j in prep.kept]
     index = _find(target, occurrence, tokens, prep.oov, text)
     x = static_rows(vec, prep.ids, prep.subword)  # (n, d)

@@ -474,6 +474,20 @@ def _with_options(config: Config | None, options: dict) -> Config:
 MAX_ATTENTION_CELLS = 25_000_000  # H x n x n weights of one result: 100 MB of float32
 
 
+def check_attention_cells(n: int, heads: int, max_attention_cells: int, layers: int = 1) -> None:
+    """DataError, before anything is computed, when a result would keep more than
+    `max_attention_cells` attention weights: layers x heads x n x n (embed keeps the last
+    layer's, explain every layer's)."""
+    cells = layers * heads * n * n
+    if cells > max_attention_cells:
+        shape = f"{layers} layers x " if layers > 1 else ""
+        raise DataError(
+            f"the sentence has {n:,} tokens: its attention weights ({shape}{heads} x {n:,} x {n:,} = {cells:,}) pass "
+            f"--max-attention-cells {max_attention_cells:,}; for long texts use `attncli batch -i FILE` (computed in "
+            "blocks, weights left out) or raise the limit"
+        )
+
+
 def embed(
     text: str, config: Config | None = None, vectors: Vectors | None = None, *,
     max_attention_cells: int = MAX_ATTENTION_CELLS, **options,
@@ -490,13 +504,7 @@ def embed(
     vec = vectors if vectors is not None else vectors_for(cfg)
     proj = load_projections(cfg, vec.dim)
     prep = prepare(text, vec, cfg)
-    n = len(prep.kept)
-    if proj.heads * n * n > max_attention_cells:
-        raise DataError(
-            f"the sentence has {n:,} tokens: its attention weights ({proj.heads} x {n:,} x {n:,} = "
-            f"{proj.heads * n * n:,}) pass --max-attention-cells {max_attention_cells:,}; for long texts use "
-            "`attncli batch -i FILE` (computed in blocks, weights left out) or raise the limit"
-        )
+    check_attention_cells(len(prep.kept), proj.heads, max_attention_cells)
     x = static_rows(vec, prep.ids, prep.subword)  # (n, d)
     contextual, heads = contextualize(model_input(x, vec, cfg), cfg, proj, key_prior(vec, prep.ids, cfg))
     return EmbedResult(

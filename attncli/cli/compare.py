@@ -9,7 +9,7 @@ import typer
 from ..errors import UsageError
 from .app import commands
 from .console import print_json, print_renderables, report_result, write_file
-from .options import HtmlOpt, QuietOpt, SvgOpt, config_options
+from .options import HtmlOpt, QuietOpt, SvgOpt, bounded, config_options
 
 
 @commands.command()
@@ -18,8 +18,8 @@ def compare(
     sentences: Annotated[Optional[list[str]], typer.Argument(help="Two or more sentences holding the word ('-': read more, one per line, from stdin).", show_default=False)] = None,
     word: Annotated[str, typer.Option("--word", "-w", help="The word to follow across the sentences.", show_default=False)] = ...,
     input_file: Annotated[Optional[str], typer.Option("--input", "-i", help="Read sentences from FILE, one per line ('-': stdin).")] = None,
-    occurrence: Annotated[int, typer.Option(min=1, help="Which appearance of the word (1-based) in a sentence holding it more than once.")] = 1,
-    top: Annotated[int, typer.Option("-n", "--top", min=0, help="Nearest vocabulary words shown per occurrence.")] = 5,
+    occurrence: Annotated[int, typer.Option(**bounded(1), help="Which appearance of the word (1-based) in a sentence holding it more than once.")] = 1,
+    top: Annotated[int, typer.Option("-n", "--top", **bounded(0), help="Nearest vocabulary words shown per occurrence.")] = 5,
     include_word: Annotated[bool, typer.Option("--include-word", help="Let the word itself appear among its neighbours.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
     html_file: HtmlOpt = None,

@@ -17,8 +17,21 @@ import typer
 
 from ..attention import SIMILARITIES
 from ..errors import UsageError
-from ..pipeline import MODES, OOV_POLICIES, POSITIONS, PRIORS
+from ..pipeline import INT64_MAX, MODES, OOV_POLICIES, POSITIONS, PRIORS
 from ..vectors import FORMATS, UNICODE_ERRORS
+
+
+def bounded(low: int = 0) -> dict:
+    """typer.Option keywords of an integer option from `low` to 2^63 - 1, what JSON readers
+    and int64 arrays hold (typer.Option(**bounded(1), ...)): anything else is a usage error
+    naming the option (exit 2). The help shows the lower bound."""
+    return {"min": low, "callback": _below_2_63}
+
+
+def _below_2_63(param: typer.CallbackParam, value):
+    if value is not None and value > INT64_MAX:
+        raise typer.BadParameter(f"{value} is past {INT64_MAX} (2^63 - 1)", param=param)
+    return value
 
 
 def _choices(name: str, values) -> type[Enum]:
@@ -80,7 +93,7 @@ TrustOpt = Annotated[
 def _shared_options() -> list[inspect.Parameter]:
     """The options every embedding command takes, one per Config field, with Config's
     defaults. Added to each command's signature by @config_options."""
-    from ..pipeline import INT64_MAX, LIMITS, MODE_DEFAULTS, Config
+    from ..pipeline import LIMITS, MODE_DEFAULTS, Config
 
     defaults = {f.name: f.default for f in dataclasses.fields(Config)}  # mode-dependent ones: None
 

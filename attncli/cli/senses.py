@@ -11,7 +11,7 @@ import typer
 from ..errors import UsageError
 from .app import commands, eval_app
 from .console import print_json, print_renderables, warn, write_file
-from .options import Engine, HtmlOpt, _choices, config_options
+from .options import Engine, HtmlOpt, _choices, bounded, config_options
 
 Grouping = _choices("Grouping", ("senses", "kmeans"))
 
@@ -41,7 +41,7 @@ def senses(
                      help="Forms to look for, comma-separated (e.g. match,matches); default: the word.")] = None,
     like: Annotated[Optional[str], typer.Option("--like", show_default=False,
                     help="An example sentence holding the word: rank the occurrences by closeness in meaning to it.")] = None,
-    top: Annotated[int, typer.Option("-n", "--top", min=1, help="--like: occurrences shown.")] = 20,
+    top: Annotated[int, typer.Option("-n", "--top", **bounded(1), help="--like: occurrences shown.")] = 20,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
     html_file: HtmlOpt = None,
     engine: Annotated[Engine, typer.Option(help="dask: each file searched and embedded by a Dask task (pip install 'attncli\\[dask]').")] = Engine.local,
