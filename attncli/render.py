@@ -182,10 +182,10 @@ def vectors_table(tokens: list[str], matrix: np.ndarray, dims: int, title: str, 
     shown = min(dims, total)
     if say_dims:
         title += f" ({total} dims)" + ("" if shown == total else f": d0-d{shown - 1} shown (--dims), norm of all")
-    norms = np.linalg.norm(matrix, axis=1)
+    lengths = norms(matrix)
     cells = [[Text(f"{x:+.2f}") for x in row[:shown]] for row in matrix]
     return BlockedTable(title, "token", list(tokens), [f"d{j}" for j in range(shown)], cells, unit="dimensions",
-                        span=lambda a, b: f"d{a}-d{b - 1}", trailing=("norm", [Text(f"{x:.2f}") for x in norms]),
+                        span=lambda a, b: f"d{a}-d{b - 1}", trailing=("norm", [Text(f"{x:.2f}") for x in lengths]),
                         note=note)
 
 

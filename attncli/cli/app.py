@@ -19,6 +19,7 @@ import importlib
 import signal
 import sys
 from collections.abc import Iterator, Mapping
+from contextlib import nullcontext
 from typing import Annotated, Optional
 
 import typer
@@ -123,8 +124,10 @@ class _Group(TyperGroup):
         signal.signal(signal.SIGTERM, _terminate)
         if sys.stdout is None:  # started with >&-
             fail("standard output is closed; redirect it (e.g. >/dev/null) instead", 1)
+        _readable_streams()
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with stdout_errors() if _asks_for_help(sys.argv[1:] if args is None else args) else nullcontext():
+                rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             if rv == 130:  # typer turns Ctrl-C (KeyboardInterrupt) into a silent exit code 130
                 fail("interrupted", 130)
             flush_stdout()
@@ -151,6 +154,27 @@ class _Group(TyperGroup):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
+def _asks_for_help(args) -> bool:
+    """`--help` or `-h` before any `--`: the run only prints, so a failed write is stdout's."""
+    for a in args:
+        if a == "--":
+            return False
+        if a in ("-h", "--help"):
+            return True
+    return False
+
+
+def _readable_streams() -> None:
+    """Text that the terminal's encoding cannot hold (PYTHONIOENCODING=ascii, a C locale) is
+    written escaped (\\u221a) instead of ending the run with a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a stream that cannot change (CliRunner's, a closed one)
+                pass
+
+
 def _terminate(signum, frame):
     raise Terminated()
 
@@ -175,8 +199,9 @@ commands.add_typer(train_app, name="train")
 def _version(value: bool):
     if value:
         from .. import __version__
+        from .console import print_text
 
-        print(f"attncli {__version__}")
+        print_text(f"attncli {__version__}")
         raise typer.Exit()
 
 

@@ -57,7 +57,7 @@ def compare(
     if svg_file is not None or not json_out:
         from ..render import compare_renderables
 
-        print_renderables(compare_renderables(result), svg_file, show=not json_out, title="attncli compare",
+        print_renderables(compare_renderables(result), svg_file, numbers=record, show=not json_out, title="attncli compare",
                           announce=not quiet)
     if json_out:
         print_json(record)

@@ -100,11 +100,16 @@ def stderr_console():
     return Console(stderr=True)
 
 
-def print_renderables(parts: list, svg: Path | None = None, *, show: bool = True, title: str = "attncli",
+def print_renderables(parts: list, svg: Path | None = None, *, numbers, show: bool = True, title: str = "attncli",
                       announce: bool = False) -> None:
     """Print rich renderables on stdout (when `show`) and, when `svg` is given, record the same
-    renderables into an SVG image written atomically to `svg`. The SVG is written first, so a
+    renderables into an SVG image written atomically to `svg`. `numbers`: what the tables show
+    (the result, or the command's JSON record): each of its numbers must be finite
+    (export.check_finite), or nothing is written or shown. The SVG is written first, so a
     failure to write it prints nothing."""
+    from ..export import check_finite
+
+    check_finite(numbers)
     if svg is not None:
         from ..render import svg_image
 
@@ -115,6 +120,15 @@ def print_renderables(parts: list, svg: Path | None = None, *, show: bool = True
             for part in parts:
                 out.print(part)
             sys.stdout.flush()
+
+
+def print_text(text: str) -> None:
+    """A line of plain text on stdout (escaped: it may quote a path)."""
+    from ..tokens import visible
+
+    with stdout_errors():
+        sys.stdout.write(visible(text) + "\n")
+        sys.stdout.flush()
 
 
 def print_json(obj) -> None:

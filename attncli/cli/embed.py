@@ -53,7 +53,7 @@ def embed(
         parts = embed_renderables(result, dims=dims, show_static=show_static)
         if near is not None:
             parts.append(neighbors_table(result.surfaces, near))
-        print_renderables(parts, svg_file, show=not json_out, title="attncli embed", announce=not quiet)
+        print_renderables(parts, svg_file, numbers=(result, near), show=not json_out, title="attncli embed", announce=not quiet)
     if json_out:
         from ..export import embed_record
 

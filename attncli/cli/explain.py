@@ -40,14 +40,15 @@ def explain(
         from ..html import explain_page
 
         write_file(html_file, explain_page(e).encode("utf-8"), announce=not quiet)
+    from ..export import explain_record
+
+    record = explain_record(e)
     if svg_file is not None or not json_out:
         from .console import stdout_console
         from ..render import explain_renderables
 
         width = min(stdout_console().width, 120) if svg_file is None else 80
-        print_renderables(explain_renderables(e, dims=dims, width=width), svg_file, show=not json_out, title="attncli explain",
-                          announce=not quiet)
+        print_renderables(explain_renderables(e, dims=dims, width=width), svg_file, numbers=record, show=not json_out,
+                          title="attncli explain", announce=not quiet)
     if json_out:
-        from ..export import explain_record
-
-        print_json(explain_record(e))
+        print_json(record)

@@ -76,7 +76,7 @@ def senses(
         return
     from ..render import senses_renderables
 
-    print_renderables(senses_renderables(result), show=True, title="attncli senses")
+    print_renderables(senses_renderables(result), numbers=lib.senses_record(result), title="attncli senses")
 
 
 @eval_app.command("pseudowords")
@@ -105,4 +105,4 @@ def eval_pseudowords(
         return
     from ..render import pseudowords_table
 
-    print_renderables([pseudowords_table(result)], show=True, title="attncli eval pseudowords")
+    print_renderables([pseudowords_table(result)], numbers=lib.pseudowords_record(result), title="attncli eval pseudowords")
