@@ -122,6 +122,8 @@ class _Group(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         signal.signal(signal.SIGTERM, _terminate)
+        if getattr(signal.getsignal(signal.SIGINT), "__name__", "") == "_quit_early":  # loaded: Ctrl-C is KeyboardInterrupt again
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         if sys.stdout is None:  # started with >&-
             fail("standard output is closed; redirect it (e.g. >/dev/null) instead", 1)
         _readable_streams()
