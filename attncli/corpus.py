@@ -18,7 +18,7 @@ import numpy as np
 from . import report
 from .errors import DataError, UsageError
 from .pipeline import Config, vectors_for
-from .tokens import tokenize
+from .tokens import nfc, tokenize
 from .vectors import Vectors
 
 SNIPPET_TOKENS = 20  # tokens kept each side of the word in an occurrence's text
@@ -119,7 +119,7 @@ def _find(lines: Iterable[tuple[str, int, str]], forms: list[str], known, occurr
     """Lines holding a form; appends their occurrences to `occurrences` as they are found."""
     quick = [f.lower() for f in forms]
     for source, number, text in lines:
-        low = text.lower()
+        low = nfc(text).lower()  # a decomposed "café" is the form "café" (ASCII or NFC text: as it is)
         if not any(f in low for f in quick):  # most lines: no tokenizing
             continue
         tokens = tokenize(text, known)

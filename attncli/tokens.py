@@ -45,11 +45,52 @@ class Token(NamedTuple):
     start: int  # character offset in the input
 
 
+def composed(text: str) -> tuple[str, list[int]]:
+    """`text` in Unicode NFC ("cafe" + U+0301 -> "café", as the vocabulary writes it), and for
+    each character of the result and for its end, the offset in `text` it comes from. Composed
+    run by run: a character and what composes with it (combining marks, a Hangul vowel, a
+    Tamil vowel sign), so that every offset is exact. Only text that is not NFC needs it."""
+    import unicodedata
+
+    out: list[str] = []
+    where: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
+        j = i + 1
+        while j < n and (unicodedata.combining(text[j]) or len(unicodedata.normalize("NFC", text[j - 1:j + 1])) < 2):
+            j += 1
+        run = unicodedata.normalize("NFC", text[i:j])
+        out.append(run)
+        # the first character of the run starts it; what is left uncomposed (marks) is its last characters
+        where += [i, *range(j - len(run) + 1, j)] if len(run) <= j - i else [i] * len(run)
+        i = j
+    where.append(n)
+    return "".join(out), where
+
+
+def nfc(text: str) -> str:
+    """`text` as tokens see it: NFC (see composed); ASCII and NFC text as it is, at no cost."""
+    if text.isascii():
+        return text
+    import unicodedata
+
+    return text if unicodedata.is_normalized("NFC", text) else composed(text)[0]
+
+
 def tokenize(text: str, known: Callable[[str], bool] | None = None) -> list[Token]:
     """Split `text` into tokens. With `known` (is this word in the vocabulary?), two repairs
     follow the vocabulary: "mr" "." becomes "mr." when "mr." is known and the period does not
     end the text, and an unknown hyphenated word is split at its hyphens ("money-bank" ->
-    "money" "-" "bank")."""
+    "money" "-" "bank"). Text not in NFC (a decomposed "café") is tokenized composed; each
+    token's surface and start still refer to `text` as given."""
+    if nfc(text) is not text:
+        whole, where = composed(text)
+        return [Token(t.text, text[where[t.start]:where[t.start + len(t.surface)]], where[t.start])
+                for t in _tokenize(whole, known)]
+    return _tokenize(text, known)
+
+
+def _tokenize(text: str, known: Callable[[str], bool] | None) -> list[Token]:
     plain = text.translate(_QUOTES)  # same length: offsets stay valid
     tokens = [Token(m.group().lower(), text[m.start() : m.end()], m.start()) for m in _TOKEN.finditer(plain)]
     if known is None:
@@ -103,6 +144,7 @@ def token_texts(text: str, known: Callable[[str], bool] | None = None) -> list[s
     if text.isascii():  # no typographic quotes; ASCII lowercasing keeps lengths, the pattern ignores case
         texts = _TOKEN.findall(text.lower())
     else:
+        text = nfc(text)
         texts = [t.lower() for t in _TOKEN.findall(text.translate(_QUOTES))]
     if known is None:
         return texts
@@ -135,6 +177,7 @@ def lines_token_texts(texts: list[str]) -> list[str] | None:
         return None
     if joined.isascii():
         return _TOKEN_OR_LINE_END.findall(joined.lower())
+    joined = nfc(joined)  # composing never adds or removes a line end
     for quote, plain in _QUOTE_PAIRS:
         joined = joined.replace(quote, plain)
     lower = joined.lower()
