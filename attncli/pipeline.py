@@ -474,18 +474,25 @@ def _with_options(config: Config | None, options: dict) -> Config:
 MAX_ATTENTION_CELLS = 25_000_000  # H x n x n weights of one result: 100 MB of float32
 
 
+class TooManyCells(DataError):
+    """A sentence whose attention weights would pass the cap; `tokens` says how long it is."""
+
+    def __init__(self, message: str, tokens: int):
+        super().__init__(message)
+        self.tokens = tokens
+
+
 def check_attention_cells(n: int, heads: int, max_attention_cells: int, layers: int = 1) -> None:
-    """DataError, before anything is computed, when a result would keep more than
-    `max_attention_cells` attention weights: layers x heads x n x n (embed keeps the last
+    """TooManyCells (a DataError), before anything is computed, when a result would keep more
+    than `max_attention_cells` attention weights: layers x heads x n x n (embed keeps the last
     layer's, explain every layer's)."""
     cells = layers * heads * n * n
     if cells > max_attention_cells:
         shape = f"{layers} layers x " if layers > 1 else ""
-        raise DataError(
+        raise TooManyCells(
             f"the sentence has {n:,} tokens: its attention weights ({shape}{heads} x {n:,} x {n:,} = {cells:,}) pass "
             f"--max-attention-cells {max_attention_cells:,}; for long texts use `attncli batch -i FILE` (computed in "
-            "blocks, weights left out) or raise the limit"
-        )
+            "blocks, weights left out) or raise the limit", n)
 
 
 def embed(
@@ -574,12 +581,14 @@ def compare(
     occurrence: int = 1,
     k: int = 5,
     exclude_word: bool = True,
+    max_attention_cells: int = MAX_ATTENTION_CELLS,
     **options,
 ) -> CompareResult:
     """Embed each sentence and follow `word` through them: its static and contextual cosines
     between sentences, what it attended to, and its nearest vocabulary words in each.
     `occurrence` picks the K-th appearance (1-based) in sentences holding the word more than
-    once; a sentence holding it once uses that one."""
+    once; a sentence holding it once uses that one. Each sentence is capped as embed caps one
+    (`max_attention_cells`)."""
     cfg = _with_options(config, options)
     if len(sentences) < 2:
         raise UsageError(f"compare needs at least 2 sentences, got {len(sentences)}")
@@ -589,7 +598,10 @@ def compare(
     target = _single_token(word, vec)
     occurrences = []
     for i, text in enumerate(sentences):
-        result = embed(text, cfg, vec)
+        try:
+            result = embed(text, cfg, vec, max_attention_cells=max_attention_cells)
+        except TooManyCells as e:
+            raise TooManyCells(f"sentence {i + 1}: {e}", e.tokens) from None
         rows = [r for r, t in enumerate(result.tokens) if t == target]
         if not rows:
             missing = "out of the vocabulary and skipped (try --oov zero)" if any(o["token"] == target for o in result.oov) else "absent"

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import UsageError
+from ..pipeline import MAX_ATTENTION_CELLS
 from .app import commands
 from .console import print_json, print_renderables, report_result, write_file
 from .options import HtmlOpt, QuietOpt, SvgOpt, bounded, config_options
@@ -24,6 +25,7 @@ def compare(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
     html_file: HtmlOpt = None,
     svg_file: SvgOpt = None,
+    max_attention_cells: Annotated[int, typer.Option(**bounded(1), rich_help_panel="Limits", help="Refuse a sentence whose heads x n x n attention weights pass this (long texts: attncli batch -i).")] = MAX_ATTENTION_CELLS,
     quiet: QuietOpt = False,
     *,
     config,
@@ -44,7 +46,8 @@ def compare(
         texts += [line.strip() for line in nonblank_lines("-")] if s == "-" else [s]
     if input_file is not None:
         texts += [line.strip() for line in nonblank_lines(input_file)]
-    result = pipeline.compare(texts, word, config, occurrence=occurrence, k=top, exclude_word=not include_word)
+    result = pipeline.compare(texts, word, config, occurrence=occurrence, k=top, exclude_word=not include_word,
+                              max_attention_cells=max_attention_cells)
     for o in result.occurrences:
         report_result(o.result, prefix=f"sentence {o.sentence + 1}: ")
     from ..export import compare_record
