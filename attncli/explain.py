@@ -27,7 +27,6 @@ import numpy as np
 from . import attention as att
 from .errors import DataError, UsageError
 from .pipeline import (
-    MAX_ATTENTION_CELLS,
     Config,
     check_attention_cells,
     contextualize,
@@ -40,6 +39,12 @@ from .pipeline import (
 )
 from .tokens import tokenize
 from .vectors import Vectors
+
+# Cells (layers x heads x n x n) a working may keep. Each is held about six times (similarity,
+# logits, weights, masked logits, and the page's JSON text, ~35 bytes): 1,000,000 cells (1,000
+# tokens, one head, one layer) is ~150 MB and a 35 MB page; the 25,000,000 of embed took 3.2 GB
+# and an 887 MB page with --html. A working of more tokens is not one a reader follows.
+MAX_ATTENTION_CELLS = 1_000_000
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..pipeline import MAX_ATTENTION_CELLS
+from ..explain import MAX_ATTENTION_CELLS
 from .app import commands
 from .console import print_json, print_renderables, report_result, sentence_arg, write_file
 from .options import HtmlOpt, QuietOpt, SvgOpt, bounded, config_options
