@@ -172,6 +172,17 @@ def scores(
     return logits
 
 
+def norms(x: np.ndarray) -> np.ndarray:
+    """(...,) float64 lengths of the rows of x (..., d), without overflow: each row is scaled
+    by its peak before squaring (the squares of float32 values of 1e20 and up are inf)."""
+    x = np.asarray(x)
+    if x.shape[-1] == 0:
+        return np.zeros(x.shape[:-1])
+    peak = np.abs(x).max(axis=-1).astype(np.float64)  # (...,)
+    scaled = x / np.where(peak == 0, 1, peak)[..., None]  # (..., d), entries in [-1, 1]
+    return peak * np.sqrt(np.einsum("...i,...i->...", scaled, scaled, dtype=np.float64))
+
+
 def _unit(x: np.ndarray) -> np.ndarray:
     """Rows scaled to length 1 (zero rows stay zero)."""
     with np.errstate(over="ignore"):
@@ -265,7 +276,12 @@ class Projections:
             raise ValueError(
                 f"W_q has {hk} and W_v {hv} columns: not divisible into {heads} heads"
             )
-        f32 = {k: v.astype(np.float32) for k, v in a.items()}
+        with np.errstate(over="ignore"):  # checked just below
+            f32 = {k: v.astype(np.float32) for k, v in a.items()}
+        for name, v in f32.items():
+            if not np.isfinite(v).all():  # float64 values past float32's 3.4e38
+                raise ValueError(f"{name}: values up to {float(np.abs(a[name]).max()):.3g} do not fit float32 "
+                                 f"(at most {float(np.finfo(np.float32).max):.3g})")
         return cls(**f32, heads=heads, trained=True, source=source)
 
 

@@ -25,15 +25,17 @@ Everything is written and read with allow_pickle=False.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, os_error
 
 CACHE_VERSION = 1
 _VECTORS = "vectors"
@@ -43,12 +45,45 @@ _TRASH = ".trash-"
 
 def cache_root() -> Path:
     """ATTNCLI_CACHE_DIR, else $XDG_CACHE_HOME/attncli, else ~/.cache/attncli."""
+    return _root_and_origin()[0]
+
+
+def _root_and_origin() -> tuple[Path, str]:
+    """The cache root and the variable it comes from."""
     explicit = os.environ.get("ATTNCLI_CACHE_DIR")
     if explicit:
-        return Path(explicit).expanduser()
+        return Path(explicit).expanduser(), "ATTNCLI_CACHE_DIR"
     xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg and os.path.isabs(os.path.expanduser(xdg)) else Path.home() / ".cache"
-    return base / "attncli"
+    if xdg and os.path.isabs(os.path.expanduser(xdg)):
+        return Path(xdg).expanduser() / "attncli", "XDG_CACHE_HOME"
+    return Path.home() / ".cache" / "attncli", "HOME"
+
+
+def origin() -> str:
+    """The environment variable the cache's place comes from: ATTNCLI_CACHE_DIR, XDG_CACHE_HOME or HOME."""
+    return _root_and_origin()[1]
+
+
+def _root_is_dir(root: Path) -> bool:
+    """Whether the cache directory exists. None there (or a file, a link loop in the way) is an
+    empty cache; a path that cannot even be looked at (a name too long, no permission) is one
+    error naming the variable it comes from."""
+    try:
+        return stat.S_ISDIR(os.stat(root).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return False
+        raise os_error(e, root, f"use the vector cache (from {origin()})") from None
+
+
+def _make_root(root: Path) -> None:
+    """Create the cache directory, and its parents, except a home directory that does not
+    exist (HOME=/nonexistent): that is an OSError, and the vectors are used without caching."""
+    if origin() == "HOME" and not os.path.isdir(os.path.expanduser("~")):
+        raise OSError(errno.ENOENT, "the home directory does not exist", os.path.expanduser("~"))
+    root.mkdir(parents=True, exist_ok=True)
 
 
 def vectors_root() -> Path:
@@ -234,7 +269,7 @@ def store(key: str, words: list[str], matrix: np.ndarray, arrays: dict[str, np.n
     import tempfile
 
     root = vectors_root()
-    root.mkdir(parents=True, exist_ok=True)
+    _make_root(root)
     prune_abandoned()
     tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP}{os.getpid()}-", dir=root))
     try:
@@ -330,7 +365,7 @@ def prune_abandoned() -> int:
 
     root = vectors_root()
     removed = 0
-    if not root.is_dir():
+    if not _root_is_dir(root):
         return 0
     for d in root.iterdir():
         if d.name.startswith(_TRASH):
@@ -357,7 +392,7 @@ def prune_stale(source: str, size: int, mtime_ns: int) -> int:
 def entries() -> list[Entry]:
     """Every complete entry, sorted by source path."""
     root = vectors_root()
-    if not root.is_dir():
+    if not _root_is_dir(root):
         return []
     out = []
     for d in root.iterdir():
@@ -371,7 +406,7 @@ def entries() -> list[Entry]:
 def clear() -> tuple[int, int]:
     """Remove every entry and leftover; returns (entries removed, bytes freed)."""
     root = vectors_root()
-    if not root.is_dir():
+    if not _root_is_dir(root):
         return 0, 0
     count = freed = 0
     for d in list(root.iterdir()):

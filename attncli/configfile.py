@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from . import report
-from .errors import DataError, UsageError
+from .errors import DataError, UsageError, os_error
 
 NEVER_FROM_FILES = ("trust",)
 
@@ -28,11 +28,30 @@ def user_config_path() -> Path:
     return Path(base) / "attncli" / "config.json"
 
 
+def user_settings() -> dict:
+    """The settings of the user's config file, {} when there is none. A path that cannot even
+    be looked at (XDG_CONFIG_HOME too long, a symlink loop, no permission) is one error naming
+    where the path came from."""
+    import stat
+
+    path = user_config_path()
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except OSError as e:
+        origin = "XDG_CONFIG_HOME" if os.environ.get("XDG_CONFIG_HOME") else "HOME"
+        raise os_error(e, path, f"read the user config file (from {origin})") from None
+    return read_settings(path) if stat.S_ISREG(st.st_mode) else {}
+
+
 MAX_SETTINGS_BYTES = 1 << 20  # a settings file is a few hundred bytes
 
 
 def read_settings(path: str | os.PathLike) -> dict:
-    """The settings in `path`, each checked; DataError names the file and the setting."""
+    """The settings in `path`, each checked. A file that cannot be read or is not one JSON
+    object: DataError (exit 1); an unknown setting or a value out of range, as the same option
+    on the command line: UsageError (exit 2), naming the file and the setting."""
     from .pipeline import Config, check_option
 
     path = Path(path)
@@ -46,8 +65,10 @@ def read_settings(path: str | os.PathLike) -> dict:
         raise DataError(f"{path}: no such config file") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a directory, not a config file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read config: {getattr(e, 'strerror', None) or e}") from None
+    except OSError as e:
+        raise os_error(e, path, "read the settings file") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: cannot read config: not UTF-8 ({e.reason} at byte {e.start})") from None
     except (json.JSONDecodeError, RecursionError) as e:
         raise DataError(f"{path}: not valid JSON: {getattr(e, 'msg', e)}") from None
     if not isinstance(data, dict):
@@ -58,7 +79,7 @@ def read_settings(path: str | os.PathLike) -> dict:
         if key.startswith("_"):
             continue
         if key not in fields:
-            raise DataError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(set(fields) - set(NEVER_FROM_FILES)))})")
+            raise UsageError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(set(fields) - set(NEVER_FROM_FILES)))})")
         if key in NEVER_FROM_FILES:
             if value is not False:
                 report.note(f"warning: {path}: ignoring {key!r}: only --{key} or ATTNCLI_{key.upper()} can allow it")
@@ -66,7 +87,7 @@ def read_settings(path: str | os.PathLike) -> dict:
         try:
             check_option(key, value)
         except UsageError as e:
-            raise DataError(f"{path}: setting {key!r}: {e}") from None
+            raise UsageError(f"{path}: setting {key!r}: {e}") from None
         settings[key] = value
     return settings
 

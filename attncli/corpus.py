@@ -18,6 +18,7 @@ from . import report
 from .errors import UsageError
 from .inputs import BatchError, ReadStats, Source, read_lines
 from .pipeline import Config, Lexicon, vectors_for
+from .tokens import nfc
 from .vectors import Vectors
 
 SNIPPET_TOKENS = 20  # tokens kept each side of the word in an occurrence's text
@@ -88,7 +89,7 @@ def _find(lines: Iterable[tuple[str, int, str | BatchError]], forms: list[str], 
         if type(text) is not str:
             skipped.append(f"{source}:{number}: {text.error}")
             continue
-        low = text.lower()
+        low = nfc(text).lower()  # a decomposed "café" is the form "café" (ASCII or NFC text: as it is)
         if not any(f in low for f in quick):  # most lines: no tokenizing
             continue
         tokens = lexicon.tokens(text)

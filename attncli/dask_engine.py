@@ -8,17 +8,28 @@ and see the input files and the output directory at the same paths (a shared fil
 The shards, in order, hold what the single-machine .npz of the files, one after the other,
 would hold (each shard's `lines` counts from 1 in its own source file); manifest.json sums them
 up. The schemas: docs/formats.md.
+
+Faults: the shards are written into a hidden folder in out/ (.shards.PID-RANDOM.tmp), moved
+into out/ and then the manifest written only when every task has ended well: a failure, a
+Ctrl-C or SIGTERM removes the folder, so out/ never holds shards without their manifest. Local
+worker processes ignore Ctrl-C (the terminal sends it to the whole process group: the parent
+alone decides) and are terminated at once on any failure, never waited for. A scheduler
+address is first checked with a deadline on the connection and on Dask's handshake: a
+listener that is not Dask, or never answers, is one line, not a hang.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+from contextlib import contextmanager
 from pathlib import Path
 
 from .batch import BatchOptions
-from .errors import DataError, UsageError
+from .errors import DataError, UsageError, os_error
 
 INSTALL_HINT = "--engine dask needs Dask: pip install 'attncli[dask]'"
+CONNECT_TIMEOUT = 10.0  # seconds for a scheduler to accept the connection and answer Dask's handshake
 
 
 def embed_shard(source: str, target: str, cfg, options: BatchOptions) -> dict:
@@ -48,25 +59,135 @@ def _require_dask():
     return dask
 
 
+def _require_distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise DataError(INSTALL_HINT) from None
+    return distributed
+
+
 def compute(func, calls: list[tuple], scheduler: str | None = None) -> list:
     """[func(*args) for args in calls], each call a Dask task: on local processes, or on the
-    cluster at `scheduler`. Results in the order of `calls`."""
+    cluster at `scheduler`. Results in the order of `calls`. However it ends (an error in a
+    task, Ctrl-C, SIGTERM), no task of this run is left running."""
     dask = _require_dask()
     tasks = [dask.delayed(func, pure=False)(*args) for args in calls]
     if not scheduler:
-        return list(dask.compute(*tasks, scheduler="processes"))
+        return _compute_local(dask, tasks)
+    Client = _require_distributed().Client
+    _check_scheduler(scheduler)
+    with _quiet_logs():
+        try:
+            client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s")
+        except (OSError, TimeoutError) as e:
+            raise DataError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+        try:
+            futures = client.compute(tasks)
+            try:
+                return list(client.gather(futures))
+            except BaseException:
+                client.cancel(futures, force=True)  # the cluster drops what this run still had queued or running
+                raise
+        finally:
+            client.close(timeout=CONNECT_TIMEOUT)
+
+
+@contextmanager
+def _quiet_logs():
+    """distributed's and asyncio's log records (an interrupted gather leaves a task whose
+    exception 'was never retrieved', a lost connection logs a traceback) stay off stderr: the
+    run ends with attncli's one line."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ("distributed", "asyncio", "tornado")]
+    levels = [log.level for log in loggers]
+    for log in loggers:
+        log.setLevel(logging.CRITICAL + 1)
     try:
-        from distributed import Client
-    except ImportError:
-        raise DataError(INSTALL_HINT) from None
+        yield
+    finally:
+        for log, level in zip(loggers, levels):
+            log.setLevel(level)
+
+
+@contextmanager
+def _sigint_ignored():
+    """SIGINT ignored for the block: processes started in it keep ignoring it (Python leaves an
+    ignored SIGINT ignored), so a Ctrl-C reaches the parent's handler only."""
     try:
-        client = Client(scheduler, timeout="10s")
-    except (OSError, TimeoutError) as e:
-        raise DataError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _compute_local(dask, tasks: list) -> list:
+    """The tasks on a pool of local processes (spawned, as dask's own) that attncli owns. dask's
+    own pool waits for the running tasks when interrupted (minutes; a second Ctrl-C then hung in
+    multiprocessing's exit handler, and workers were left running). This one's workers ignore
+    Ctrl-C, and on any failure, Ctrl-C or SIGTERM are killed at once, never waited for."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = max(1, min(len(tasks), os.cpu_count() or 1))
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint)
+    with _sigint_ignored():  # spawned now, the workers start with SIGINT ignored (no traceback from their start-up)
+        for _ in range(workers):
+            pool.submit(int)
+    try:
+        results = dask.compute(*tasks, scheduler="processes", pool=pool)
+    except BaseException:
+        with _sigint_ignored():  # a second Ctrl-C must not cut the clean-up short
+            for process in list(getattr(pool, "_processes", {}).values()):  # the executor keeps its workers here
+                process.kill()
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return list(results)
+
+
+def _ignore_sigint() -> None:
+    """In each local worker: Ctrl-C is for the parent, which ends the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _check_scheduler(address: str) -> None:
+    """One line, within CONNECT_TIMEOUT, unless a Dask scheduler answers at `address`:
+    distributed's Client waits for the handshake of a listener that accepted the connection
+    without a deadline (an HTTP server, a port that never answers: it hung past 60 s)."""
+    import asyncio
+    import socket
+
+    from distributed.comm import connect
+
+    if address.startswith("tcp://"):  # refused or unroutable: say so now (Dask retries until its timeout)
+        host, _, port = address[len("tcp://"):].rstrip("/").rpartition(":")
+        if port.isdigit():
+            try:
+                socket.create_connection((host.strip("[]") or "localhost", int(port)), timeout=CONNECT_TIMEOUT).close()
+            except OSError as e:
+                raise DataError(f"cannot reach the Dask scheduler at {address}: {e.strerror or e}") from None
+
+    async def handshake():
+        comm = await connect(address, timeout=CONNECT_TIMEOUT)
+        await comm.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(handshake(), CONNECT_TIMEOUT))
     except ValueError as e:  # an address distributed cannot parse ("garbage://x")
-        raise UsageError(f"--scheduler {scheduler!r}: not a Dask scheduler address ({e})") from None
-    with client:
-        return list(dask.compute(*tasks, scheduler=client))
+        raise UsageError(f"--scheduler {address!r}: not a Dask scheduler address ({' '.join(str(e).split())})") from None
+    except (TimeoutError, asyncio.TimeoutError):
+        raise DataError(f"no Dask scheduler answered at {address} within {CONNECT_TIMEOUT:g} s (is it a Dask "
+                        "scheduler's address? e.g. tcp://host:8786)") from None
+    except OSError as e:
+        raise DataError(f"cannot reach the Dask scheduler at {address}: {' '.join(str(e).split())}") from None
+    except Exception as e:  # what answered does not speak Dask's protocol
+        raise DataError(f"{address} is not a Dask scheduler (its answer to Dask's handshake: {type(e).__name__})") from None
 
 
 def run_dask(cfg, sources: list, output: str | None, options: BatchOptions, scheduler: str | None = None) -> dict:
@@ -79,20 +200,56 @@ def run_dask(cfg, sources: list, output: str | None, options: BatchOptions, sche
     if not all(s.regular for s in sources):
         odd = next(s.label for s in sources if not s.regular)
         raise UsageError(f"--engine dask reads regular files (each on a worker), not {odd}")
+    if scheduler:  # before anything is made in out/
+        _require_distributed()
+        _check_scheduler(scheduler)
     out = Path(output)
-    if out.exists() and not out.is_dir():
-        raise DataError(f"{output}: exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        if out.exists() and not out.is_dir():
+            raise DataError(f"{output}: exists and is not a directory")
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise os_error(e, output) from None
 
-    targets = [str((out / f"shard-{i:05d}.npz").resolve()) for i in range(len(files))]
-    shards = compute(embed_shard, [(os.path.abspath(src), dst, cfg, options) for src, dst in zip(files, targets)], scheduler)
-    shards = [{"file": shard.pop("file"), "source": src, **shard} for shard, src in zip(shards, files)]
+    import shutil
 
+    from .export import release, temp_beside
+
+    try:  # the shards and the manifest are made here, and moved into out/ only when all is done
+        staging = temp_beside(out / "shards", directory=True).resolve()
+    except OSError as e:
+        raise os_error(e, output, "write shards into") from None
+    try:
+        targets = [str(staging / f"shard-{i:05d}.npz") for i in range(len(files))]
+        shards = compute(embed_shard, [(os.path.abspath(src), dst, cfg, options) for src, dst in zip(files, targets)], scheduler)
+        manifest = _manifest(cfg, options, shards, files)
+        _publish(staging, out, [s["file"] for s in manifest["shards"]], manifest)
+    except OSError as e:  # a full or read-only disk, here or in a worker
+        raise os_error(e, output, "write shards into") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        release(staging)
+    return manifest
+
+
+def _publish(staging: Path, out: Path, names: list[str], manifest: dict) -> None:
+    """Write the manifest beside the shards, then move the shards into out/ and the manifest
+    last: renames within one directory, which neither fill the disk nor half-happen."""
     import orjson
 
-    from .batch import BatchEmbedder
     from .export import float32, write_atomic
 
+    write_atomic(staging / "manifest.json", orjson.dumps(float32(manifest), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+    for name in names:
+        os.replace(staging / name, out / name)
+    os.replace(staging / "manifest.json", out / "manifest.json")
+
+
+def _manifest(cfg, options: BatchOptions, shards: list[dict], files: list[str]) -> dict:
+    """manifest.json (docs/formats.md)."""
+    from .batch import BatchEmbedder
+
+    shards = [{"file": shard.pop("file"), "source": src, **shard} for shard, src in zip(shards, files)]
     meta = BatchEmbedder(cfg, options=options).meta()  # the config and vectors description
     manifest = {
         "format": "attncli-shards/2",
@@ -104,7 +261,6 @@ def run_dask(cfg, sources: list, output: str | None, options: BatchOptions, sche
         "vectors": meta["vectors"],
         "options": _manifest_options(options),
     }
-    write_atomic(out / "manifest.json", orjson.dumps(float32(manifest), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n")
     return manifest
 
 

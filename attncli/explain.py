@@ -29,6 +29,7 @@ from .errors import DataError, UsageError
 from .pipeline import (
     Config,
     Lexicon,
+    check_attention_cells,
     single_token,
     contextualize,
     key_prior,
@@ -39,6 +40,12 @@ from .pipeline import (
     vectors_for,
 )
 from .vectors import Vectors
+
+# Cells (layers x heads x n x n) a working may keep. Each is held about six times (similarity,
+# logits, weights, masked logits, and the page's JSON text, ~35 bytes): 1,000,000 cells (1,000
+# tokens, one head, one layer) is ~150 MB and a 35 MB page; the 25,000,000 of embed took 3.2 GB
+# and an 887 MB page with --html. A working of more tokens is not one a reader follows.
+MAX_ATTENTION_CELLS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -122,11 +129,14 @@ def explain(
     vectors: Vectors | None = None,
     occurrence: int = 1,
     k: int = 5,
+    max_attention_cells: int = MAX_ATTENTION_CELLS,
     **options,
 ) -> Explanation:
     """Work the formula for `word` (its `occurrence`-th appearance, from 1) in `text`:
     `explain("money bank grows", "bank")`. `options` override fields of `config`; `k` nearest
-    vocabulary words before and after (0: none)."""
+    vocabulary words before and after (0: none). The working keeps every layer's and head's
+    n x n weights, logits and similarities: a sentence whose layers x heads x n x n passes
+    `max_attention_cells` is refused (DataError) before anything is computed."""
     if isinstance(vectors, (str, os.PathLike)):  # a source, as in Config.vectors
         options["vectors"], vectors = str(vectors), None
     cfg = config or Config()
@@ -137,6 +147,7 @@ def explain(
     target = single_token(word, Lexicon(vec, cfg))
     proj = load_projections(cfg, vec.dim)
     prep = prepare(text, vec, cfg)
+    check_attention_cells(len(prep.kept), proj.heads, max_attention_cells, layers=cfg.layers)
     tokens = [prep.tokens[j].text for j in prep.kept]
     index = _find(target, occurrence, tokens, prep.oov, text)
     x = static_rows(vec, prep.ids, prep.subword)  # (n, d)

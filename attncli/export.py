@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import errno
 import os
 import stat
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+
+from .errors import DataError
 
 _OPTS = orjson.OPT_SERIALIZE_NUMPY
 
@@ -81,6 +84,8 @@ def float32(value):
         return np.float32(value)
     if isinstance(value, np.ndarray):
         return value.astype(np.float32, copy=False) if value.dtype.kind == "f" else value
+    if isinstance(value, Masked):
+        return Masked(float32(value.array))
     if isinstance(value, dict):
         return {k: float32(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -89,8 +94,78 @@ def float32(value):
 
 
 def dumps(obj) -> bytes:
-    """JSON bytes, no trailing newline; every float at its shortest float32 repr."""
-    return orjson.dumps(float32(obj), option=_OPTS)
+    """JSON bytes, no trailing newline; every float at its shortest float32 repr. A number
+    that is not finite (as float32) is refused (check_finite), never written as null."""
+    check_finite(obj)
+    return orjson.dumps(float32(obj), option=_OPTS, default=_unwrap)
+
+
+class NotFinite(DataError):
+    """A number about to be printed or written is infinite or NaN."""
+
+
+def check_finite(obj, what: str = "the result") -> None:
+    """NotFinite unless every number in `obj` (floats, numpy scalars and arrays, inside dicts,
+    lists, tuples and dataclasses) is finite as float32: the one check every output (JSON,
+    tables, pages) passes before anything is shown. Values that do not fit float32 (1e300
+    from a float64 weights file, a norm of vectors near 1e38) end here as one line, never as
+    `inf` in a table or `null` in JSON. A number the schema leaves out is None (JSON null),
+    e.g. a masked logit (see `masked`)."""
+    where = _first_not_finite(obj, "")
+    if where is not None:
+        path, value = where
+        raise NotFinite(f"{what} holds a number that is not finite ({path.lstrip('.') or 'the value'} = {value}): "
+                        "values near float32's limit of 3.4e38 overflow; scale the vectors or weights down. Nothing was written")
+
+
+def _first_not_finite(obj, path: str):
+    """(path, value) of the first non-finite number in obj, else None."""
+    if isinstance(obj, (float, np.floating)):
+        with np.errstate(over="ignore"):
+            return None if np.isfinite(np.float32(obj)) else (path, obj)
+    if isinstance(obj, Masked):  # NaN is a masked cell there; infinity is still an overflow
+        return _first_not_finite(np.where(np.isnan(obj.array), 0, obj.array), path)
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind not in "fc":
+            return None
+        with np.errstate(over="ignore"):
+            bad = ~np.isfinite(obj if obj.dtype.itemsize <= 4 else obj.astype(np.float32))
+        if not bad.any():
+            return None
+        index = np.unravel_index(int(np.flatnonzero(bad)[0]), obj.shape)
+        return f"{path}[{']['.join(map(str, index))}]", obj[index]
+    if isinstance(obj, dict):
+        items = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        items = ((f.name, getattr(obj, f.name)) for f in dataclasses.fields(obj))
+    else:
+        return None
+    for key, value in items:
+        found = _first_not_finite(value, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}")
+        if found is not None:
+            return found
+    return None
+
+
+class Masked:
+    """A float array whose NaN cells are masked (a masked logit): written as JSON null, and
+    let through by check_finite, which refuses any other NaN (and infinity, here too)."""
+
+    def __init__(self, array):
+        self.array = np.asarray(array)
+
+
+def masked(array) -> Masked:
+    return Masked(array)
+
+
+def _unwrap(obj):
+    """orjson's hook for types it does not know: a Masked array is its array."""
+    if isinstance(obj, Masked):
+        return obj.array
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
 
 
 @dataclass(frozen=True)
@@ -118,6 +193,7 @@ def output_target(path: str | os.PathLike) -> Target:
         st = os.stat(path)  # follows symlinks
     except FileNotFoundError:
         st = None  # a new file, or a link to one that does not exist yet
+        os.stat(path.parent)  # as the kernel sees it: "missing/../x" or "file/../x" is an error, not "x"
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
     if st is not None and not stat.S_ISREG(st.st_mode):
@@ -271,11 +347,11 @@ def _layer_record(layer, i: int) -> dict:
         with np.errstate(divide="ignore"):
             logits = np.where(layer.weights[i] > 0, np.log(layer.weights[i]), np.nan).astype(np.float32)
         similarity = None
-    record = {"similarity": similarity, "logits": logits, "weights": layer.weights[i],
+    record = {"similarity": similarity, "logits": masked(logits), "weights": layer.weights[i],
               "terms": layer.terms, "residual": layer.residual, "output": layer.output}
     if len(heads) > 1:
         record["heads"] = [
-            {"head": n, "q": h.q[i], "k": h.k, "v": h.v, "similarity": h.similarity[i], "logits": h.logits[i],
+            {"head": n, "q": h.q[i], "k": h.k, "v": h.v, "similarity": h.similarity[i], "logits": masked(h.logits[i]),
              "weights": h.weights[i], "output": h.output}
             for n, h in enumerate(heads, 1)
         ]

@@ -527,7 +527,7 @@ def explain_page(e) -> str:
     The JSON block holds what `explain --json` prints, plus "text", "surfaces", "describe" and
     "view": {"cosine", "residual", "layers": [[{"q", "k", "similarity", "logits", "weights"}
     per head] per layer]}, q and k (n x d_k) as scored (unit length under cosine)."""
-    from .export import explain_record
+    from .export import explain_record, masked
 
     cosine = e.config.similarity == "cosine"
     data = explain_record(e)
@@ -538,7 +538,7 @@ def explain_page(e) -> str:
         "qkv": e.config.mode == "qkv" and e.config.weights != "identity",
         "prior": e.prior,
         "layers": [[{"q": _scored(h.q, cosine), "k": _scored(h.k, cosine), "similarity": h.similarity,
-                     "logits": h.logits, "weights": h.weights} for h in layer.heads] for layer in e.layers],
+                     "logits": masked(h.logits), "weights": h.weights} for h in layer.heads] for layer in e.layers],
     }
     H, L = e.heads, len(e.layers)
     selects = ""

@@ -28,7 +28,7 @@ from typing import BinaryIO, Iterable, Iterator
 
 import numpy as np
 
-from .errors import DataError, UsageError
+from .errors import DataError, UsageError, os_error
 
 MAX_TEXT_BYTES = 1 << 26  # a whole-file read (compare -i, WiC files): 64 MiB, then one clear error
 DEFAULT_MAX_LINE_BYTES = 1_000_000  # a sentence longer than this is an error record, not a MemoryError
@@ -78,23 +78,6 @@ class Source:
             return open(self.name, "rb")
         except OSError as e:
             raise os_error(e, self.name) from None
-
-
-def os_error(e: OSError, name: str | os.PathLike) -> DataError:
-    """One line for an OSError on reading `name`: what it is, in plain words."""
-    reason = {
-        "ENOENT": "no such file",
-        "EISDIR": "is a directory",
-        "EACCES": "permission denied",
-        "EPERM": "permission denied",
-        "ENOTDIR": "a part of the path is not a directory",
-        "ENAMETOOLONG": "file name too long",
-        "ELOOP": "too many levels of symbolic links",
-    }
-    import errno
-
-    code = errno.errorcode.get(e.errno or 0, "")
-    return DataError(f"{name}: {reason.get(code) or e.strerror or e}")
 
 
 def expand(patterns: Iterable[str], *, option: str = "-i", stdin: bool = True) -> list[Source]:

@@ -22,7 +22,7 @@ import numpy as np
 from . import attention as att
 from . import report
 from .errors import DataError, UsageError
-from .tokens import TOKENIZERS, Token, tokenize
+from .tokens import TOKENIZERS, Token, nfc, tokenize
 from .vectors import FORMATS as VECTOR_FORMATS
 from .vectors import UNICODE_ERRORS, Vectors, load_vectors
 
@@ -262,11 +262,10 @@ def load_projections(cfg: Config, d: int) -> att.Projections:
             return att.Projections.glorot(d, cfg.heads, cfg.seed)
     except ValueError as e:
         raise UsageError(f"--heads {cfg.heads}: {e}") from None
-    from .weightsfile import weights_path
+    from .weightsfile import weights_path, weights_stat
 
     path = weights_path(cfg.weights)
-    if not path.is_file():
-        raise DataError(f"{path}: {'not a regular file' if path.exists() else 'no such weights file'}")
+    weights_stat(path)
     try:
         return att.Projections.from_arrays(_weights_arrays(path), d, cfg.heads, source=str(path))
     except ValueError as e:
@@ -277,7 +276,9 @@ def _weights_arrays(path: Path) -> dict[str, np.ndarray]:
     """The members of a weights file, read once per process (carried_settings and
     load_projections both need them); its carried settings are checked here, however the
     file is reached. Never modified by callers (Projections.from_arrays copies)."""
-    stat = path.stat()  # in the cache key: a rewritten file is read again
+    from .weightsfile import weights_stat
+
+    stat = weights_stat(path)  # in the cache key: a rewritten file is read again
     return _read_weights(path, stat.st_size, stat.st_mtime_ns)
 
 
@@ -299,8 +300,6 @@ def carried_settings(weights: str) -> dict:
     if weights in ("identity", "random"):
         return {}
     path = weights_path(weights)
-    if not path.is_file():  # load_projections reports it
-        return {}
     return checked_settings(path, _weights_arrays(path).get(SETTINGS))
 
 
@@ -551,6 +550,27 @@ def _with_options(config: Config | None, options: dict) -> Config:
 MAX_ATTENTION_CELLS = 25_000_000  # H x n x n weights of one result: 100 MB of float32
 
 
+class TooManyCells(DataError):
+    """A sentence whose attention weights would pass the cap; `tokens` says how long it is."""
+
+    def __init__(self, message: str, tokens: int):
+        super().__init__(message)
+        self.tokens = tokens
+
+
+def check_attention_cells(n: int, heads: int, max_attention_cells: int, layers: int = 1) -> None:
+    """TooManyCells (a DataError), before anything is computed, when a result would keep more
+    than `max_attention_cells` attention weights: layers x heads x n x n (embed keeps the last
+    layer's, explain every layer's)."""
+    cells = layers * heads * n * n
+    if cells > max_attention_cells:
+        shape = f"{layers} layers x " if layers > 1 else ""
+        raise TooManyCells(
+            f"the sentence has {n:,} tokens: its attention weights ({shape}{heads} x {n:,} x {n:,} = {cells:,}) pass "
+            f"--max-attention-cells {max_attention_cells:,}; for long texts use `attncli batch -i FILE` (computed in "
+            "blocks, weights left out) or raise the limit", n)
+
+
 def embed(
     text: str, config: Config | None = None, vectors: Vectors | None = None, *,
     max_attention_cells: int = MAX_ATTENTION_CELLS, **options,
@@ -567,13 +587,7 @@ def embed(
     vec = vectors if vectors is not None else vectors_for(cfg)
     proj = load_projections(cfg, vec.dim)
     prep = prepare(text, vec, cfg)
-    n = len(prep.kept)
-    if proj.heads * n * n > max_attention_cells:
-        raise DataError(
-            f"the sentence has {n:,} tokens: its attention weights ({proj.heads} x {n:,} x {n:,} = "
-            f"{proj.heads * n * n:,}) pass --max-attention-cells {max_attention_cells:,}; for long texts use "
-            "`attncli batch -i FILE` (computed in blocks, weights left out) or raise the limit"
-        )
+    check_attention_cells(len(prep.kept), proj.heads, max_attention_cells)
     x = static_rows(vec, prep.ids, prep.subword)  # (n, d)
     contextual, heads = contextualize(model_input(x, vec, cfg), cfg, proj, key_prior(vec, prep.ids, cfg))
     return EmbedResult(
@@ -648,13 +662,15 @@ def compare(
     k: int = 5,
     exclude_word: bool = True,
     skip_missing: bool = False,
+    max_attention_cells: int = MAX_ATTENTION_CELLS,
     **options,
 ) -> CompareResult:
     """Embed each sentence and follow `word` through them: its static and contextual cosines
     between sentences, what it attended to, and its nearest vocabulary words in each.
     `occurrence` picks the K-th appearance (1-based) in sentences holding the word more than
     once; a sentence holding it once uses that one. A sentence without the word is an error,
-    or, with `skip_missing` (lines of a file), left out and listed in `missing`."""
+    or, with `skip_missing` (lines of a file), left out and listed in `missing`. Each sentence
+    is capped as embed caps one (`max_attention_cells`)."""
     cfg = _with_options(config, options)
     if occurrence < 1:
         raise UsageError(f"occurrence counts from 1, not {occurrence}")
@@ -665,11 +681,13 @@ def compare(
     quick = target.lower()
     for i, text in enumerate(sentences):
         why = None
-        if skip_missing and quick not in sentence_text(text).lower():  # most lines of a file: not embedded
+        if skip_missing and quick not in nfc(sentence_text(text)).lower():  # most lines of a file: not embedded
             missing.append((i, "absent"))
             continue
         try:
-            result = embed(text, cfg, vec)
+            result = embed(text, cfg, vec, max_attention_cells=max_attention_cells)
+        except TooManyCells as e:
+            raise TooManyCells(f"sentence {i + 1}: {e}", e.tokens) from None
         except DataError as e:
             if not skip_missing:
                 raise

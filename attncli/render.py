@@ -7,9 +7,10 @@ from rich import box
 from rich.color import Color
 from rich.console import Group
 from rich.style import Style
-from rich.table import Table
+from rich.table import Table as _RichTable
 from rich.text import Text
 
+from .attention import norms
 from .tokens import visible
 
 
@@ -17,6 +18,28 @@ def cell(text: str) -> Text:
     """Text from the user's data (a token, a word, a sentence, a path): control characters
     escaped, and never read as rich markup ("[bold]" stays "[bold]")."""
     return Text(visible(str(text)))
+
+
+def _plain(value):
+    """A table's title, header or cell: a str becomes cell(str); renderables pass unchanged."""
+    return cell(value) if isinstance(value, str) else value
+
+
+class Table(_RichTable):
+    """rich's Table, every string in it (title, caption, headers, footers, cells) shown as
+    cell() shows it: escaped, never read as markup. Every table of attncli is one: a file's
+    name, a provenance or a token with ESC or U+202E in it cannot reach the terminal raw."""
+
+    def __init__(self, *headers, title=None, caption=None, **kwargs):
+        super().__init__(title=_plain(title), caption=_plain(caption), **kwargs)
+        for header in headers:
+            self.add_column(header)
+
+    def add_column(self, header="", footer="", **kwargs) -> None:
+        super().add_column(_plain(header), _plain(footer), **kwargs)
+
+    def add_row(self, *cells, **kwargs) -> None:
+        super().add_row(*map(_plain, cells), **kwargs)
 
 # Sequential heat scale from low to high weight; cells print their number too, so the colour is
 # a reading aid and NO_COLOR loses nothing.
@@ -159,10 +182,10 @@ def vectors_table(tokens: list[str], matrix: np.ndarray, dims: int, title: str, 
     shown = min(dims, total)
     if say_dims:
         title += f" ({total} dims)" + ("" if shown == total else f": d0-d{shown - 1} shown (--dims), norm of all")
-    norms = np.linalg.norm(matrix, axis=1)
+    lengths = norms(matrix)
     cells = [[Text(f"{x:+.2f}") for x in row[:shown]] for row in matrix]
     return BlockedTable(title, "token", list(tokens), [f"d{j}" for j in range(shown)], cells, unit="dimensions",
-                        span=lambda a, b: f"d{a}-d{b - 1}", trailing=("norm", [Text(f"{x:.2f}") for x in norms]),
+                        span=lambda a, b: f"d{a}-d{b - 1}", trailing=("norm", [Text(f"{x:.2f}") for x in lengths]),
                         note=note)
 
 

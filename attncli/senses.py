@@ -205,11 +205,15 @@ def _finish(word, forms, sources, found: Collected, config, vec, options, like, 
 def rank_like(result: SensesResult, text: str, top: int, vec: Vectors) -> LikeResult:
     """The occurrences nearest in meaning to the word in `text`: cosine between contextual
     vectors, both centered on the mean of the corpus occurrences (what they share is left out)."""
-    from .pipeline import embed
+    from .pipeline import TooManyCells, embed
 
     if top < 1:
         raise UsageError(f"-n must be >= 1, not {top}")
-    example = embed(text, result.config, vec)
+    try:
+        example = embed(text, result.config, vec)
+    except TooManyCells as e:  # its hint names embed's --max-attention-cells, which senses has not
+        raise DataError(f"--like: the example has {e.tokens:,} tokens, too long to embed as one sentence; "
+                        f"give one sentence holding {result.word!r}") from None
     rows = [i for i, t in enumerate(example.tokens) if t in result.forms]
     if not rows:
         raise UsageError(f"--like: the example holds no form of {result.word!r} ({'/'.join(result.forms)}): {text!r}")

@@ -53,13 +53,55 @@ class Token(NamedTuple):
     start: int  # character offset in the input
 
 
+def composed(text: str) -> tuple[str, list[int]]:
+    """`text` in Unicode NFC ("cafe" + U+0301 -> "café", as the vocabulary writes it), and for
+    each character of the result and for its end, the offset in `text` it comes from. Composed
+    run by run: a character and what composes with it (combining marks, a Hangul vowel, a
+    Tamil vowel sign), so that every offset is exact. Only text that is not NFC needs it."""
+    import unicodedata
+
+    out: list[str] = []
+    where: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
+        j = i + 1
+        while j < n and (unicodedata.combining(text[j]) or len(unicodedata.normalize("NFC", text[j - 1:j + 1])) < 2):
+            j += 1
+        run = unicodedata.normalize("NFC", text[i:j])
+        out.append(run)
+        # the first character of the run starts it; what is left uncomposed (marks) is its last characters
+        where += [i, *range(j - len(run) + 1, j)] if len(run) <= j - i else [i] * len(run)
+        i = j
+    where.append(n)
+    return "".join(out), where
+
+
+def nfc(text: str) -> str:
+    """`text` as tokens see it: NFC (see composed); ASCII and NFC text as it is, at no cost."""
+    if text.isascii():
+        return text
+    import unicodedata
+
+    return text if unicodedata.is_normalized("NFC", text) else composed(text)[0]
+
+
 def tokenize(text: str, known: Callable[[str], bool] | None = None, *, lower: bool = True,
              split: str = "glove") -> list[Token]:
     """Split `text` into tokens. With `known` (is this word in the vocabulary?), two repairs
     follow the vocabulary: "mr" "." becomes "mr." when "mr." is known and the period does not
     end the text, and an unknown hyphenated word is split at its hyphens ("money-bank" ->
     "money" "-" "bank"). `lower=False` keeps the case; split="whitespace" takes each
-    whitespace-separated word as one token, as it is (no repairs, no quote changes)."""
+    whitespace-separated word as one token, as it is (no repairs, no quote changes). Text not
+    in NFC (a decomposed "café") is tokenized composed; each token's surface and start still
+    refer to `text` as given."""
+    if nfc(text) is not text:
+        whole, where = composed(text)
+        return [Token(t.text, text[where[t.start]:where[t.start + len(t.surface)]], where[t.start])
+                for t in _tokenize(whole, known, lower, split)]
+    return _tokenize(text, known, lower, split)
+
+
+def _tokenize(text: str, known: Callable[[str], bool] | None, lower: bool, split: str) -> list[Token]:
     if split == "whitespace":
         return [Token(m.group().lower() if lower else m.group(), m.group(), m.start()) for m in _WHITESPACE.finditer(text)]
     plain = text.translate(_QUOTES)  # same length: offsets stay valid
@@ -117,11 +159,14 @@ def token_texts(text: str, known: Callable[[str], bool] | None = None, *, lower:
     for batch embedding, which needs the normalized tokens only. Falls back to tokenize() when a
     repair may apply (an unknown hyphenated word; a "." inside the text after a word that is
     known with it)."""
+    ascii = text.isascii()
+    if not ascii:
+        text = nfc(text)
     if split == "whitespace":
         return text.lower().split() if lower else text.split()
     if not lower:
         texts = _TOKEN.findall(text.translate(_QUOTES))
-    elif text.isascii():  # no typographic quotes; ASCII lowercasing keeps lengths, the pattern ignores case
+    elif ascii:  # no typographic quotes; ASCII lowercasing keeps lengths, the pattern ignores case
         texts = _TOKEN.findall(text.lower())
     else:
         texts = [t.lower() for t in _TOKEN.findall(text.translate(_QUOTES))]
@@ -157,13 +202,16 @@ def lines_token_texts(texts: list[str], *, lower: bool = True, split: str = "glo
     joined = "\n".join(texts)
     if joined.count("\n") != len(texts) - 1:
         return None
+    ascii = joined.isascii()
+    if not ascii:
+        joined = nfc(joined)  # composing never adds or removes a line end
     if split == "whitespace":
         return _WORD_OR_LINE_END.findall(joined.lower() if lower else joined)
     if not lower:
         for quote, plain in _QUOTE_PAIRS:
             joined = joined.replace(quote, plain)
         return _TOKEN_OR_LINE_END.findall(joined)
-    if joined.isascii():
+    if ascii:
         return _TOKEN_OR_LINE_END.findall(joined.lower())
     for quote, plain in _QUOTE_PAIRS:
         joined = joined.replace(quote, plain)

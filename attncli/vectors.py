@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import cache, report
-from .errors import DataError
+from .errors import DataError, os_error, os_reason, shown_path
 
 FORMATS = ("auto", "word2vec", "word2vec-bin", "glove", "fasttext", "kv")
 UNICODE_ERRORS = ("strict", "replace", "ignore")
@@ -325,8 +326,8 @@ def load_file(
     try:
         entry = cache.store(key, loaded["words"], loaded["matrix"], arrays, meta)
     except OSError as e:  # read-only or full disk: still usable, just not cached
-        report.note(f"warning: cannot write the cache in {cache.vectors_root()} ({e.strerror or e}); "
-                    "using the vectors without caching them")
+        report.note(f"warning: cannot write the cache in {shown_path(cache.vectors_root())} (from {cache.origin()}): "
+                    f"{os_reason(e)}; using the vectors without caching them")
         return Vectors(
             path.name, loaded["words"], np.asarray(loaded["matrix"], dtype=np.float32), format=format, path=str(path),
             counts=arrays.get("counts"), ngrams=arrays.get("ngrams"), ngram_range=tuple(meta["ngram_range"] or (0, 0)),
@@ -357,10 +358,10 @@ def _check_file(path: Path) -> os.stat_result:
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror})") from None
-    if path.is_dir():
+        raise os_error(e, path) from None
+    if stat.S_ISDIR(st.st_mode):
         raise DataError(f"{path}: is a directory, not a vector file")
-    if not path.is_file():  # a device, a FIFO: read more than once, and cached by size and time
+    if not stat.S_ISREG(st.st_mode):  # a device, a FIFO: read more than once, and cached by size and time
         raise DataError(f"{path}: not a regular file; give the vector file itself")
     if st.st_size == 0:
         raise DataError(f"{path}: is empty")

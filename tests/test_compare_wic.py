@@ -192,15 +192,15 @@ def test_user_config_file_is_read_and_overridden(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "content, message",
-    [('{"temprature": 1}', "unknown setting 'temprature'"), ("[1, 2]", "one JSON object"), ("{nope", "not valid JSON"),
-     ('{"similarity": "manhattan"}', "similarity")],
-)  # a bad file is bad data (1), whatever is wrong in it
-def test_bad_config_file(tmp_path, content, message):
+    "content, message, code",
+    [('{"temprature": 1}', "unknown setting 'temprature'", 2), ("[1, 2]", "one JSON object", 1), ("{nope", "not valid JSON", 1),
+     ('{"similarity": "manhattan"}', "similarity", 2)],
+)  # a file that is not settings is bad data (1); a setting unknown or out of range, bad usage (2), as on the command line
+def test_bad_config_file(tmp_path, content, message, code):
     bad = tmp_path / "bad.json"
     bad.write_text(content)
     r = run("embed", MONEY, "--config", str(bad))
-    assert r.exit_code == 1 and message in r.stderr and r.stderr.count("\n") == 1
+    assert r.exit_code == code and message in r.stderr and r.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize(

@@ -56,10 +56,11 @@ def test_bad_values_are_refused_by_config(changes):
     {"temperature": 1e-300}, {"prior_a": -1}, {"residual": 2}, {"fancy": 1}, {"center": 2**64},
 ])
 def test_bad_settings_files_are_one_line_naming_the_file(tmp_path, setting):
+    """A setting out of range or unknown is a usage error (exit 2), as on the command line."""
     f = tmp_path / "s.json"
     f.write_text(json.dumps(setting))
     r = run("embed", TEXT, "--json", "--config", str(f))
-    assert r.exit_code == 1 and r.stdout == ""
+    assert r.exit_code == 2 and r.stdout == ""
     assert r.stderr.startswith(f"attncli: error: {f}: ") and r.stderr.count("\n") == 1
     assert "Traceback" not in r.stderr
 

@@ -133,7 +133,7 @@ def test_bad_window_in_a_settings_file(tmp_path, value):
     f = tmp_path / "s.json"
     f.write_text(json.dumps({"window": value}))
     r = run("embed", TEXT, "--json", "--config", str(f))
-    assert r.exit_code == 1 and r.stdout == ""
+    assert r.exit_code == 2 and r.stdout == ""
     assert r.stderr.startswith(f"attncli: error: {f}: setting 'window': ") and r.stderr.count("\n") == 1
     assert "Traceback" not in r.stderr
 

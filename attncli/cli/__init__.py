@@ -13,9 +13,30 @@ asked for (app.COMMANDS), and heavy modules inside the commands, so that `attncl
 
 from __future__ import annotations
 
-import gc
+import os
+import sys
 
-from .app import app
+import _signal  # signal's C core: `import signal` pulls in enum and functools first (~5 ms)
+
+
+def _quit_early(signum, frame) -> None:
+    """Ctrl-C or SIGTERM while the command line is still loading (typer, numpy, the command's
+    modules: ~40 ms): nothing is open or written yet, so one line and the exit code, never a
+    KeyboardInterrupt traceback from inside an import. _Group.main puts the real handlers back."""
+    interrupted = signum == _signal.SIGINT
+    os.write(2, b"attncli: error: interrupted\n" if interrupted else b"attncli: error: terminated\n")
+    os._exit(130 if interrupted else 143)
+
+
+# First thing the console script runs (`from attncli.cli import main`), before the slow imports
+# below; not when attncli.cli is imported as a library (tests, a notebook).
+if os.path.basename(sys.argv[0]) in ("attncli", "__main__.py") and _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
+    _signal.signal(_signal.SIGINT, _quit_early)
+    _signal.signal(_signal.SIGTERM, _quit_early)
+
+import gc  # noqa: E402
+
+from .app import app  # noqa: E402
 
 __all__ = ["app", "main"]
 

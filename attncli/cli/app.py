@@ -7,8 +7,9 @@ never imports nor builds the other commands; `attncli --help` and shell completi
 names build every command they list.
 
 Errors end here: attncli's own exceptions, click's usage errors, a closed pipe, a full or
-closed stdout, Ctrl-C and SIGTERM each become one line on stderr and an exit code (1 bad data,
-2 bad usage, 130 interrupted, 143 terminated).
+closed stdout, any other OSError (errors.os_error words it), running out of memory, Ctrl-C and
+SIGTERM each become one line on stderr and an exit code (1 bad data, 2 bad usage, 130
+interrupted, 143 terminated).
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import importlib
 import signal
 import sys
 from collections.abc import Iterator, Mapping
+from contextlib import nullcontext
 from typing import Annotated, Optional
 
 import typer
 from typer.core import TyperGroup
 
-from ..errors import AttncliError, Terminated
-from .console import StdoutError, fail, flush_stdout, install_reporter, one_line, quiet_pipe, set_quiet
+from ..errors import AttncliError, Terminated, os_error
+from .console import StdoutError, fail, flush_stdout, install_reporter, one_line, quiet_pipe, set_quiet, stdout_errors
 
 # `attncli embed -i FILE ...` is another spelling of `attncli batch -i FILE ...`: routed there.
 _BATCH_ALIASES = {"embed": "batch"}
@@ -120,10 +122,14 @@ class _Group(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         signal.signal(signal.SIGTERM, _terminate)
+        if getattr(signal.getsignal(signal.SIGINT), "__name__", "") == "_quit_early":  # loaded: Ctrl-C is KeyboardInterrupt again
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         if sys.stdout is None:  # started with >&-
             fail("standard output is closed; redirect it (e.g. >/dev/null) instead", 1)
+        _readable_streams()
         try:
-            rv = self._run(args, prog_name, complete_var, **extra)
+            with stdout_errors() if _asks_for_help(sys.argv[1:] if args is None else args) else nullcontext():
+                rv = self._run(args, prog_name, complete_var, **extra)
             if rv == 130:  # typer turns Ctrl-C (KeyboardInterrupt) into a silent exit code 130
                 fail("interrupted", 130)
             flush_stdout()
@@ -133,6 +139,10 @@ class _Group(TyperGroup):
             fail(str(e), e.exit_code)
         except BrokenPipeError:
             quiet_pipe()
+        except OSError as e:  # a path no check foresaw (a name too long, a link loop, EIO): one line naming it
+            fail(str(os_error(e)), 1)
+        except MemoryError:
+            fail("out of memory; docs/limits.md lists what each command holds in memory", 1)
         except Terminated:
             fail("terminated", 143)
         except KeyboardInterrupt:
@@ -155,6 +165,27 @@ class _Group(TyperGroup):
         finally:
             set_quiet(False)
             inputs.forget()
+
+
+def _asks_for_help(args) -> bool:
+    """`--help` or `-h` before any `--`: the run only prints, so a failed write is stdout's."""
+    for a in args:
+        if a == "--":
+            return False
+        if a in ("-h", "--help"):
+            return True
+    return False
+
+
+def _readable_streams() -> None:
+    """Text that the terminal's encoding cannot hold (PYTHONIOENCODING=ascii, a C locale) is
+    written escaped (\\u221a) instead of ending the run with a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a stream that cannot change (CliRunner's, a closed one)
+                pass
 
 
 def _terminate(signum, frame):
@@ -181,8 +212,9 @@ commands.add_typer(train_app, name="train")
 def _version(value: bool):
     if value:
         from .. import __version__
+        from .console import print_text
 
-        print(f"attncli {__version__}")
+        print_text(f"attncli {__version__}")
         raise typer.Exit()
 
 

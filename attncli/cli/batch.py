@@ -18,7 +18,7 @@ from ..errors import DataError, UsageError
 from ..inputs import ReadStats, Source, check_output, expand, reading
 from .app import commands
 from .console import WARN_LINES, note, reporting_into, warn, wrote
-from .options import Engine, InputFormat, InputsOpt, OutputFormat, QuietOpt, VerboseOpt, config_options
+from .options import Engine, InputFormat, InputsOpt, OutputFormat, QuietOpt, VerboseOpt, bounded, config_options
 
 EXIT_SOME_FAILED = 3  # some lines failed: reported on stderr and as error records; the rest written
 
@@ -38,9 +38,9 @@ def batch(
                              help="Format of -o when its extension does not say.")] = None,
     with_static: Annotated[bool, typer.Option("--with-static", rich_help_panel=_OUT, help="Add the static vectors to the output.")] = False,
     with_attention: Annotated[bool, typer.Option("--with-attention", rich_help_panel=_OUT, help="Add the attention weights to the output.")] = False,
-    max_attention_cells: Annotated[int, typer.Option(min=1, rich_help_panel=_OUT,
+    max_attention_cells: Annotated[int, typer.Option(**bounded(1), rich_help_panel=_OUT,
                                    help="--with-attention: a line whose heads x n x n weights pass this fails.")] = DEFAULT_MAX_ATTENTION_CELLS,
-    batch_size: Annotated[int, typer.Option(min=1, rich_help_panel=_IN, help="Sentences attended together in one padded matmul.")] = DEFAULT_BATCH_SIZE,
+    batch_size: Annotated[int, typer.Option(**bounded(1), rich_help_panel=_IN, help="Sentences attended together in one padded matmul.")] = DEFAULT_BATCH_SIZE,
     max_line_bytes: Annotated[int, typer.Option(min=1, max=1 << 40, rich_help_panel=_IN,
                               help="A longer line fails (an error record, exit 3) and is read past, never held in memory.")] = DEFAULT_MAX_LINE_BYTES,
     quiet: QuietOpt = False,

@@ -8,10 +8,10 @@ import typer
 
 from ..errors import DataError, UsageError
 from ..inputs import nonblank_lines
-from ..pipeline import INT64_MAX
+from ..pipeline import MAX_ATTENTION_CELLS
 from .app import commands
 from .console import note, print_json, print_renderables, report_results, warn, write_file
-from .options import HtmlOpt, QuietOpt, SvgOpt, VerboseOpt, config_options
+from .options import HtmlOpt, QuietOpt, SvgOpt, VerboseOpt, bounded, config_options
 
 
 @commands.command()
@@ -21,12 +21,13 @@ def compare(
     word: Annotated[str, typer.Option("--word", "-w", help="The word to follow across the sentences.", show_default=False)] = ...,
     inputs: Annotated[Optional[list[str]], typer.Option("--input", "-i", metavar="FILE", show_default=False,
                       help="Also compare the lines of FILE that hold the word ('-': stdin; repeat -i; globs work); lines without it are skipped and counted.")] = None,
-    occurrence: Annotated[int, typer.Option(min=1, max=INT64_MAX, help="Which appearance of the word (1-based) in a sentence holding it more than once.")] = 1,
-    top: Annotated[int, typer.Option("-n", "--top", min=0, max=1000, help="Nearest vocabulary words shown per occurrence.")] = 5,
+    occurrence: Annotated[int, typer.Option(**bounded(1), help="Which appearance of the word (1-based) in a sentence holding it more than once.")] = 1,
+    top: Annotated[int, typer.Option("-n", "--top", **bounded(0), help="Nearest vocabulary words shown per occurrence.")] = 5,
     include_word: Annotated[bool, typer.Option("--include-word", help="Let the word itself appear among its neighbours.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
     html_file: HtmlOpt = None,
     svg_file: SvgOpt = None,
+    max_attention_cells: Annotated[int, typer.Option(**bounded(1), rich_help_panel="Limits", help="Refuse a sentence whose heads x n x n attention weights pass this (long texts: attncli batch -i).")] = MAX_ATTENTION_CELLS,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     *,
@@ -62,7 +63,7 @@ def compare(
             texts.append(text.strip())
             where.append(f"{label}:{number}" if len(sources) > 1 else f"line {number}")
     result = pipeline.compare(texts, word, config, occurrence=occurrence, k=top, exclude_word=not include_word,
-                              skip_missing=bool(patterns))
+                              skip_missing=bool(patterns), max_attention_cells=max_attention_cells)
     for i, why in result.missing:
         if i < n_args:
             raise DataError(f"the word is {why} in sentence {i + 1}: {texts[i][:60]!r}")
@@ -84,7 +85,7 @@ def compare(
     if svg_file is not None or not json_out:
         from ..render import compare_renderables
 
-        print_renderables(compare_renderables(result), svg_file, show=not json_out, title="attncli compare",
+        print_renderables(compare_renderables(result), svg_file, numbers=record, show=not json_out, title="attncli compare",
                           announce=not quiet)
     if json_out:
         print_json(record)

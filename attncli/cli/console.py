@@ -116,11 +116,16 @@ def stderr_console():
     return Console(stderr=True)
 
 
-def print_renderables(parts: list, svg: Path | None = None, *, show: bool = True, title: str = "attncli",
+def print_renderables(parts: list, svg: Path | None = None, *, numbers, show: bool = True, title: str = "attncli",
                       announce: bool = False) -> None:
     """Print rich renderables on stdout (when `show`) and, when `svg` is given, record the same
-    renderables into an SVG image written atomically to `svg`. The SVG is written first, so a
+    renderables into an SVG image written atomically to `svg`. `numbers`: what the tables show
+    (the result, or the command's JSON record): each of its numbers must be finite
+    (export.check_finite), or nothing is written or shown. The SVG is written first, so a
     failure to write it prints nothing."""
+    from ..export import check_finite
+
+    check_finite(numbers)
     if svg is not None:
         from ..render import svg_image
 
@@ -137,6 +142,15 @@ def print_renderables(parts: list, svg: Path | None = None, *, show: bool = True
                         out.print(part)
                 sys.stdout.write("\n".join(line.rstrip(" ") for line in captured.get().split("\n")))
             sys.stdout.flush()
+
+
+def print_text(text: str) -> None:
+    """A line of plain text on stdout (escaped: it may quote a path)."""
+    from ..tokens import visible
+
+    with stdout_errors():
+        sys.stdout.write(visible(text) + "\n")
+        sys.stdout.flush()
 
 
 def print_json(obj) -> None:
@@ -176,6 +190,7 @@ def wrote(path, size: int) -> None:
 def write_file(path: Path, data: bytes, *, announce: bool = False) -> None:
     """An output file the user asked for, written atomically; a failure is one line, exit 1.
     With `announce`, says on stderr what was written."""
+    from ..errors import os_error
     from ..export import write_atomic
     from ..inputs import check_output
 
@@ -183,22 +198,37 @@ def write_file(path: Path, data: bytes, *, announce: bool = False) -> None:
     try:
         write_atomic(path, data)
     except OSError as e:
-        raise DataError(f"cannot write {path}: {e.strerror or e}") from None
+        raise os_error(e, path, "write") from None
     if announce:
         wrote(path, len(data))
 
 
 def check_writable(path: Path) -> None:
     """Fail now (one line, exit 1) when `path` cannot be written later: before a long run."""
+    import stat
+
+    from ..errors import os_error
     from ..inputs import check_output
 
     check_output(path)
     parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
+    try:
+        st = os.stat(path)  # through symlinks: a dangling one is a new file
+    except FileNotFoundError:
+        st = None
+    except OSError as e:  # a name too long, a link loop, a file in the path
+        raise os_error(e, path, "write") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
         raise DataError(f"cannot write {path}: it is a directory")
-    if not parent.is_dir():
+    try:
+        parent_is_dir = stat.S_ISDIR(os.stat(parent).st_mode)
+    except FileNotFoundError:
+        parent_is_dir = False
+    except OSError as e:
+        raise os_error(e, path, "write") from None
+    if not parent_is_dir:
         raise DataError(f"cannot write {path}: no such directory {parent}")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    if not os.access(parent, os.W_OK) or (st is not None and not os.access(path, os.W_OK)):
         raise DataError(f"cannot write {path}: permission denied")
 
 

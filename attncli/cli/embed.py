@@ -11,7 +11,7 @@ from ..errors import UsageError
 from ..pipeline import MAX_ATTENTION_CELLS
 from .app import commands
 from .console import print_json, print_renderables, report_results, sentence_arg, write_file
-from .options import HtmlOpt, QuietOpt, SvgOpt, VerboseOpt, config_options
+from .options import HtmlOpt, QuietOpt, SvgOpt, VerboseOpt, bounded, config_options
 
 
 @commands.command()
@@ -19,12 +19,12 @@ from .options import HtmlOpt, QuietOpt, SvgOpt, VerboseOpt, config_options
 def embed(
     text: Annotated[Optional[str], typer.Argument(help="The sentence to embed ('-': read it from stdin; many: attncli batch -i FILE).", show_default=False)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
-    dims: Annotated[int, typer.Option(min=1, help="Vector dimensions shown in tables.")] = 8,
+    dims: Annotated[int, typer.Option(**bounded(1), help="Vector dimensions shown in tables.")] = 8,
     show_static: Annotated[bool, typer.Option("--show-static", help="Also show the static vectors the formula uses (centered when --center is on), to redo the arithmetic.")] = False,
-    neighbors: Annotated[int, typer.Option("--neighbors", min=0, help="Also show each token's K nearest vocabulary words (cosine to its contextual vector).")] = 0,
+    neighbors: Annotated[int, typer.Option("--neighbors", **bounded(0), help="Also show each token's K nearest vocabulary words (cosine to its contextual vector).")] = 0,
     html_file: HtmlOpt = None,
     svg_file: SvgOpt = None,
-    max_attention_cells: Annotated[int, typer.Option(min=1, rich_help_panel="Limits", help="Refuse a sentence whose heads x n x n attention weights pass this (long texts: attncli batch -i).")] = MAX_ATTENTION_CELLS,
+    max_attention_cells: Annotated[int, typer.Option(**bounded(1), rich_help_panel="Limits", help="Refuse a sentence whose heads x n x n attention weights pass this (long texts: attncli batch -i).")] = MAX_ATTENTION_CELLS,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     *,
@@ -55,7 +55,7 @@ def embed(
         parts = embed_renderables(result, dims=dims, inputs=inputs)
         if near is not None:
             parts.append(neighbors_table(result.surfaces, near))
-        print_renderables(parts, svg_file, show=not json_out, title="attncli embed", announce=not quiet)
+        print_renderables(parts, svg_file, numbers=(result, near), show=not json_out, title="attncli embed", announce=not quiet)
     if json_out:
         from ..export import embed_record
 

@@ -17,9 +17,22 @@ import typer
 
 from ..attention import SIMILARITIES
 from ..errors import DataError
-from ..pipeline import CASES, MODES, OOV_POLICIES, POSITIONS, PRIORS
+from ..pipeline import CASES, INT64_MAX, MODES, OOV_POLICIES, POSITIONS, PRIORS
 from ..tokens import TOKENIZERS
 from ..vectors import FORMATS, UNICODE_ERRORS
+
+
+def bounded(low: int = 0) -> dict:
+    """typer.Option keywords of an integer option from `low` to 2^63 - 1, what JSON readers
+    and int64 arrays hold (typer.Option(**bounded(1), ...)): anything else is a usage error
+    naming the option (exit 2). The help shows the lower bound."""
+    return {"min": low, "callback": _below_2_63}
+
+
+def _below_2_63(param: typer.CallbackParam, value):
+    if value is not None and value > INT64_MAX:
+        raise typer.BadParameter(f"{value} is past {INT64_MAX} (2^63 - 1)", param=param)
+    return value
 
 
 def _choices(name: str, values) -> type[Enum]:
@@ -102,7 +115,7 @@ TrustOpt = Annotated[
 def _shared_options() -> list[inspect.Parameter]:
     """The options every embedding command takes, one per Config field, with Config's
     defaults. Added to each command's signature by @config_options."""
-    from ..pipeline import INT64_MAX, LIMITS, MODE_DEFAULTS, Config
+    from ..pipeline import LIMITS, MODE_DEFAULTS, Config
 
     defaults = {f.name: f.default for f in dataclasses.fields(Config)}  # mode-dependent ones: None
 
@@ -190,17 +203,14 @@ def _check_env_vectors(ctx, vectors: str) -> None:
 
 
 def _resolve_config(shared: dict):
-    from ..configfile import read_settings, user_config_path
+    from ..configfile import read_settings, user_settings
     from ..pipeline import MODE_DEFAULTS, Config, carried_settings
 
     ctx = shared.pop("ctx")
     textbook, config_file = shared.pop("textbook"), shared.pop("config_file")
     defaults: dict = {}  # options left at their defaults
-    user: dict = {}  # the user's config file
+    user = user_settings()  # the user's config file
     run: dict = {}  # what this run asks for: --config FILE, --textbook, options given
-    path = user_config_path()
-    if path.is_file():
-        user = read_settings(path)
     if config_file is not None:
         run.update(read_settings(config_file))
     if textbook:

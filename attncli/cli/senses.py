@@ -11,7 +11,7 @@ from ..corpus import MAX_LINE_BYTES
 from ..errors import UsageError
 from .app import commands, eval_app
 from .console import WARN_LINES, check_writable, print_json, print_renderables, warn, write_file
-from .options import Engine, HtmlOpt, InputsOpt, MaxLineBytesOpt, QuietOpt, VerboseOpt, _choices, config_options
+from .options import Engine, HtmlOpt, InputsOpt, MaxLineBytesOpt, QuietOpt, VerboseOpt, _choices, bounded, config_options
 
 Grouping = _choices("Grouping", ("senses", "kmeans"))
 
@@ -40,7 +40,7 @@ def senses(
                      help="Forms to look for, comma-separated (e.g. match,matches); default: the word.")] = None,
     like: Annotated[Optional[str], typer.Option("--like", show_default=False,
                     help="An example sentence holding the word: rank the occurrences by closeness in meaning to it.")] = None,
-    top: Annotated[int, typer.Option("-n", "--top", min=1, help="--like: occurrences shown.")] = 20,
+    top: Annotated[int, typer.Option("-n", "--top", **bounded(1), help="--like: occurrences shown.")] = 20,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
     html_file: HtmlOpt = None,
     max_line_bytes: MaxLineBytesOpt = MAX_LINE_BYTES,
@@ -81,7 +81,7 @@ def senses(
         return
     from ..render import senses_renderables
 
-    print_renderables(senses_renderables(result), show=True, title="attncli senses")
+    print_renderables(senses_renderables(result), numbers=lib.senses_record(result), title="attncli senses")
 
 
 @eval_app.command("pseudowords")
@@ -111,4 +111,4 @@ def eval_pseudowords(
         return
     from ..render import pseudowords_table
 
-    print_renderables([pseudowords_table(result)], show=True, title="attncli eval pseudowords")
+    print_renderables([pseudowords_table(result)], numbers=lib.pseudowords_record(result), title="attncli eval pseudowords")

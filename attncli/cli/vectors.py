@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from .app import commands
-from .console import print_json, print_renderables, warn
-from .options import Case, LimitOpt, QuietOpt, TrustOpt, UnicodeErrors, UnicodeErrorsOpt, VectorsFormat, VectorsOpt
+from .console import print_json, print_renderables, print_text, warn
+from .options import Case, LimitOpt, QuietOpt, TrustOpt, UnicodeErrors, UnicodeErrorsOpt, VectorsFormat, VectorsOpt, bounded
 
 vectors_app = typer.Typer(
     help="Vector sources: what they hold, the cache of converted files, nearest words.",
@@ -57,7 +57,7 @@ def info(
         return print_json(details)
     from ..render import vectors_info_table
 
-    print_renderables([vectors_info_table(details)])
+    print_renderables([vectors_info_table(details)], numbers=details)
 
 
 @vectors_app.command("list")
@@ -71,7 +71,7 @@ def list_cached(json_out: JsonOpt = False):
     from ..render import cache_table
     from ..vectors import cache_dir
 
-    print_renderables([cache_table(rows, str(cache_dir()))])
+    print_renderables([cache_table(rows, str(cache_dir()))], numbers=rows)
 
 
 @vectors_app.command("clear-cache")
@@ -80,13 +80,13 @@ def clear_cache():
     from ..vectors import cache_dir, clear_cache
 
     count, freed = clear_cache()
-    print(f"removed {count} cached source{'s' if count != 1 else ''} ({freed / 2**20:.1f} MiB) from {cache_dir()}")
+    print_text(f"removed {count} cached source{'s' if count != 1 else ''} ({freed / 2**20:.1f} MiB) from {cache_dir()}")
 
 
 @vectors_app.command("neighbors")
 def neighbors(
     word: Annotated[str, typer.Argument(help="The word whose nearest words to list.", show_default=False)],
-    n: Annotated[int, typer.Option("-n", "--count", min=1, help="How many neighbours.")] = 10,
+    n: Annotated[int, typer.Option("-n", "--count", **bounded(1), help="How many neighbours.")] = 10,
     vectors: VectorsOpt = "default",
     vectors_format: FormatOpt = VectorsFormat.auto,
     limit: LimitOpt = None,
@@ -118,6 +118,6 @@ def neighbors(
                             "neighbors": [{"word": w, "cosine": c} for w, c in pairs]})
     from ..render import word_neighbors_table
 
-    print_renderables([word_neighbors_table(found, pairs, vec.name, subword=how == "subword")])
+    print_renderables([word_neighbors_table(found, pairs, vec.name, subword=how == "subword")], numbers=pairs)
 
 

@@ -34,4 +34,4 @@ def info(
         return print_json(dataclasses.asdict(result))
     from ..render import weights_info_renderables
 
-    print_renderables(weights_info_renderables(result))
+    print_renderables(weights_info_renderables(result), numbers=result)

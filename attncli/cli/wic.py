@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -9,7 +10,7 @@ import typer
 
 from ..errors import UsageError
 from .app import eval_app, train_app
-from .console import check_writable, print_json, print_renderables, progress, warn, write_file
+from .console import check_writable, note, print_json, print_renderables, progress, reporting_into, warn, write_file
 from .options import QuietOpt, config_options
 
 
@@ -33,10 +34,7 @@ def eval_wic(
     """
     from .. import pipeline, wic
 
-    stdin = [name for name, p in (("data", eval_data), ("gold", eval_gold), ("--fit-data", fit_data), ("--fit-gold", fit_gold))
-             if str(p) == "-"]
-    if len(stdin) > 1:
-        raise UsageError(f"stdin ('-') can be read once, not for both {stdin[0]} and {stdin[1]}")
+    _stdin_once(data=eval_data, gold=eval_gold, fit_data=fit_data, fit_gold=fit_gold)
     eval_pairs, eval_labels = wic.read_split(eval_data, eval_gold)
     fit_pairs, fit_labels = wic.read_split(fit_data, fit_gold)
     vec = pipeline.vectors_for(config)
@@ -61,7 +59,30 @@ def eval_wic(
         return
     from ..render import wic_renderables
 
-    print_renderables(wic_renderables(result, str(eval_data), str(fit_data)))
+    print_renderables(wic_renderables(result, str(eval_data), str(fit_data)), numbers=result)
+
+
+def _stdin_once(**files: Path) -> None:
+    """UsageError when two of the files are stdin ('-'): it can be read once."""
+    stdin = [name.replace("_", "-") for name, p in files.items() if str(p) == "-"]
+    stdin = [f"--{name}" if name.startswith("fit") else name for name in stdin]
+    if len(stdin) > 1:
+        raise UsageError(f"stdin ('-') can be read once, not for both {stdin[0]} and {stdin[1]}")
+
+
+def _same_file(a, b) -> bool:
+    """Whether two paths name one file (the same path, links to it, /dev/stdout and the file
+    stdout is redirected to)."""
+    import os
+
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist (yet): the same only when spelled alike
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+MAX_RANK = 4096  # U and V are d x rank per matrix; a rank above d (checked once the vectors are known) adds nothing
+MAX_EPOCHS = 1000  # each epoch is a pass over the split: ~1 s for WiC train
 
 
 @train_app.command("wic")
@@ -70,8 +91,8 @@ def train_wic(
     fit_data: Annotated[Path, typer.Argument(help="WiC data file to learn from (e.g. train.data.txt).", show_default=False)],
     fit_gold: Annotated[Path, typer.Argument(help="Its gold labels.", show_default=False)],
     output: Annotated[Path, typer.Option("-o", "--output", dir_okay=False, help="Write the weights here (.npz: W_q, W_k, W_v and the settings to run them with).", show_default=False)] = ...,
-    rank: Annotated[int, typer.Option("--rank", min=0, help="Each W = I + U V^T with U, V of this rank; 0: learn W_v alone (full, by L-BFGS), W_q = W_k = I.")] = 8,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, show_default=False, help="Train this many epochs (default: chosen by cross-validation on the training split, folds grouped by target word, up to 20).")] = None,
+    rank: Annotated[int, typer.Option("--rank", min=0, max=MAX_RANK, help="Each W = I + U V^T with U, V of this rank (at most the vectors' dimensions); 0: learn W_v alone (full, by L-BFGS), W_q = W_k = I.")] = 8,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, max=MAX_EPOCHS, show_default=False, help="Train this many epochs (default: chosen by cross-validation on the training split, folds grouped by target word, up to 20).")] = None,
     save_config: Annotated[Optional[Path], typer.Option("--save-config", help="Also write the settings that run these weights (read back with --config).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print what was fitted as JSON on stdout.")] = False,
     quiet: QuietOpt = False,
@@ -85,13 +106,22 @@ def train_wic(
     from .. import pipeline, wic
     from ..weightsfile import CARRIED, npz_bytes
 
+    _stdin_once(data=fit_data, gold=fit_gold)
+    if str(output) == "-":
+        raise UsageError("-o -: train wic writes an .npz file, not to stdout; name the file (or -o /dev/stdout > FILE)")
+    if save_config is not None and _same_file(output, save_config):
+        raise UsageError(f"-o and --save-config both name {output}: the settings would replace the weights; give two files")
+    if json_out and _same_file(output, "/dev/stdout"):
+        raise UsageError("--json prints on stdout, and -o writes the weights there too: leave one out")
     check_writable(output)
     if save_config is not None:
         check_writable(save_config)
     if rank == 0 and epochs is not None:
         raise UsageError("--epochs is for --rank >= 1 (--rank 0 fits W_v by L-BFGS)")
-    pairs, labels = wic.read_split(fit_data, fit_gold)
     vec = pipeline.vectors_for(config)
+    if rank > vec.dim:
+        raise UsageError(f"--rank {rank}: at most the {vec.dim} dimensions of {vec.name} (W = I + U V^T is full at rank {vec.dim})")
+    pairs, labels = wic.read_split(fit_data, fit_gold)
     training = {"data": Path(fit_data).name, "pairs": len(pairs), "vectors": vec.info()["name"], "seed": config.seed,
                 "rank": rank, "heads": config.heads}
     if rank == 0:
@@ -105,7 +135,8 @@ def train_wic(
     else:
         from .. import learn_qkv
 
-        trained = learn_qkv.train_qkv(pairs, labels, config, vec, rank=rank, epochs=epochs, seed=config.seed)
+        with reporting_into(None) if quiet else nullcontext():  # -q: the training's progress lines too
+            trained = learn_qkv.train_qkv(pairs, labels, config, vec, rank=rank, epochs=epochs, seed=config.seed)
         weights, carried = trained.weights, trained.config
         training.update(epochs=trained.epochs, epochs_by="given" if epochs else "cross-validation",
                         cv_accuracy=trained.cv_accuracy[trained.epochs], cv_accuracy_untrained=trained.cv_accuracy[0],
@@ -127,7 +158,8 @@ def train_wic(
         how = (f"W_q, W_k, W_v = I + U V^T of rank {rank}, {config.heads} head(s), {training['epochs']} epochs "
                f"({'given' if epochs else 'chosen by cross-validation'}); held-out accuracy {training['cv_accuracy']:.4f} "
                f"(before training {training['cv_accuracy_untrained']:.4f}, folds grouped by target word)")
-    print(f"wrote {output}: {how}; accuracy on the training split {training['train_accuracy']:.4f}. "
-          f"Run them with --mode qkv --weights {output}")
-    if save_config is not None:
-        print(f"wrote {save_config}: run them with --config {save_config}")
+    if not quiet:  # on stderr, as every `wrote` line: stdout may be the weights themselves (-o /dev/stdout)
+        note(f"wrote {output}: {how}; accuracy on the training split {training['train_accuracy']:.4f}. "
+             f"Run them with --mode qkv --weights {output}")
+        if save_config is not None:
+            note(f"wrote {save_config}: run them with --config {save_config}")
