@@ -27,7 +27,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple
 import numpy as np
 
 from . import attention as att
-from .errors import DataError, UsageError
+from .errors import DataError, Option, UsageError
 from .pipeline import (
     INT64_MAX,
     MAX_ATTENTION_CELLS,
@@ -75,11 +75,11 @@ class BatchOptions:
 
     def __post_init__(self):
         if self.input_format not in INPUT_FORMATS:
-            raise UsageError(f"--input-format must be text or jsonl, not {self.input_format!r}")
+            raise UsageError(Option("input_format"), f" must be text or jsonl, not {self.input_format!r}")
         for name in ("batch_size", "max_attention_cells", "max_line_bytes"):
             value = getattr(self, name)
             if not 1 <= value <= INT64_MAX:  # what the manifest and the .npz can hold
-                raise UsageError(f"--{name.replace('_', '-')} must be between 1 and {INT64_MAX}, not {value}")
+                raise UsageError(Option(name), f" must be between 1 and {INT64_MAX}, not {value}")
 
 
 @dataclass(frozen=True)

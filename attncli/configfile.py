@@ -66,7 +66,7 @@ def read_settings(path: str | os.PathLike) -> dict:
         try:
             check_option(key, value)
         except UsageError as e:
-            raise DataError(f"{path}: setting {key!r}: {e}") from None
+            raise DataError(f"{path}: setting {key!r}: ", *e.parts) from None
         settings[key] = value
     return settings
 

@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from . import report
-from .errors import DataError, UsageError
+from .errors import DataError, Option, UsageError
 from .pipeline import Config, vectors_for
 from .tokens import tokenize
 from .vectors import Vectors
@@ -84,7 +84,7 @@ def resolve_forms(word: str, forms: Iterable[str] | None, known) -> list[str]:
     """The lowercased single-token forms to look for: `forms` when given, else the word."""
     wanted = [word] if not forms else [f for f in forms if f.strip()]
     if not wanted:
-        raise UsageError("--forms is empty")
+        raise UsageError(Option("forms"), " is empty")
     out = []
     for f in wanted:
         toks = tokenize(f, known)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import attention as att
-from .errors import DataError, UsageError
+from .errors import DataError, Option, UsageError
 from .pipeline import (
     Config,
     contextualize,
@@ -131,7 +131,7 @@ def explain(
     cfg = config or Config()
     cfg = (cfg.replace(**options) if options else cfg).resolved()
     if occurrence < 1:
-        raise UsageError(f"--occurrence counts from 1, not {occurrence}")
+        raise UsageError(Option("occurrence"), f" counts from 1, not {occurrence}")
     vec = vectors if vectors is not None else vectors_for(cfg)
     target = _one_token(word, vec)
     proj = load_projections(cfg, vec.dim)
@@ -271,7 +271,7 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
 def _one_token(word: str, vec: Vectors) -> str:
     toks = tokenize(word, vec.__contains__)
     if len(toks) != 1:
-        raise UsageError(f"--word must be a single token, {word!r} is {len(toks)}: {[t.text for t in toks]}")
+        raise UsageError(Option("word"), f" must be a single token, {word!r} is {len(toks)}: {[t.text for t in toks]}")
     return toks[0].text
 
 
@@ -281,11 +281,11 @@ def _find(target: str, occurrence: int, tokens: list[str], oov: list[dict], text
     short = text if len(text) <= 60 else text[:59] + "…"
     if not rows:
         if any(o["token"] == target for o in oov):
-            raise DataError(f"{target!r} is out of the vocabulary and skipped in {short!r} (try --oov zero)")
+            raise DataError(f"{target!r} is out of the vocabulary and skipped in {short!r} (try ", Option("oov", value="zero"), ")")
         listed = " ".join(tokens)
         listed = listed if len(listed) <= 60 else listed[:59] + "…"
         raise DataError(f"{target!r} is not in {short!r} (its tokens: {listed})")
     if occurrence > len(rows):
         times = "once" if len(rows) == 1 else f"{len(rows)} times"
-        raise DataError(f"{short!r} holds {target!r} {times}, not {occurrence} times (--occurrence)")
+        raise DataError(f"{short!r} holds {target!r} {times}, not {occurrence} times (", Option("occurrence"), ")")
     return rows[occurrence - 1]

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import attention as att
 from . import report
-from .errors import DataError, UsageError
+from .errors import DataError, Option, UsageError
 from .tokens import Token, tokenize
 from .vectors import FORMATS as VECTOR_FORMATS
 from .vectors import UNICODE_ERRORS, Vectors, load_vectors
@@ -110,7 +110,7 @@ class Config:
         for f in dataclasses.fields(self):
             check_option(f.name, getattr(self, f.name))
         if self.mode == "simple" and self.weights != "identity":
-            raise UsageError("--weights needs --mode qkv (simple mode has no parameters)")
+            raise UsageError(Option("weights"), " needs ", Option("mode", value="qkv"), " (simple mode has no parameters)")
         if self.is_resolved:
             try:
                 self.settings
@@ -177,13 +177,14 @@ _TYPES = {f.name: f.type for f in dataclasses.fields(Config)}
 
 def check_option(name: str, value) -> None:
     """UsageError unless `value` is a valid value of option `name` (its type, choices and
-    range): the one check behind Config, settings files and the API."""
-    flag = "--" + name.replace("_", "-")
+    range): the one check behind Config, settings files and the API. The error names the
+    option (errors.Option): `temperature` in Python, `--temperature` on the command line."""
+    flag = Option(name)
     kind = _TYPES[name]
     if value is None:
         if "None" in kind:
             return
-        raise UsageError(f"{flag} needs a value")
+        raise UsageError(flag, " needs a value")
     if kind.startswith("bool"):
         ok = isinstance(value, bool)
         want = "true or false"
@@ -197,14 +198,14 @@ def check_option(name: str, value) -> None:
         ok = isinstance(value, str)
         want = "a string"
     if not ok:
-        raise UsageError(f"{flag} must be {want}, not {value!r}")
+        raise UsageError(flag, f" must be {want}, not {value!r}")
     if name in _CHOICES and value not in _CHOICES[name]:
-        raise UsageError(f"{flag} must be one of {', '.join(_CHOICES[name])}, not {value!r}")
+        raise UsageError(flag, f" must be one of {', '.join(_CHOICES[name])}, not {value!r}")
     if name in LIMITS:
         low, high = LIMITS[name]
         if not low <= value <= high:
-            raise UsageError(f"{flag} must be in [{low:g}, {high:g}], not {value:g}" if kind.startswith("float")
-                             else f"{flag} must be between {low} and {high}, not {value}")
+            raise UsageError(flag, f" must be in [{low:g}, {high:g}], not {value:g}" if kind.startswith("float")
+                             else f" must be between {low} and {high}, not {value}")
 
 
 @dataclass
@@ -256,7 +257,7 @@ def load_projections(cfg: Config, d: int) -> att.Projections:
         if cfg.weights == "random":
             return att.Projections.glorot(d, cfg.heads, cfg.seed)
     except ValueError as e:
-        raise UsageError(f"--heads {cfg.heads}: {e}") from None
+        raise UsageError(Option("heads", value=cfg.heads), f": {e}") from None
     from .weightsfile import weights_path
 
     path = weights_path(cfg.weights)
@@ -310,7 +311,7 @@ def checked_settings(path: Path, member: np.ndarray | None) -> dict:
             check_option(name, value)
         Config(mode="qkv", **config).settings  # and together (the attention settings' own checks)
     except UsageError as e:
-        raise DataError(f"{path}: invalid carried settings: {e}") from None
+        raise DataError(f"{path}: invalid carried settings: ", *e.parts) from None
     return config
 
 
@@ -353,21 +354,21 @@ def prepare(text: str, vec: Vectors, cfg: Config, *, require_known: bool = True)
         ids.append(row)
     if cfg.oov == "error" and (missing := [o for o in oov if "handled" not in o]):
         words = ", ".join(repr(o["token"]) for o in missing)
-        raise DataError(f"not in the vocabulary of {vec.name}: {words} (--oov skip or zero to go on)")
+        raise DataError(f"not in the vocabulary of {vec.name}: {words} (", Option("oov"), " skip or zero to go on)")
     known = [tokens[i].text for i, row in zip(kept, ids) if row >= 0]
     if require_known and not any(ch.isalnum() for t in known for ch in t):  # all-zero vectors embed nothing either
         raise DataError(f"no word of {_clip(text)!r} is in the vocabulary of {vec.name}")
     return Prepared(text, tokens, kept, np.asarray(ids, dtype=np.int64), oov, subword)
 
 
-def check_utf8(text: str, what: str = "the sentence") -> None:
+def check_utf8(text: str, what: "str | Option" = "the sentence") -> None:
     """DataError when `text` holds bytes that were not UTF-8 (a command-line argument keeps them
     as lone surrogates, which no JSON or terminal output can carry)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as e:
         raw = text[e.start:e.end].encode("utf-8", "surrogateescape")
-        raise DataError(f"{what} is not valid UTF-8 (byte {raw[:1]!r} at character {e.start + 1})") from None
+        raise DataError(what, f" is not valid UTF-8 (byte {raw[:1]!r} at character {e.start + 1})") from None
 
 
 def _clip(text: str, width: int = 60) -> str:
@@ -450,18 +451,19 @@ def not_finite(cfg: Config, proj: att.Projections, x: np.ndarray) -> DataError:
     an extreme option, a weights file or vectors of huge values. Never printed as null."""
     causes = []
     if cfg.temperature < 1e-3:
-        causes.append(f"--temperature {cfg.temperature:g} (too small: the scores overflow)")
+        causes.append((Option("temperature", value=cfg.temperature), " (too small: the scores overflow)"))
     if proj.trained:
         big = max(float(np.abs(w).max(initial=0)) for w in (proj.W_q, proj.W_k, proj.W_v) if w is not None)
         if big > 1e3:
-            causes.append(f"the weights file {proj.source} (values up to {big:.3g})")
+            causes.append((f"the weights file {proj.source} (values up to {big:.3g})",))
     big = float(np.abs(x).max(initial=0))
     if big > 1e3:
-        causes.append(f"the vectors {cfg.vectors} (values up to {big:.3g})")
+        causes.append((f"the vectors {cfg.vectors} (values up to {big:.3g})",))
     if not causes:
-        causes.append(f"the settings ({cfg.describe()}) with these vectors and weights")
-    return DataError("the attention result is not finite (overflow to inf or NaN); caused by "
-                     + " or ".join(causes) + "; nothing was written")
+        causes.append((f"the settings ({cfg.describe()}) with these vectors and weights",))
+    parts = [part for k, cause in enumerate(causes) for part in ((" or ",) if k else ()) + cause]
+    return DataError("the attention result is not finite (overflow to inf or NaN); caused by ", *parts,
+                     "; nothing was written")
 
 
 def _with_options(config: Config | None, options: dict) -> Config:
@@ -495,7 +497,7 @@ def embed(
     if proj.heads * n * n > max_attention_cells:
         raise DataError(
             f"the sentence has {n:,} tokens: its attention weights ({proj.heads} x {n:,} x {n:,} = "
-            f"{proj.heads * n * n:,}) pass --max-attention-cells {max_attention_cells:,}; for long texts use "
+            f"{proj.heads * n * n:,}) pass ", Option("max_attention_cells"), f" {max_attention_cells:,}; for long texts use "
             "`attncli batch -i FILE` (computed in blocks, weights left out) or raise the limit"
         )
     x = static_rows(vec, prep.ids, prep.subword)  # (n, d)
@@ -577,7 +579,7 @@ def compare(
     if len(sentences) < 2:
         raise UsageError(f"compare needs at least 2 sentences, got {len(sentences)}")
     if occurrence < 1:
-        raise UsageError(f"--occurrence counts from 1, not {occurrence}")
+        raise UsageError(Option("occurrence"), f" counts from 1, not {occurrence}")
     vec = vectors if vectors is not None else vectors_for(cfg)
     target = _single_token(word, vec)
     occurrences = []
@@ -585,8 +587,10 @@ def compare(
         result = embed(text, cfg, vec)
         rows = [r for r, t in enumerate(result.tokens) if t == target]
         if not rows:
-            missing = "out of the vocabulary and skipped (try --oov zero)" if any(o["token"] == target for o in result.oov) else "absent"
-            raise DataError(f"{target!r} is {missing} in sentence {i + 1}: {_clip(text)!r}")
+            if any(o["token"] == target for o in result.oov):
+                raise DataError(f"{target!r} is out of the vocabulary and skipped (try ", Option("oov", value="zero"),
+                                f") in sentence {i + 1}: {_clip(text)!r}")
+            raise DataError(f"{target!r} is absent in sentence {i + 1}: {_clip(text)!r}")
         if occurrence > len(rows) > 1:
             raise DataError(f"sentence {i + 1} holds {target!r} {len(rows)} times, not {occurrence}: {_clip(text)!r}")
         row = rows[occurrence - 1] if len(rows) > 1 else rows[0]
@@ -601,10 +605,10 @@ def compare(
 
 
 def _single_token(word: str, vec: Vectors) -> str:
-    check_utf8(word, "--word")
+    check_utf8(word, Option("word"))
     toks = tokenize(word, vec.index.__contains__)
     if len(toks) != 1:
-        raise UsageError(f"--word must be a single token, {word!r} is {len(toks)}: {[t.text for t in toks]}")
+        raise UsageError(Option("word"), f" must be a single token, {word!r} is {len(toks)}: {[t.text for t in toks]}")
     return toks[0].text
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from .corpus import Collected, Occurrence, collect, collect_file, expand_inputs, merge_collected, read_lines, resolve_forms
 from .inputs import count_lines
-from .errors import DataError, UsageError
+from .errors import DataError, Option, UsageError
 from .export import config_record
 from .grouping import Grouping, SenseOptions, centered_unit, group, unit
 from .pipeline import Config, vectors_for
@@ -167,11 +167,11 @@ def senses(
         found = merge_collected(compute(collect_file, [(str(p), forms, config) for p in paths], scheduler))
     elif engine == "local":
         if scheduler is not None:
-            raise UsageError("--scheduler needs --engine dask")
+            raise UsageError(Option("scheduler"), " needs ", Option("engine", value="dask"))
         total = sum(count_lines(p) for p in paths)
         found = collect(read_lines(paths), forms, config, vec, total=total)
     else:
-        raise UsageError(f"--engine must be local or dask, not {engine!r}")
+        raise UsageError(Option("engine"), f" must be local or dask, not {engine!r}")
     return _finish(word, forms, [str(p) for p in paths], found, config, vec, options, like, top)
 
 
@@ -184,7 +184,8 @@ def _finish(word, forms, sources, found: Collected, config, vec, options, like, 
         if skipped:
             raise DataError(f"{names!r}: none of its {len(skipped)} line(s) in {where} could be embedded (first: {skipped[0]})")
         if not any(f in vec for f in forms) and config.oov == "skip":
-            raise DataError(f"{names!r} is not in the vocabulary of {vec.name}: its occurrences have no vector (--oov zero groups them by context alone)")
+            raise DataError(f"{names!r} is not in the vocabulary of {vec.name}: its occurrences have no vector (",
+                            Option("oov", value="zero"), " groups them by context alone)")
         raise DataError(f"{names!r} does not occur in {where}")
     if n == 1 and (options.k is None or options.k > 1):
         raise DataError(f"{'/'.join(forms)!r} occurs once in {where}: one occurrence cannot be grouped")
@@ -202,11 +203,11 @@ def rank_like(result: SensesResult, text: str, top: int, vec: Vectors) -> LikeRe
     from .pipeline import embed
 
     if top < 1:
-        raise UsageError(f"-n must be >= 1, not {top}")
+        raise UsageError(Option("top", "-n"), f" must be >= 1, not {top}")
     example = embed(text, result.config, vec)
     rows = [i for i, t in enumerate(example.tokens) if t in result.forms]
     if not rows:
-        raise UsageError(f"--like: the example holds no form of {result.word!r} ({'/'.join(result.forms)}): {text!r}")
+        raise UsageError(Option("like"), f": the example holds no form of {result.word!r} ({'/'.join(result.forms)}): {text!r}")
     mean = result.vectors.mean(axis=0)
     q = unit(example.contextual[rows[0]] - mean)  # (d,)
     cos = centered_unit(result.vectors) @ q if len(result.vectors) > 1 else np.ones(1, np.float32)

@@ -23,7 +23,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from ..errors import AttncliError, Terminated
+from ..errors import AttncliError, Terminated, option_style
 from .console import StdoutError, fail, flush_stdout, install_reporter, one_line, quiet_pipe
 
 # `attncli embed -i FILE ...` is another spelling of `attncli batch -i FILE ...`: routed there.
@@ -122,6 +122,10 @@ class _Group(TyperGroup):
         signal.signal(signal.SIGTERM, _terminate)
         if sys.stdout is None:  # started with >&-
             fail("standard output is closed; redirect it (e.g. >/dev/null) instead", 1)
+        with option_style("cli"):  # errors name --flags here, Python names in the library's own callers
+            self._run(args, prog_name, complete_var, **extra)
+
+    def _run(self, args, prog_name, complete_var, **extra):
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             if rv == 130:  # typer turns Ctrl-C (KeyboardInterrupt) into a silent exit code 130
