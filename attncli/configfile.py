@@ -71,6 +71,29 @@ def read_settings(path: str | os.PathLike) -> dict:
     return settings
 
 
+ENVIRONMENT = {"vectors": "ATTNCLI_VECTORS", "trust": "ATTNCLI_TRUST"}  # what the CLI takes from the environment
+
+
+def user_settings(environ=None) -> dict:
+    """What the command line starts from before its options: the user's settings file (when
+    there is one), then ATTNCLI_VECTORS and ATTNCLI_TRUST (a true value: 1, true, yes, on),
+    which rank above it as they do on the command line."""
+    environ = os.environ if environ is None else environ
+    path = user_config_path()
+    settings = read_settings(path) if path.is_file() else {}
+    if environ.get(ENVIRONMENT["vectors"]):
+        settings["vectors"] = environ[ENVIRONMENT["vectors"]]
+    if ENVIRONMENT["trust"] in environ:
+        value = environ[ENVIRONMENT["trust"]].strip().lower()
+        if value not in _TRUE + _FALSE:
+            raise UsageError(f"{ENVIRONMENT['trust']}={value!r} is not a boolean (1/0, true/false, yes/no, on/off)")
+        settings["trust"] = value in _TRUE
+    return settings
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on", "t", "y"), ("0", "false", "no", "off", "f", "n", "")  # as click reads booleans
+
+
 def settings_json(config, notes: dict | None = None) -> bytes:
     """The config as a settings file (never `trust`); `notes` go under "_tuned"."""
     data = {k: v for k, v in config.to_dict().items() if k not in NEVER_FROM_FILES}

@@ -113,6 +113,26 @@ class Explanation:
         """(n, n) the last layer's weights, mean over heads: embed's `attention`."""
         return np.mean([h.weights for h in self.layers[-1].heads], axis=0)
 
+    def __repr__(self) -> str:
+        weights = ", ".join(f"{t} {w:.2f}" for t, w in zip(self.tokens[:12], self.layers[-1].weights[:12]))
+        change = "" if self.cosine is None else f"cosine before/after {self.cosine:.2f}"
+        if self.after:
+            change += f"{'; ' if change else ''}nearest after: {', '.join(w for w, _ in self.after[:5])}"
+        text = self.text if len(self.text) <= 60 else self.text[:59] + "…"
+        return "\n".join([
+            f"Explanation of {self.word!r} (token {self.index + 1} of {len(self.tokens)}) in {text!r}",
+            f"  weights: {weights}{' ...' if len(self.tokens) > 12 else ''}",
+            *([f"  {change}"] if change else []),
+            f"  {len(self.layers)} layer{'s' if len(self.layers) != 1 else ''}, {self.heads} head{'s' if self.heads != 1 else ''}; "
+            f"contextual {tuple(self.contextual.shape)}; {self.config.describe(self.vectors.get('vocab_size'))}",
+        ])
+
+    def _repr_html_(self) -> str:
+        """The `explain --html` neuron view, inline in a notebook (attncli.html)."""
+        from .html import explain_view
+
+        return explain_view(self)
+
 
 def explain(
     text: str,
@@ -289,3 +309,8 @@ def _find(target: str, occurrence: int, tokens: list[str], oov: list[dict], text
         times = "once" if len(rows) == 1 else f"{len(rows)} times"
         raise DataError(f"{short!r} holds {target!r} {times}, not {occurrence} times (", Option("occurrence"), ")")
     return rows[occurrence - 1]
+
+
+from .entry import make_callable  # noqa: E402  (attncli.explain(...) calls explain(...): entry.py says why)
+
+make_callable(__name__)

@@ -16,6 +16,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
@@ -105,6 +106,17 @@ class Config:
     def textbook(cls, **changes) -> "Config":
         """The notes' formula as written: softmax(x_i . x_j / sqrt(d)), nothing else."""
         return cls(**{**MODE_DEFAULTS["qkv"], **changes})
+
+    @classmethod
+    def from_user_settings(cls, **changes) -> "Config":
+        """The Config the command line starts from before its options: the user's settings file
+        ($XDG_CONFIG_HOME/attncli/config.json, else ~/.config/attncli/config.json), then
+        ATTNCLI_VECTORS and ATTNCLI_TRUST from the environment, then `changes`. Library calls
+        never read these by themselves (docs/python.md#settings-files-and-environment-variables):
+        this is the one way to ask for them."""
+        from .configfile import user_settings
+
+        return cls(**{**user_settings(), **changes})
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -226,6 +238,23 @@ class EmbedResult:
     vectors: dict  # {"name", "dim", "vocab_size"}
     untrained: bool = False  # random projections: the numbers show the mechanism, not meaning
     line: int | None = None  # from batch.embed_batch: the 1-based number of the input text
+    sentence: np.ndarray | None = None  # (d_out,) one vector for the sentence, when pooled (pool="mean" | "sif")
+
+    def __repr__(self) -> str:
+        shapes = {"attention": self.attention, "heads": self.heads, "static": self.static,
+                  "contextual": self.contextual, "sentence": self.sentence}
+        return "\n".join([
+            f"EmbedResult{'' if self.line is None else f' (line {self.line})'}: {_clip(self.text)!r}",
+            f"  tokens ({len(self.tokens)}): {_token_list(self.tokens)}",
+            "  " + ", ".join(f"{k} {_shape(v)}" for k, v in shapes.items() if v is not None),
+            f"  {self.vectors.get('name', '?')}: {self.config.describe(self.vectors.get('vocab_size'))}",
+        ])
+
+    def _repr_html_(self) -> str:
+        """The `--html` view, inline in a notebook (attncli.html)."""
+        from .html import embed_view
+
+        return embed_view(self)
 
 
 @functools.lru_cache(maxsize=4)
@@ -371,6 +400,16 @@ def check_utf8(text: str, what: "str | Option" = "the sentence") -> None:
         raise DataError(what, f" is not valid UTF-8 (byte {raw[:1]!r} at character {e.start + 1})") from None
 
 
+def _shape(a) -> str:
+    return str(tuple(np.shape(a)))
+
+
+def _token_list(tokens: list[str], most: int = 12) -> str:
+    """Tokens for a repr: the first `most`, then how many more."""
+    shown = " ".join(tokens[:most])
+    return shown + (f" ... (+{len(tokens) - most})" if len(tokens) > most else "")
+
+
 def _clip(text: str, width: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -478,17 +517,26 @@ MAX_ATTENTION_CELLS = 25_000_000  # H x n x n weights of one result: 100 MB of f
 
 
 def embed(
-    text: str, config: Config | None = None, vectors: Vectors | None = None, *,
-    max_attention_cells: int = MAX_ATTENTION_CELLS, **options,
-) -> EmbedResult:
-    """Embed one sentence: `embed("money bank grows", similarity="cosine")`.
+    text: str | Iterable[str], config: Config | None = None, vectors: Vectors | None = None, *,
+    max_attention_cells: int = MAX_ATTENTION_CELLS, pool: str | None = None, **options,
+) -> EmbedResult | list[EmbedResult]:
+    """Embed one sentence: `embed("money bank grows", similarity="cosine")`; or a list of
+    them, `embed(["money bank grows", "bank river flows"])`, a list of results computed by the
+    batch engine (batch.embed_batch: the same numbers within float32 rounding); a text that
+    cannot be embedded raises DataError naming its index.
 
     `options` override fields of `config` (see Config). `vectors` defaults to config.vectors,
-    loaded once per process. A result holds every attention weight (H x n x n): a sentence
+    loaded once per process. `pool` ("mean" or "sif", attncli.pooling) adds `.sentence`, one
+    vector for the sentence. A result holds every attention weight (H x n x n): a sentence
     whose weights would pass `max_attention_cells` is refused (DataError) before anything is
     computed; batch.BatchEmbedder embeds long texts in blocks without keeping the weights."""
+    from .pooling import check_pool
+
     if isinstance(vectors, (str, os.PathLike)):  # a source, as in Config.vectors: embed(text, vectors="v.txt")
         options["vectors"], vectors = str(vectors), None
+    check_pool(pool)
+    if not isinstance(text, str):
+        return _embed_many(text, config, vectors, max_attention_cells, pool, options)
     cfg = _with_options(config, options)
     vec = vectors if vectors is not None else vectors_for(cfg)
     proj = load_projections(cfg, vec.dim)
@@ -502,6 +550,13 @@ def embed(
         )
     x = static_rows(vec, prep.ids, prep.subword)  # (n, d)
     contextual, heads = contextualize(model_input(x, vec, cfg), cfg, proj, key_prior(vec, prep.ids, cfg))
+    sentence = None
+    if pool is not None:
+        from .pooling import pool as pool_rows
+        from .pooling import sif_weights
+
+        weights = sif_weights(key_probability(vec, prep.ids), cfg.prior_a) if pool == "sif" else None
+        sentence = pool_rows(contextual, np.array([0, n]), weights)[0]  # (d_out,)
     return EmbedResult(
         text=text,
         tokens=[prep.tokens[i].text for i in prep.kept],
@@ -515,7 +570,22 @@ def embed(
         config=cfg,
         vectors=vec.info(),
         untrained=not proj.trained,
+        sentence=sentence,
     )
+
+
+def _embed_many(texts, config, vectors, max_attention_cells, pool, options) -> list[EmbedResult]:
+    """embed() of a list of texts, through the batch engine."""
+    if isinstance(texts, bytes) or not isinstance(texts, Iterable):
+        raise UsageError(Option("text"), f" must be a string or a list of strings, not {type(texts).__name__}")
+    from .batch import BatchError, embed_batch
+
+    out = []
+    for r in embed_batch(texts, _with_options(config, options), vectors, max_attention_cells=max_attention_cells, pool=pool):
+        if isinstance(r, BatchError):
+            raise DataError(f"texts[{r.line - 1}]: {r.error}")
+        out.append(r)
+    return out
 
 
 def neighbors(result: EmbedResult, k: int, vec: Vectors | None = None, exclude_self_word: bool = True) -> list[list[tuple[str, float]]]:
@@ -559,6 +629,25 @@ class CompareResult:
     occurrences: list[Occurrence]
     config: Config
     vectors: dict
+
+    def __repr__(self) -> str:
+        m = len(self.occurrences)
+        off = ~np.eye(m, dtype=bool)
+        ctx, st = self.contextual_cosine[off], self.static_cosine[off]
+        cos = (f"contextual cosine {ctx[0]:.2f} (static {st[0]:.2f})" if m == 2 else
+               f"contextual cosine {ctx.min():.2f} to {ctx.max():.2f} (static {st.min():.2f} to {st.max():.2f})") if m > 1 else ""
+        lines = [f"CompareResult: {self.word!r} in {m} sentences; {cos}"]
+        lines += [f"  s{o.sentence + 1}: {_clip(self.sentences[o.sentence])}" for o in self.occurrences[:4]]
+        if m > 4:
+            lines.append(f"  ... {m - 4} more")
+        lines.append(f"  static_cosine {_shape(self.static_cosine)}, contextual_cosine {_shape(self.contextual_cosine)}, "
+                     f"occurrences: {m}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from .html import compare_view
+
+        return compare_view(self)
 
 
 def compare(

@@ -13,6 +13,7 @@ Raises attncli.errors exceptions; never prints. No typer, no rich.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,6 +66,21 @@ class SensesResult:
     @property
     def k(self) -> int:
         return len(self.senses)
+
+    def __repr__(self) -> str:
+        files = f"{len(self.sources)} file{'s' if len(self.sources) != 1 else ''}"
+        lines = [f"SensesResult: {'/'.join(self.forms)!r} in {files} ({self.lines_read:,} lines): "
+                 f"{len(self.occurrences):,} occurrences, {self.k} sense{'s' if self.k != 1 else ''}"]
+        for s in self.senses[:8]:
+            lines.append(f"  {s.id}: {s.size:,} ({100 * s.share:.0f}%) {', '.join(s.label)}")
+        lines.append(f"  vectors {tuple(self.vectors.shape)}; grouping.labels ({len(self.occurrences)},)")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """The `senses --html` map and senses, inline in a notebook (attncli.html)."""
+        from .html import senses_view
+
+        return senses_view(page_record(self))
 
 
 @dataclass
@@ -157,6 +173,9 @@ def senses(
     config = (config or Config()).resolved()
     options = options or SenseOptions()
     vec = vectors if vectors is not None else vectors_for(config)
+    if isinstance(inputs, (str, os.PathLike)):  # one file: a list of its characters would be meant by nobody
+        inputs = [inputs]
+    inputs = [os.fspath(p) for p in inputs]  # pathlib.Path too
     forms = resolve_forms(word, forms, vec.__contains__)
     paths = expand_inputs(inputs)
     if engine == "dask":
@@ -297,3 +316,8 @@ def page_record(result: SensesResult) -> dict:
         for i, ex in zip(s.examples, out["examples"]):
             ex["start"], ex["end"] = result.occurrences[i].start, result.occurrences[i].end
     return record
+
+
+from .entry import make_callable  # noqa: E402  (attncli.senses(...) calls senses(...): entry.py says why)
+
+make_callable(__name__)
