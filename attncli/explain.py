@@ -114,7 +114,7 @@ class Explanation:
         return np.mean([h.weights for h in self.layers[-1].heads], axis=0)
 
     def __repr__(self) -> str:
-        weights = ", ".join(f"{t} {w:.2f}" for t, w in zip(self.tokens[:12], self.layers[-1].weights[:12]))
+        weights = ", ".join(f"{t} {w:.2f}" for t, w in zip(self.tokens[:12], self.layers[-1].weights[self.index][:12]))
         change = "" if self.cosine is None else f"cosine before/after {self.cosine:.2f}"
         if self.after:
             change += f"{'; ' if change else ''}nearest after: {', '.join(w for w, _ in self.after[:5])}"
