@@ -10,7 +10,7 @@
 Every command has its function here: embed, compare, explain, senses, pseudowords,
 embed_batch; their results show as short reprs, and as the `--html` views inline in a
 notebook. Library calls read no settings file and no environment variable
-(`Config.from_user_settings()` asks for them). The page for notebook users: docs/python.md.
+(`user_config()` asks for them). The page for notebook users: docs/python.md.
 
 The names below are imported on first use, so `import attncli` stays cheap for the CLI.
 """
@@ -19,13 +19,14 @@ __version__ = "0.1.0"
 
 # name -> the module (of this package) that defines it
 _LAZY = {
-    "embed": "pipeline",
+    "embed": "api",
     "compare": "pipeline",
     "explain": "explain",
     "senses": "senses",
     "pseudowords": "pseudowords",
     "embed_batch": "batch",
     "get_vectors": "pipeline",
+    "user_config": "configfile",
     "neighbors": "pipeline",
     "Config": "pipeline",
     "SenseOptions": "grouping",

@@ -94,6 +94,16 @@ def user_settings(environ=None) -> dict:
 _TRUE, _FALSE = ("1", "true", "yes", "on", "t", "y"), ("0", "false", "no", "off", "f", "n", "")  # as click reads booleans
 
 
+def user_config(**changes):
+    """The Config the command line starts from before its options: the user's settings file,
+    then ATTNCLI_VECTORS and ATTNCLI_TRUST (user_settings), then `changes`. Library calls never
+    read these by themselves (docs/python.md#settings-files-and-environment-variables): this
+    is the one way to ask for them. `attncli.user_config()`."""
+    from .pipeline import Config
+
+    return Config(**{**user_settings(), **changes})
+
+
 def settings_json(config, notes: dict | None = None) -> bytes:
     """The config as a settings file (never `trust`); `notes` go under "_tuned"."""
     data = {k: v for k, v in config.to_dict().items() if k not in NEVER_FROM_FILES}

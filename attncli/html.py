@@ -855,7 +855,7 @@ def _senses_view(data: dict, standalone: bool) -> "View":
 
     `data` is `senses.page_record`: the `senses --json` object plus "points": [{"x", "y",
     "sense", "line", "text", "start", "end"[, "file"]}] and "start"/"end" in each example."""
-    from .senses import sense_colour
+    from .palette import sense_colour
 
     i_ = _Ids(standalone)
     word = str(data.get("word", ""))

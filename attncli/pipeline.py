@@ -16,7 +16,6 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -106,17 +105,6 @@ class Config:
     def textbook(cls, **changes) -> "Config":
         """The notes' formula as written: softmax(x_i . x_j / sqrt(d)), nothing else."""
         return cls(**{**MODE_DEFAULTS["qkv"], **changes})
-
-    @classmethod
-    def from_user_settings(cls, **changes) -> "Config":
-        """The Config the command line starts from before its options: the user's settings file
-        ($XDG_CONFIG_HOME/attncli/config.json, else ~/.config/attncli/config.json), then
-        ATTNCLI_VECTORS and ATTNCLI_TRUST from the environment, then `changes`. Library calls
-        never read these by themselves (docs/python.md#settings-files-and-environment-variables):
-        this is the one way to ask for them."""
-        from .configfile import user_settings
-
-        return cls(**{**user_settings(), **changes})
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -505,7 +493,7 @@ def not_finite(cfg: Config, proj: att.Projections, x: np.ndarray) -> DataError:
                      "; nothing was written")
 
 
-def _with_options(config: Config | None, options: dict) -> Config:
+def with_options(config: Config | None, options: dict) -> Config:
     """`config` (default Config()) with the keyword `options` of an API call applied."""
     if config is None and options.get("mode") == "qkv" and "weights" in options:  # a new Config: the weights' own settings
         options = {**carried_settings(options["weights"]), **options}
@@ -517,13 +505,11 @@ MAX_ATTENTION_CELLS = 25_000_000  # H x n x n weights of one result: 100 MB of f
 
 
 def embed(
-    text: str | Iterable[str], config: Config | None = None, vectors: Vectors | None = None, *,
+    text: str, config: Config | None = None, vectors: Vectors | None = None, *,
     max_attention_cells: int = MAX_ATTENTION_CELLS, pool: str | None = None, **options,
-) -> EmbedResult | list[EmbedResult]:
-    """Embed one sentence: `embed("money bank grows", similarity="cosine")`; or a list of
-    them, `embed(["money bank grows", "bank river flows"])`, a list of results computed by the
-    batch engine (batch.embed_batch: the same numbers within float32 rounding); a text that
-    cannot be embedded raises DataError naming its index.
+) -> EmbedResult:
+    """Embed one sentence: `embed("money bank grows", similarity="cosine")` (`attncli.embed`
+    also takes a list: api.embed).
 
     `options` override fields of `config` (see Config). `vectors` defaults to config.vectors,
     loaded once per process. `pool` ("mean" or "sif", attncli.pooling) adds `.sentence`, one
@@ -536,8 +522,8 @@ def embed(
         options["vectors"], vectors = str(vectors), None
     check_pool(pool)
     if not isinstance(text, str):
-        return _embed_many(text, config, vectors, max_attention_cells, pool, options)
-    cfg = _with_options(config, options)
+        raise UsageError(Option("text"), f" must be a string, not {type(text).__name__}")
+    cfg = with_options(config, options)
     vec = vectors if vectors is not None else vectors_for(cfg)
     proj = load_projections(cfg, vec.dim)
     prep = prepare(text, vec, cfg)
@@ -572,20 +558,6 @@ def embed(
         untrained=not proj.trained,
         sentence=sentence,
     )
-
-
-def _embed_many(texts, config, vectors, max_attention_cells, pool, options) -> list[EmbedResult]:
-    """embed() of a list of texts, through the batch engine."""
-    if isinstance(texts, bytes) or not isinstance(texts, Iterable):
-        raise UsageError(Option("text"), f" must be a string or a list of strings, not {type(texts).__name__}")
-    from .batch import BatchError, embed_batch
-
-    out = []
-    for r in embed_batch(texts, _with_options(config, options), vectors, max_attention_cells=max_attention_cells, pool=pool):
-        if isinstance(r, BatchError):
-            raise DataError(f"texts[{r.line - 1}]: {r.error}")
-        out.append(r)
-    return out
 
 
 def neighbors(result: EmbedResult, k: int, vec: Vectors | None = None, exclude_self_word: bool = True) -> list[list[tuple[str, float]]]:
@@ -664,7 +636,7 @@ def compare(
     between sentences, what it attended to, and its nearest vocabulary words in each.
     `occurrence` picks the K-th appearance (1-based) in sentences holding the word more than
     once; a sentence holding it once uses that one."""
-    cfg = _with_options(config, options)
+    cfg = with_options(config, options)
     if len(sentences) < 2:
         raise UsageError(f"compare needs at least 2 sentences, got {len(sentences)}")
     if occurrence < 1:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 
@@ -26,13 +27,7 @@ from .grouping import Grouping, SenseOptions, centered_unit, group, unit
 from .pipeline import Config, vectors_for
 from .vectors import Vectors
 
-# One colour per sense (cycled), the same in the terminal and on the page; distinct in both themes.
-SENSE_COLOURS = ["#4c9be8", "#f08c00", "#2f9e44", "#c2255c", "#7048e8", "#0c8599", "#e67700", "#5c940d"]
-
-
-def sense_colour(i: int) -> str:
-    """The colour of sense i (0-based)."""
-    return SENSE_COLOURS[i % len(SENSE_COLOURS)]
+from .palette import SENSE_COLOURS, sense_colour  # noqa: F401  (the senses' colours, for the terminal and the page)
 
 
 # ---------------------------------------------------------------- results
@@ -68,13 +63,22 @@ class SensesResult:
         return len(self.senses)
 
     def __repr__(self) -> str:
-        files = f"{len(self.sources)} file{'s' if len(self.sources) != 1 else ''}"
-        lines = [f"SensesResult: {'/'.join(self.forms)!r} in {files} ({self.lines_read:,} lines): "
+        files = f"{len(self.sources)} file{'s' if len(self.sources) != 1 else ''} ({self.lines_read:,} lines)"
+        if self.sources == [TEXTS]:
+            files = f"{self.lines_read:,} texts"
+        lines = [f"SensesResult: {'/'.join(self.forms)!r} in {files}: "
                  f"{len(self.occurrences):,} occurrences, {self.k} sense{'s' if self.k != 1 else ''}"]
         for s in self.senses[:8]:
             lines.append(f"  {s.id}: {s.size:,} ({100 * s.share:.0f}%) {', '.join(s.label)}")
         lines.append(f"  vectors {tuple(self.vectors.shape)}; grouping.labels ({len(self.occurrences)},)")
         return "\n".join(lines)
+
+    def to_projector(self, path) -> None:
+        """Write the occurrences for the TensorBoard embedding projector into directory `path`
+        (writers.ProjectorWriter; columns: projector_columns)."""
+        from .writers import write_projector
+
+        write_projector(path, self.vectors, projector_columns(self))
 
     def _repr_html_(self) -> str:
         """The `senses --html` map and senses, inline in a notebook (attncli.html)."""
@@ -151,13 +155,16 @@ def describe(result_occ: list[Occurrence], x: np.ndarray, grouping: Grouping, fo
 
 # ---------------------------------------------------------------- the whole run
 
+TEXTS = "<texts>"  # the source name of texts given as a list (senses(texts=...))
+
 
 def senses(
     word: str,
-    inputs: list[str],
+    inputs: list[str] | str | os.PathLike | None = None,
     config: Config | None = None,
     options: SenseOptions | None = None,
     *,
+    texts: Iterable[str] | None = None,
     forms: list[str] | None = None,
     like: str | None = None,
     top: int = 20,
@@ -169,14 +176,24 @@ def senses(
     With `like`, also rank the occurrences by cosine to the word in that example sentence.
     engine="dask": each file is searched and embedded by a Dask task (local processes, or the
     cluster at `scheduler`, whose workers see the files and vectors at the same paths); the
-    grouping then runs here on the gathered vectors."""
+    grouping then runs here on the gathered vectors. `texts` in place of `inputs`: the texts
+    themselves (a list, a dataframe's column), each a line (numbered from 1) of a corpus
+    named "<texts>"."""
     config = (config or Config()).resolved()
     options = options or SenseOptions()
     vec = vectors if vectors is not None else vectors_for(config)
+    if (texts is None) == (inputs is None):
+        raise UsageError("give the corpus as ", Option("inputs"), " (files) or as ", Option("texts"), " (the texts), one of the two")
     if isinstance(inputs, (str, os.PathLike)):  # one file: a list of its characters would be meant by nobody
         inputs = [inputs]
-    inputs = [os.fspath(p) for p in inputs]  # pathlib.Path too
     forms = resolve_forms(word, forms, vec.__contains__)
+    if texts is not None:
+        if isinstance(texts, str):
+            raise UsageError(Option("texts"), " must be a list (or iterable) of strings, not one string")
+        lines = [(TEXTS, n, t if isinstance(t, str) else "") for n, t in enumerate(texts, start=1)]  # a gap: no occurrence
+        found = collect(iter(lines), forms, config, vec, total=len(lines))
+        return _finish(word, forms, [TEXTS], found, config, vec, options, like, top)
+    inputs = [os.fspath(p) for p in inputs]  # pathlib.Path too
     paths = expand_inputs(inputs)
     if engine == "dask":
         if vectors is not None:
@@ -270,6 +287,18 @@ def senses_record(result: SensesResult) -> dict:
     record["vectors"] = result.vectors_info
     record["config"] = config_record(result.config)
     return record
+
+
+def projector_columns(result: SensesResult) -> dict[str, list]:
+    """The projector's metadata, one value per occurrence: the form found, its sense, the
+    file (several files only), the line and the text around it."""
+    occ = result.occurrences
+    columns = {"token": [o.form for o in occ], "sense": (result.grouping.labels + 1).tolist()}
+    if len(result.sources) > 1:
+        columns["file"] = [o.source for o in occ]
+    columns["line"] = [o.line for o in occ]
+    columns["sentence"] = [o.text for o in occ]
+    return columns
 
 
 # ---------------------------------------------------------------- the HTML page's data

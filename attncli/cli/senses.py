@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import UsageError
+from ..errors import DataError, UsageError
 from .app import commands, eval_app
 from .console import print_json, print_renderables, warn, write_file
 from .options import Engine, HtmlOpt, _choices, config_options
@@ -44,6 +44,8 @@ def senses(
     top: Annotated[int, typer.Option("-n", "--top", min=1, help="--like: occurrences shown.")] = 20,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
     html_file: HtmlOpt = None,
+    projector: Annotated[Optional[Path], typer.Option("--projector", metavar="DIR", rich_help_panel="Files", show_default=False,
+                         help="Also write DIR/vectors.tsv and metadata.tsv (form, sense, line, text) for the TensorBoard embedding projector.")] = None,
     engine: Annotated[Engine, typer.Option(help="dask: each file searched and embedded by a Dask task (pip install 'attncli\\[dask]').")] = Engine.local,
     scheduler: Annotated[Optional[str], typer.Option(show_default=False,
                          help="--engine dask: address of a Dask scheduler (default: local processes).")] = None,
@@ -59,6 +61,10 @@ def senses(
     """
     from .. import senses as lib
 
+    if projector is not None:
+        from ..writers import check_projector_dir
+
+        check_projector_dir(projector)  # before the corpus is read
     options = lib.SenseOptions(k=parse_k(k), max_k=max_k)
     form_list = [f.strip() for f in forms.split(",")] if forms is not None else None
     result = lib.senses(word, inputs, config, options, forms=form_list, like=like, top=top,
@@ -71,6 +77,11 @@ def senses(
         from ..html import senses_page
 
         write_file(html_file, senses_page(lib.page_record(result)).encode("utf-8"))
+    if projector is not None:
+        try:
+            result.to_projector(projector)
+        except OSError as e:
+            raise DataError(f"cannot write {projector}: {e.strerror or e}") from None
     if json_out:
         print_json(lib.senses_record(result))
         return
