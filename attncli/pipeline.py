@@ -384,7 +384,10 @@ def check_utf8(text: str, what: "str | Option" = "the sentence") -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as e:
-        raw = text[e.start:e.end].encode("utf-8", "surrogateescape")
+        try:
+            raw = text[e.start:e.end].encode("utf-8", "surrogateescape")  # the byte a command-line argument held
+        except UnicodeEncodeError:  # a lone surrogate from Python ("\ud800"): its would-be bytes
+            raw = text[e.start:e.end].encode("utf-8", "surrogatepass")
         raise DataError(what, f" is not valid UTF-8 (byte {raw[:1]!r} at character {e.start + 1})") from None
 
 
