@@ -478,8 +478,11 @@ def require_pyarrow():
     return pyarrow, pyarrow.parquet
 
 
+ROW_GROUP = 2048  # sentences per Parquet row group (a chunk of up to 8,192 makes several)
+
+
 class ParquetWriter:
-    """One row per embedded sentence, a row group per chunk (memory holds one chunk): `line`,
+    """One row per embedded sentence, streamed as the chunks come (memory holds one chunk): `line`,
     `id` (when the input carries ids), `tokens` list<string>, `vectors` list<fixed_size_list
     <float32, d_out>>, and with the options `sentence` fixed_size_list<float32, d_out> (--pool),
     `static` (--with-static), `attention` list<list<float32>> (--with-attention, the n rows).
@@ -514,31 +517,51 @@ class ParquetWriter:
         return pa.schema(fields, metadata={"attncli": self._meta})
 
     def write(self, chunk) -> None:
-        pa = self.pa
-        m = len(chunk.lines)
+        """The chunk's rows, in row groups of at most ROW_GROUP sentences: each built from views
+        of the chunk's arrays (no copy of the vectors) and encoded alone, which bounds the
+        memory the encoding takes."""
         if self._writer is None:
-            schema = self._schema(chunk.line_ids)
-            self._writer = self.pq.ParquetWriter(self._file.f, schema, compression="snappy")
+            self._writer = self._open(self._schema(chunk.line_ids))
+        m = len(chunk.lines)
         if m == 0:
             return
-        offsets = pa.array(chunk.offsets.astype(np.int32))  # (m + 1,) a chunk holds far fewer than 2^31 tokens
-        tokens = pa.array(chunk.token_bytes().tobytes().decode("utf-8").split("\n")[:-1], pa.string())  # (T,)
-        columns = {"line": pa.array(chunk.lines, pa.int64())}
-        if self._id_type is not None:
-            columns["id"] = self._ids(chunk)
-        columns["tokens"] = pa.ListArray.from_arrays(offsets, tokens)
-        columns["vectors"] = pa.ListArray.from_arrays(offsets, _rows(pa, chunk.contextual))
+        blob = chunk.token_bytes()  # (bytes,) each token ended by "\n"
+        token_ends = np.concatenate([[0], np.flatnonzero(blob == 10) + 1])  # (T + 1,) where each token's bytes begin
+        ids = self._ids(chunk) if self._id_type is not None else None
+        for i in range(0, m, ROW_GROUP):
+            j = min(m, i + ROW_GROUP)
+            a, b = int(chunk.offsets[i]), int(chunk.offsets[j])  # its token rows
+            self._write_rows(chunk, i, j, a, b, blob[token_ends[a]:token_ends[b]], None if ids is None else ids[i:j])
+        self.pa.default_memory_pool().release_unused()  # what encoding took, back to the system
+
+    def _write_rows(self, chunk, i: int, j: int, a: int, b: int, token_bytes: np.ndarray, ids) -> None:
+        """Sentences i:j of the chunk (token rows a:b) as one row group."""
+        pa = self.pa
+        offsets = pa.array((chunk.offsets[i:j + 1] - a).astype(np.int32))  # (j - i + 1,)
+        columns = {"line": pa.array(chunk.lines[i:j], pa.int64())}
+        if ids is not None:
+            columns["id"] = ids
+        columns["tokens"] = pa.ListArray.from_arrays(offsets, _strings(pa, token_bytes))
+        columns["vectors"] = pa.ListArray.from_arrays(offsets, _rows(pa, chunk.contextual[a:b]))
         if self.with_sentences:
-            columns["sentence"] = _rows(pa, chunk.sentences)
+            columns["sentence"] = _rows(pa, chunk.sentences[i:j])
         if self.with_static:
-            columns["static"] = pa.ListArray.from_arrays(offsets, _rows(pa, chunk.static))
+            columns["static"] = pa.ListArray.from_arrays(offsets, _rows(pa, chunk.static[a:b]))
         if self.with_attention:
-            rows = np.concatenate([a.reshape(-1) for a in chunk.attention]).astype(np.float32)  # (sum n_i^2,)
-            lengths = np.diff(chunk.offsets)
+            rows = np.concatenate([w.reshape(-1) for w in chunk.attention[i:j]]).astype(np.float32)  # (sum n_i^2,)
+            lengths = np.diff(chunk.offsets[i:j + 1])
             row_offsets = np.zeros(int(lengths.sum()) + 1, dtype=np.int32)  # one list per token: its n weights
             np.cumsum(np.repeat(lengths, lengths), out=row_offsets[1:])
             columns["attention"] = pa.ListArray.from_arrays(offsets, pa.ListArray.from_arrays(pa.array(row_offsets), pa.array(rows)))
         self._writer.write_table(pa.table(columns, schema=self._writer.schema))
+
+    def _open(self, schema):
+        """The Parquet writer. Dictionaries, statistics and compression for the words and ids only:
+        float vectors have no repeats to find, no useful min/max, and snappy saved 1% of them
+        while dictionary attempts and statistics over millions of floats cost time and memory."""
+        small = ["line", "tokens.list.element"] + (["id"] if "id" in schema.names else [])
+        return self.pq.ParquetWriter(self._file.f, schema, use_dictionary=small[1:], write_statistics=small,
+                                     compression={name: "snappy" for name in small[1:]})
 
     def _ids(self, chunk):
         ids = chunk.line_ids if chunk.line_ids is not None else [None] * len(chunk.lines)
@@ -553,7 +576,7 @@ class ParquetWriter:
     def close(self) -> None:
         try:
             if self._writer is None:  # no chunk came: an empty file, with the schema
-                self._writer = self.pq.ParquetWriter(self._file.f, self._schema(None), compression="snappy")
+                self._writer = self._open(self._schema(None))
             self._writer.close()
             self._file.commit()
         except BaseException:
@@ -571,6 +594,16 @@ class ParquetWriter:
 
     def __exit__(self, exc_type, exc, tb):
         self.abort() if exc_type else self.close()
+
+
+def _strings(pa, blob: np.ndarray):
+    """UTF-8 strings each ended by "\n" (uint8 (bytes,)) -> a string array, built from the bytes
+    with numpy (no Python string per token: a chunk holds ~100,000)."""
+    ends = np.flatnonzero(blob == 10)  # (T,) where each string's "\n" is
+    offsets = np.zeros(len(ends) + 1, dtype=np.int32)
+    offsets[1:] = ends - np.arange(len(ends))  # the bytes before each end, less the "\n"s dropped
+    data = blob[blob != 10]
+    return pa.StringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def _rows(pa, a: np.ndarray):

@@ -135,6 +135,19 @@ def test_parquet_is_written_a_row_group_per_chunk(tmp_path):
     assert f.read().column("line").to_pylist() == [1, 2, 3, 4, 5]
 
 
+def test_a_chunk_is_cut_into_row_groups_of_row_group_sentences(tmp_path, monkeypatch):
+    from attncli import writers
+
+    monkeypatch.setattr(writers, "ROW_GROUP", 2)
+    lines = ["money bank grows", "the river bank", "bank", "she sat on the bank", "rates rose"]
+    _write_parquet(tmp_path / "out.parquet", lines, 5)
+    f = pq.ParquetFile(tmp_path / "out.parquet")
+    assert [f.metadata.row_group(i).num_rows for i in range(f.metadata.num_row_groups)] == [2, 2, 1]
+    t = f.read()
+    assert t.column("tokens").to_pylist()[2:4] == [["bank"], ["she", "sat", "on", "the", "bank"]]
+    np.testing.assert_array_equal(np.array(t.column("vectors")[3].as_py(), np.float32), attncli.embed(lines[3]).contextual)
+
+
 @pytest.mark.parametrize("ids, kind", [([7, 8, 9], pa.int64()), (["a", "b", 3], pa.string())])
 def test_parquet_id_column_from_the_inputs_ids(tmp_path, ids, kind):
     _write_parquet(tmp_path / "out.parquet", ["money bank grows", "the river bank", "bank"], 2, ids)
