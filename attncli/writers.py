@@ -56,7 +56,18 @@ def error_record(error) -> dict:
     return record
 
 
-class JsonlWriter:
+class _Writer:
+    """A writer as a context manager: close() (commit) when the block ends well, abort() (remove
+    what was written) when it raises."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.abort() if exc_type else self.close()
+
+
+class JsonlWriter(_Writer):
     """Streams records to `path` (atomically) or to stdout when path is None or "-"."""
 
     def __init__(self, path, *, vectors: dict, config: dict, with_static=False, with_attention=False):
@@ -155,12 +166,6 @@ class JsonlWriter:
             _unlink(self._tmp)
             release(self._tmp)
             self._tmp = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.abort() if exc_type else self.close()
 
 
 FLUSH_BYTES = 1 << 22  # JSON Lines written in pieces of about 4 MiB
@@ -317,7 +322,7 @@ def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     return crc1 ^ crc2
 
 
-class NpzWriter:
+class NpzWriter(_Writer):
     """Collects chunks into one .npz at `path`, atomically. The contextual vectors go straight
     into the archive; the other arrays spill to temp files as they come (at most SPILL_BYTES
     each in memory)."""
@@ -411,12 +416,6 @@ class NpzWriter:
         shutil.rmtree(self._dir, ignore_errors=True)
         release(self._dir)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.abort() if exc_type else self.close()
-
 
 def _small(zf: zipfile.ZipFile, name: str, a: np.ndarray) -> None:
     with zf.open(f"{name}.npy", "w", force_zip64=True) as out:
@@ -481,7 +480,7 @@ def require_pyarrow():
 ROW_GROUP = 2048  # sentences per Parquet row group (a chunk of up to 8,192 makes several)
 
 
-class ParquetWriter:
+class ParquetWriter(_Writer):
     """One row per embedded sentence, streamed as the chunks come (memory holds one chunk): `line`,
     `id` (when the input carries ids), `tokens` list<string>, `vectors` list<fixed_size_list
     <float32, d_out>>, and with the options `sentence` fixed_size_list<float32, d_out> (--pool),
@@ -589,12 +588,6 @@ class ParquetWriter:
                 self._writer.close()
         self._file.abort()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.abort() if exc_type else self.close()
-
 
 def _strings(pa, blob: np.ndarray):
     """UTF-8 strings each ended by "\n" (uint8 (bytes,)) -> a string array, built from the bytes
@@ -629,7 +622,7 @@ def tsv_field(value) -> str:
     return text
 
 
-class ProjectorWriter:
+class ProjectorWriter(_Writer):
     """The TensorBoard embedding projector's files in directory `path`: `vectors.tsv` (one point
     per row, tab-separated numbers, no header), `metadata.tsv` (the same rows; a header row of
     column names, as the projector expects when there is more than one column) and
@@ -710,12 +703,6 @@ class ProjectorWriter:
                 f.close()
         shutil.rmtree(self._dir, ignore_errors=True)
         release(self._dir)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.abort() if exc_type else self.close()
 
 
 def check_projector_dir(path: Path) -> None:
