@@ -258,3 +258,16 @@ def test_a_line_holding_a_tab_stays_one_row(tmp_path):
     assert r.exit_code == 0, r.stderr
     _, meta = projector_metadata(tmp_path / "p" / "metadata.tsv")
     assert [m["sentence"] for m in meta] == ["money\\tbank grows"] * 3 and [m["token"] for m in meta] == ["money", "bank", "grows"]
+
+
+@pytest.mark.slow  # starts Dask's local processes
+def test_dask_shards_carry_the_sentence_vectors(tmp_path):
+    pytest.importorskip("dask.distributed", reason="dask is not installed: pip install -e '.[dask]'")
+    write(tmp_path, "a.txt", ["money bank grows", "the river bank"])
+    write(tmp_path, "b.txt", ["bank loans"])
+    r = runner.invoke(app, ["batch", "-i", str(tmp_path / "*.txt"), "--engine", "dask", "-o", str(tmp_path / "out"),
+                            "--pool", "sif", "-q"])
+    assert r.exit_code == 0, r.stderr
+    shards = [np.load(tmp_path / "out" / f"shard-0000{i}.npz") for i in range(2)]
+    assert [z["sentences"].shape for z in shards] == [(2, 50), (1, 50)]
+    np.testing.assert_allclose(shards[1]["sentences"][0], attncli.embed("bank loans", pool="sif").sentence, rtol=1e-5, atol=1e-6)
