@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Iterator, NamedTuple
 import numpy as np
 
 from . import attention as att
-from .errors import DataError, UsageError
+from .errors import DataError, Option, UsageError
 from .pipeline import (
     INT64_MAX,
     MAX_ATTENTION_CELLS,
@@ -37,6 +37,7 @@ from .pipeline import (
     Lexicon,
     contextualize,
     key_prior,
+    key_probability,
     load_projections,
     model_input,
     prepare,
@@ -45,6 +46,7 @@ from .pipeline import (
     vectors_for,
 )
 from .inputs import DEFAULT_MAX_LINE_BYTES, INPUT_FORMATS, BatchError, ReadStats, Source, opened, read_items  # noqa: F401 (re-exported)
+from .pooling import check_pool, pool, sif_weights
 from .tokens import lines_token_texts, token_texts
 from .vectors import Vectors
 
@@ -73,14 +75,16 @@ class BatchOptions:
     with_attention: bool = False  # add the attention weights to the output
     max_attention_cells: int = DEFAULT_MAX_ATTENTION_CELLS  # with_attention: a bigger line fails
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES  # a longer line fails (and is read past, never held)
+    pool: str | None = None  # add one vector per sentence: "mean" or "sif" (attncli.pooling)
 
     def __post_init__(self):
+        check_pool(self.pool)
         if self.input_format not in INPUT_FORMATS:
-            raise UsageError(f"--input-format must be text or jsonl, not {self.input_format!r}")
+            raise UsageError(Option("input_format"), f" must be text or jsonl, not {self.input_format!r}")
         for name in ("batch_size", "max_attention_cells", "max_line_bytes"):
             value = getattr(self, name)
             if not 1 <= value <= INT64_MAX:  # what the manifest and the .npz can hold
-                raise UsageError(f"--{name.replace('_', '-')} must be between 1 and {INT64_MAX}, not {value}")
+                raise UsageError(Option(name), f" must be between 1 and {INT64_MAX}, not {value}")
 
 
 @dataclass
@@ -102,6 +106,7 @@ class Chunk:
     surfaces: list[list[str]] | None = None  # detail mode only (embed_batch)
     positions: list[list[int]] | None = None
     source: str | None = None  # the input its lines come from, when a run reads several (embed_stream)
+    sentences: np.ndarray | None = None  # (m, d_out) float32 pooled sentence vectors; BatchOptions.pool only
     line_ids: list | None = None  # (m,) the JSON Lines records' "id" (None: none), when any had one
 
     @property
@@ -403,6 +408,7 @@ class BatchEmbedder:
                     subword.update({start + j: v for j, v in f.subword.items()})
         done = self.compute(ids, lengths, subword, with_static=self.options.with_static or self.detail)
         return Chunk(
+            sentences=self.pooled(done.contextual, done.offsets, ids),
             lines=np.asarray(lines, dtype=np.int64), texts=texts, oov=oov, offsets=done.offsets,
             contextual=done.contextual, static=done.static, attention=done.attention, heads=done.heads, errors=errors,
             ids=ids, unknown=unknown, vocab=self.vocab,
@@ -410,15 +416,24 @@ class BatchEmbedder:
             positions=[f.positions for f in found] if self.detail else None,
         )
 
+    def pooled(self, contextual: np.ndarray, offsets: np.ndarray, ids: np.ndarray) -> np.ndarray | None:
+        """(m, d_out) one vector per sentence as BatchOptions.pool asks (None without it)."""
+        if self.options.pool is None:
+            return None
+        weights = None
+        if self.options.pool == "sif":
+            weights = sif_weights(key_probability(self.vectors, ids), self.config.prior_a)  # (T,)
+        return pool(contextual, offsets, weights)
+
     def _too_big(self, n: int) -> str:
         H = self.proj.heads
         cells = H * n * n
         shape = f"{H} x {n} x {n}" if H > 1 else f"{n} x {n}"
-        return (
-            f"{n} tokens: the attention weights ({shape} = {cells:,} cells, {cells * 4 / 2**20:,.0f} MiB) are above "
-            f"--max-attention-cells {self.options.max_attention_cells:,}; leave out --with-attention (the vectors alone "
-            f"are computed in blocks) or raise the limit"
-        )
+        return str(DataError(  # as the front end names options (errors.option_style)
+            f"{n} tokens: the attention weights ({shape} = {cells:,} cells, {cells * 4 / 2**20:,.0f} MiB) are above ",
+            Option("max_attention_cells"), f" {self.options.max_attention_cells:,}; leave out ", Option("with_attention"),
+            " (the vectors alone are computed in blocks) or raise the limit",
+        ))
 
     # ------------------------------------------------------------ the math
 
@@ -565,14 +580,21 @@ def embed_batch(
     *,
     with_attention: bool = True,
     max_attention_cells: int = DEFAULT_MAX_ATTENTION_CELLS,
+    pool: str | None = None,
 ) -> Iterator[EmbedResult | BatchError]:
     """Embed many sentences: one EmbedResult per text (its `.line`: the 1-based index), or
     a BatchError, in order. The numbers equal pipeline.embed's for each text alone. Without
-    `with_attention`, `.attention` and `.heads` are None."""
-    options = BatchOptions(batch_size=batch_size, with_attention=with_attention, max_attention_cells=max_attention_cells)
+    `with_attention`, `.attention` and `.heads` are None. `pool` ("mean" or "sif",
+    attncli.pooling) sets each result's `.sentence`, one vector for the sentence."""
+    if isinstance(texts, (str, bytes)):  # one string would be embedded character by character
+        raise UsageError(Option("texts"), " must be a list (or iterable) of strings, not one string: embed() takes one")
+    options = BatchOptions(batch_size=batch_size, with_attention=with_attention, max_attention_cells=max_attention_cells,
+                           pool=pool)
     emb = BatchEmbedder(config, vectors, options, detail=True)
     info = emb.vectors.info()
-    for chunk in emb.embed_chunks(enumerate(texts, start=1)):
+    items = ((i, t if isinstance(t, str) else BatchError(i, f"not a string but {type(t).__name__}: {t!r:.60}"))
+             for i, t in enumerate(texts, start=1))  # a NaN in a dataframe's column fails its line, not the run
+    for chunk in emb.embed_chunks(items):
         ei = 0
         for k, line in enumerate(chunk.lines.tolist()):
             while ei < len(chunk.errors) and chunk.errors[ei].line < line:
@@ -586,6 +608,7 @@ def embed_batch(
                 heads=chunk.heads[k] if with_attention else None,
                 contextual=chunk.contextual[a:b], config=emb.config, vectors=info,
                 untrained=not emb.proj.trained, line=line,
+                sentence=None if chunk.sentences is None else chunk.sentences[k],
             )
             yield result
         yield from chunk.errors[ei:]

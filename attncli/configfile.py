@@ -87,9 +87,41 @@ def read_settings(path: str | os.PathLike) -> dict:
         try:
             check_option(key, value)
         except UsageError as e:
-            raise UsageError(f"{path}: setting {key!r}: {e}") from None
+            raise UsageError(f"{path}: setting {key!r}: ", *e.parts) from None
         settings[key] = value
     return settings
+
+
+ENVIRONMENT = {"vectors": "ATTNCLI_VECTORS", "trust": "ATTNCLI_TRUST"}  # what the CLI takes from the environment
+
+
+def start_settings(environ=None) -> dict:
+    """What the command line starts from before its options: the user's settings file (when
+    there is one: user_settings), then ATTNCLI_VECTORS and ATTNCLI_TRUST (a true value: 1,
+    true, yes, on), which rank above it as they do on the command line."""
+    environ = os.environ if environ is None else environ
+    settings = user_settings()
+    if environ.get(ENVIRONMENT["vectors"]):
+        settings["vectors"] = environ[ENVIRONMENT["vectors"]]
+    if ENVIRONMENT["trust"] in environ:
+        value = environ[ENVIRONMENT["trust"]].strip().lower()
+        if value not in _TRUE + _FALSE:
+            raise UsageError(f"{ENVIRONMENT['trust']}={value!r} is not a boolean (1/0, true/false, yes/no, on/off)")
+        settings["trust"] = value in _TRUE
+    return settings
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on", "t", "y"), ("0", "false", "no", "off", "f", "n", "")  # as click reads booleans
+
+
+def user_config(**changes):
+    """The Config the command line starts from before its options: the user's settings file,
+    then ATTNCLI_VECTORS and ATTNCLI_TRUST (start_settings), then `changes`. Library calls never
+    read these by themselves (docs/python.md#settings-files-and-environment-variables): this
+    is the one way to ask for them. `attncli.user_config()`."""
+    from .pipeline import Config
+
+    return Config(**{**start_settings(), **changes})
 
 
 def settings_json(config, notes: dict | None = None) -> bytes:

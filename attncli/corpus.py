@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from . import report
-from .errors import UsageError
+from .errors import Option, UsageError
 from .inputs import BatchError, ReadStats, Source, read_lines
 from .pipeline import Config, Lexicon, vectors_for
 from .tokens import nfc
@@ -49,7 +49,7 @@ def resolve_forms(word: str, forms: Iterable[str] | None, lexicon: Lexicon) -> l
     lowercase vocabulary): `forms` when given, else the word."""
     wanted = [word] if not forms else [f for f in forms if f.strip()]
     if not wanted:
-        raise UsageError("--forms is empty")
+        raise UsageError(Option("forms"), " is empty")
     out = []
     for f in wanted:
         toks = lexicon.tokens(f)

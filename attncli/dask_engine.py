@@ -42,7 +42,7 @@ def embed_shard(source: str, target: str, cfg, options: BatchOptions) -> dict:
     emb = BatchEmbedder(cfg, options=options)
     errors = []
     writer = NpzWriter(target, dim=emb.d_out, static_dim=emb.vectors.dim, with_static=options.with_static,
-                       with_attention=options.with_attention, **emb.meta())
+                       with_attention=options.with_attention, with_sentences=options.pool is not None, **emb.meta())
     embed_stream(emb, [Source(source, regular=True)], writer,
                  lambda chunk: errors.extend({"line": e.line, "error": e.error} for e in chunk.errors))
     return {

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import attention as att
-from .errors import DataError, UsageError
+from .errors import DataError, Option, UsageError
 from .pipeline import (
     Config,
     Lexicon,
@@ -121,6 +121,26 @@ class Explanation:
         """(n, n) the last layer's weights, mean over heads: embed's `attention`."""
         return np.mean([h.weights for h in self.layers[-1].heads], axis=0)
 
+    def __repr__(self) -> str:
+        weights = ", ".join(f"{t} {w:.2f}" for t, w in zip(self.tokens[:12], self.layers[-1].weights[self.index][:12]))
+        change = "" if self.cosine is None else f"cosine before/after {self.cosine:.2f}"
+        if self.after:
+            change += f"{'; ' if change else ''}nearest after: {', '.join(w for w, _ in self.after[:5])}"
+        text = self.text if len(self.text) <= 60 else self.text[:59] + "…"
+        return "\n".join([
+            f"Explanation of {self.word!r} (token {self.index + 1} of {len(self.tokens)}) in {text!r}",
+            f"  weights: {weights}{' ...' if len(self.tokens) > 12 else ''}",
+            *([f"  {change}"] if change else []),
+            f"  {len(self.layers)} layer{'s' if len(self.layers) != 1 else ''}, {self.heads} head{'s' if self.heads != 1 else ''}; "
+            f"contextual {tuple(self.contextual.shape)}; {self.config.describe(self.vectors.get('vocab_size'))}",
+        ])
+
+    def _repr_html_(self) -> str:
+        """The `explain --html` neuron view, inline in a notebook (attncli.html)."""
+        from .html import explain_view
+
+        return explain_view(self)
+
 
 def explain(
     text: str,
@@ -142,7 +162,7 @@ def explain(
     cfg = config or Config()
     cfg = (cfg.replace(**options) if options else cfg).resolved()
     if occurrence < 1:
-        raise UsageError(f"--occurrence counts from 1, not {occurrence}")
+        raise UsageError(Option("occurrence"), f" counts from 1, not {occurrence}")
     vec = vectors if vectors is not None else vectors_for(cfg)
     target = single_token(word, Lexicon(vec, cfg))
     proj = load_projections(cfg, vec.dim)
@@ -286,11 +306,16 @@ def _find(target: str, occurrence: int, tokens: list[str], oov: list[dict], text
     short = text if len(text) <= 60 else text[:59] + "…"
     if not rows:
         if any(o["token"] == target for o in oov):
-            raise DataError(f"{target!r} is out of the vocabulary and skipped in {short!r} (try --oov zero)")
+            raise DataError(f"{target!r} is out of the vocabulary and skipped in {short!r} (try ", Option("oov", value="zero"), ")")
         listed = " ".join(tokens)
         listed = listed if len(listed) <= 60 else listed[:59] + "…"
         raise DataError(f"{target!r} is not in {short!r} (its tokens: {listed})")
     if occurrence > len(rows):  # the sentence is fine; the option asks for what is not there
         times = "once" if len(rows) == 1 else f"{len(rows)} times"
-        raise UsageError(f"--occurrence {occurrence}: {short!r} holds {target!r} {times}")
+        raise UsageError(Option("occurrence", value=occurrence), f": {short!r} holds {target!r} {times}")
     return rows[occurrence - 1]
+
+
+from .entry import make_callable  # noqa: E402  (attncli.explain(...) calls explain(...): entry.py says why)
+
+make_callable(__name__)

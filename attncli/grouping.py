@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import DataError, UsageError
+from .errors import DataError, Option, UsageError
 
 DEFAULT_MAX_K = 5
 MIN_GAP = 0.16  # -k auto: a split must beat the same split of one Gaussian blob by this much silhouette
@@ -48,9 +48,9 @@ class SenseOptions:
 
     def __post_init__(self):
         if self.k is not None and self.k < 1:
-            raise UsageError(f"-k must be >= 1 or auto, not {self.k}")
+            raise UsageError(Option("k", "-k"), f" must be >= 1, or None to choose (auto), not {self.k}")
         if self.max_k < 1:
-            raise UsageError(f"--max-k must be >= 1, not {self.max_k}")
+            raise UsageError(Option("max_k"), f" must be >= 1, not {self.max_k}")
         if self.dims < 1 or self.restarts < 1:
             raise UsageError("dims and restarts must be >= 1")
 

@@ -13,7 +13,9 @@ No rich, no typer here.
 
 from __future__ import annotations
 
+import os
 from html import escape as _escape
+from typing import NamedTuple
 
 import numpy as np
 
@@ -127,10 +129,52 @@ def options_table(config: dict, vectors: dict | None = None) -> str:
     return f'<table class="options">{body}</table>'
 
 
-def _page(title: str, body: str, data, script: str = "") -> str:
+class View(NamedTuple):
+    """One view (embed, compare, explain or senses): its markup, the numbers it carries, its
+    script (a function body over `root`, the view's element) and its own CSS."""
+
+    kind: str
+    body: str
+    data: dict
+    script: str = ""
+    css: str = ""
+
+
+class _Ids:
+    """` id="NAME"` attributes on a standalone page (one view: ids are unique, and the page's
+    tests and readers use them); nothing inline, where several views share a page and the
+    script finds its elements by class within its own root."""
+
+    def __init__(self, standalone: bool):
+        self.standalone = standalone
+
+    def __call__(self, name: str) -> str:
+        return f' id="{_e(name)}"' if self.standalone else ""
+
+
+def _root(view: View, uid: str, standalone: bool) -> str:
+    """The view's element: markup, its JSON block and its script, which finds this element
+    (document.currentScript's ancestor, else by the unique id) and touches nothing outside."""
+    data_id = ' id="attncli-data"' if standalone else ""
+    js = ""
+    if view.script:
+        js = (f"<script>(function (root) {{{view.script}}})("
+              f'(document.currentScript && document.currentScript.closest(".attncli")) || document.getElementById("{uid}"));</script>')
+    return (f'<div class="attncli attncli-{view.kind}" id="{uid}">{view.body}'
+            f'<script type="application/json" class="attncli-data"{data_id}>{script_json(view.data)}</script>{js}</div>')
+
+
+def _inline(view: View) -> str:
+    """A view to put inside another page (a notebook's output): its own scoped style, a unique
+    id, nothing fetched. Several on one page do not meet: every rule is under the view's
+    `.attncli` class, and each script works within its own element."""
+    uid = "attncli-" + os.urandom(6).hex()
+    return f"<style>{_SCOPED_CSS}{_scope(view.css)}</style>{_root(view, uid, standalone=False)}"
+
+
+def _page(title: str, view: View) -> str:
     from . import __version__
 
-    js = f"<script>{script}</script>" if script else ""
     return (
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -140,13 +184,44 @@ def _page(title: str, body: str, data, script: str = "") -> str:
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
         '<meta name="color-scheme" content="light dark">'
         f'<meta name="generator" content="attncli {_e(__version__)}">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head>\n"
-        f"<body><main>{body}"
+        f"<title>{_e(title)}</title><style>{_PAGE_CSS}{_SCOPED_CSS}{_scope(view.css)}</style></head>\n"
+        f"<body><main>{_root(view, 'attncli-view', standalone=True)}"
         f'<footer>Made with attncli {_e(__version__)}. Every number on this page is in the JSON block '
         f'<code>#attncli-data</code> inside this file.</footer></main>\n'
-        f'<script type="application/json" id="attncli-data">{script_json(data)}</script>\n'
-        f"{js}</body></html>\n"
+        "</body></html>\n"
     )
+
+
+def _scope(css: str, scope: str = ".attncli") -> str:
+    """Every rule of `css` (our own: rules and @media blocks, no other nesting) applied only
+    within `scope`: `.heat td` -> `.attncli .heat td`; `:root` and `body` -> `.attncli` itself;
+    `*` -> the scope and everything in it."""
+    out, i = [], 0
+    while i < len(css):
+        brace = css.find("{", i)
+        if brace < 0:
+            break
+        head = css[i:brace].strip()
+        if head.startswith("@"):  # @media (...) { rules }: scope the rules inside
+            depth, j = 1, brace + 1
+            while depth:
+                depth += {"{": 1, "}": -1}.get(css[j], 0)
+                j += 1
+            out.append(f"{head}{{{_scope(css[brace + 1:j - 1], scope)}}}")
+        else:
+            j = css.index("}", brace) + 1
+            selectors = []
+            for sel in head.split(","):
+                sel = sel.strip()
+                if sel in (":root", "body", "main"):
+                    selectors.append(scope)
+                elif sel == "*":
+                    selectors += [scope, f"{scope} *"]
+                else:
+                    selectors.append(f"{scope} {sel}")
+            out.append(f"{','.join(selectors)}{css[brace:j]}")
+        i = j
+    return "".join(out)
 
 
 # ---------------------------------------------------------------- embed
@@ -160,6 +235,16 @@ LINES_TOP_K = 3
 
 def embed_page(result) -> str:
     """The page for one embedded sentence: head view, attention matrix, options."""
+    return _page(f"attncli · {result.text}", _embed_view(result, True))
+
+
+def embed_view(result) -> str:
+    """The same view inline, for a notebook: EmbedResult._repr_html_."""
+    return _inline(_embed_view(result, False))
+
+
+def _embed_view(result, standalone: bool) -> "View":
+    i_ = _Ids(standalone)
     n_heads = int(result.heads.shape[0])
     layers = result.config.layers
     data = embed_record(result)  # what --json prints, and a few things for the page
@@ -178,7 +263,7 @@ def embed_page(result) -> str:
     selector = ""
     if n_heads > 1:
         opts = "".join(f'<option value="{i}">{_e(label)}</option>' for i, label in enumerate(views))
-        selector = f'<label class="control">Head <select id="head-select">{opts}</select></label>'
+        selector = f'<label class="control">Head <select class="head-select"{i_("head-select")}>{opts}</select></label>'
     tables = "".join(
         f'<div class="view" data-view="{i}"{"" if i == 0 else " hidden"}>'
         + (f"<h3>{_e(label)}</h3>" if n_heads > 1 else "")
@@ -198,27 +283,27 @@ def embed_page(result) -> str:
     notes_html = "".join(f'<p class="note">{_e(t)}</p>' for t in notes)
     lines_note = ""
     if len(toks) > LINES_ALL_MAX:
-        lines_note = (f'<p class="note" id="lines-note">{len(toks)} tokens: to keep the lines readable, only each query\'s '
+        lines_note = (f'<p class="note lines-note"{i_("lines-note")}>{len(toks)} tokens: to keep the lines readable, only each query\'s '
                       f"{LINES_TOP_K} strongest keys are drawn (all of them up to {LINES_ALL_MAX} tokens). "
                       "Hover over or click a token to draw every line of that token.</p>")
 
     body = (
-        f'<header><h1>Attention</h1><p class="sentence" id="sentence">{_e(result.text)}</p>'
+        f'<header><h1>Attention</h1><p class="sentence"{i_("sentence")}>{_e(result.text)}</p>'
         f'<p class="caption">{_e(result.config.describe(result.vectors["vocab_size"]))}</p>{notes_html}</header>'
-        '<div class="panes"><section id="head-section"><h2>Head view</h2>'
+        f'<div class="panes"><section class="head-section"{i_("head-section")}><h2>Head view</h2>'
         f'<div class="controls">{selector}'
-        '<p class="hint" id="focus-note">Hover over a token to see only its lines; click to keep it.</p></div>'
+        f'<p class="hint focus-note"{i_("focus-note")}>Hover over a token to see only its lines; click to keep it.</p></div>'
         f"{lines_note}"
-        '<svg id="headview" role="img" aria-label="Lines from each query token (left) to the key tokens (right), '
+        f'<svg class="headview"{i_("headview")} role="img" aria-label="Lines from each query token (left) to the key tokens (right), '
         'thicker and darker for more weight"></svg>'
         "<noscript><p class=\"note\">The head view needs JavaScript; the matrix below holds the same numbers.</p></noscript>"
         "</section>"
-        '<section id="matrix-section"><h2>Attention matrix</h2>'
+        f'<section{i_("matrix-section")}><h2>Attention matrix</h2>'
         '<p class="hint">Rows are queries, columns keys: row i is how token i spreads a weight of 1 over the tokens.</p>'
         f"{tables}</section></div>"
-        f'<section id="options-section"><h2>Options</h2>{options_table(data["config"], result.vectors)}</section>'
+        f'<section{i_("options-section")}><h2>Options</h2>{options_table(data["config"], result.vectors)}</section>'
     )
-    return _page(f"attncli · {result.text}", body, data, _EMBED_JS)
+    return View("embed", body, data, _EMBED_JS)
 
 
 # ---------------------------------------------------------------- compare
@@ -263,12 +348,25 @@ def _neighbors(pairs) -> str:
 
 
 def compare_page(data: dict) -> str:
-    """The page for `compare`: the word's attention in each sentence side by side, the contextual
+    """The page for `compare`: compare_record(result) -> a standalone page (_compare_view)."""
+    return _page(f"attncli compare · {data.get('word', '')}", _compare_view(data, True))
+
+
+def compare_view(result) -> str:
+    """The compare view inline, for a notebook: CompareResult._repr_html_."""
+    from .export import compare_record
+
+    return _inline(_compare_view(compare_record(result), False))
+
+
+def _compare_view(data: dict, standalone: bool) -> "View":
+    """The view for `compare`: the word's attention in each sentence side by side, the contextual
     (and static) cosine matrices between its occurrences, and each occurrence's nearest words.
 
     `data` is the `compare --json` object: {"word", "sentences", "static_cosine", "contextual_cosine",
     "occurrences": [{"sentence", "index", "attention": {token: weight}, "neighbors": [[word, cos]]}],
     "vectors", "config"}."""
+    i_ = _Ids(standalone)
     word = str(data.get("word", ""))
     occ = data.get("occurrences") or []
     labels = _occurrence_labels(data)
@@ -292,7 +390,7 @@ def compare_page(data: dict) -> str:
             mats.append(
                 f'<div class="matrix"><h3>{_e(title)}</h3><p class="hint">{_e(hint)}</p>'
                 + '<div class="scroll">'
-                + heat_table(labels, labels, m, attrs=f' id="{key}"', tip="{row} · {col}: cosine {value}")
+                + heat_table(labels, labels, m, attrs=f' data-matrix="{key}"{i_(key)}', tip="{row} · {col}: cosine {value}")
                 + "</div></div>"
             )
     legend = "".join(
@@ -302,40 +400,61 @@ def compare_page(data: dict) -> str:
     body = (
         f'<header><h1>Compare “{_e(word)}”</h1><p class="caption">{len(occ)} occurrence'
         f'{"s" if len(occ) != 1 else ""} in {len(data.get("sentences") or [])} sentences</p></header>'
-        f'<section id="attention-section"><h2>Attention of “{_e(word)}” in each sentence</h2>'
+        f'<section{i_("attention-section")}><h2>Attention of “{_e(word)}” in each sentence</h2>'
         f'<div class="cards">{"".join(cards)}</div></section>'
-        '<section id="cosine-section"><h2>Cosine between the occurrences</h2>'
+        f'<section{i_("cosine-section")}><h2>Cosine between the occurrences</h2>'
         f'<ul class="legend">{legend}</ul><div class="matrices">{"".join(mats)}</div></section>'
-        f'<section id="options-section"><h2>Options</h2>{options_table(data.get("config") or {}, vectors)}</section>'
+        f'<section{i_("options-section")}><h2>Options</h2>{options_table(data.get("config") or {}, vectors)}</section>'
     )
-    return _page(f"attncli compare · {word}", body, data)
+    return View("compare", body, data)
 
 
 # ---------------------------------------------------------------- style and script
 
-_CSS = """
-:root{--bg:#fff;--fg:#1f2328;--muted:#59636e;--rule:#d0d7de;--panel:#f6f8fa;--edge:#1864ab;
---heat-lo:#f1f3f9;--heat-hi:#f08c00;--sel:#e8590c;--bar:#f08c00;color-scheme:light dark}
-@media (prefers-color-scheme:dark){:root{--bg:#0f1117;--fg:#e6e8eb;--muted:#9ba5b0;--rule:#30363d;
---panel:#161b22;--edge:#74c0fc;--heat-lo:#1c2133;--heat-hi:#fab005;--sel:#ffa94d;--bar:#fab005}}
+# The colours of a view, as variables on its root. A view follows the page's theme: the OS
+# setting (prefers-color-scheme) on a page of its own; in a notebook, JupyterLab's or VS
+# Code's theme when the page says which (body[data-jp-theme-light], body.vscode-dark), since
+# a notebook's theme need not be the system's. The view paints its own background, so its
+# text stays legible on any page.
+_LIGHT = ("--bg:#fff;--fg:#1f2328;--muted:#59636e;--rule:#d0d7de;--panel:#f6f8fa;--edge:#1864ab;"
+          "--heat-lo:#f1f3f9;--heat-hi:#f08c00;--sel:#e8590c;--bar:#f08c00;color-scheme:light")
+_DARK = ("--bg:#0f1117;--fg:#e6e8eb;--muted:#9ba5b0;--rule:#30363d;--panel:#161b22;--edge:#74c0fc;"
+         "--heat-lo:#1c2133;--heat-hi:#fab005;--sel:#ffa94d;--bar:#fab005;color-scheme:dark")
+_PRINT = ("--bg:#fff;--fg:#000;--muted:#444;--rule:#bbb;--panel:#fff;--edge:#1864ab;--heat-lo:#f4f5f8;"
+          "--heat-hi:#f08c00;--sel:#c2410c;--bar:#f08c00;color-scheme:light")
+_THEMES = (
+    f".attncli{{{_LIGHT}}}@media (prefers-color-scheme:dark){{.attncli{{{_DARK}}}}}"
+    f"body[data-jp-theme-light=true] .attncli,body.vscode-light .attncli{{{_LIGHT}}}"
+    f"body[data-jp-theme-light=false] .attncli,body.vscode-dark .attncli,body.vscode-high-contrast .attncli{{{_DARK}}}"
+    f"@media print{{.attncli.attncli{{{_PRINT}}}}}"
+)
+
+# The view's own rules, scoped to its root by _scope (":root" is the root itself). The first
+# ones undo what a notebook's stylesheet gives every table and paragraph of an output
+# (JupyterLab: fixed table layout, striped rows, words broken anywhere): scoped, they are as
+# specific as those rules and come later.
+_VIEW_CSS = """
+:root{background:var(--bg);color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",
+Roboto,"Helvetica Neue",Arial,sans-serif;text-align:left;padding:12px 16px 16px;border-radius:6px}
 *{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.45 system-ui,-apple-system,"Segoe UI",
-Roboto,"Helvetica Neue",Arial,sans-serif}
-main{max-width:1640px;margin:0 auto;padding:24px 20px 40px}
-h1{font-size:1.5rem;margin:0 0 .3rem}h2{font-size:1.15rem;margin:2rem 0 .5rem;border-bottom:1px solid var(--rule);
-padding-bottom:.25rem}h3{font-size:1rem;margin:.8rem 0 .4rem}h4{font-size:.85rem;margin:.8rem 0 .3rem;color:var(--muted)}
+h1{font-size:1.5rem;margin:0 0 .3rem;color:inherit}h2{font-size:1.15rem;margin:2rem 0 .5rem;border-bottom:1px solid var(--rule);
+padding-bottom:.25rem;color:inherit}h3{font-size:1rem;margin:.8rem 0 .4rem;color:inherit}h4{font-size:.85rem;margin:.8rem 0 .3rem;color:var(--muted)}
+p{color:inherit}
 .sentence{font-size:1.25rem;margin:.2rem 0;white-space:pre-wrap;overflow-wrap:anywhere}
 .caption,.hint{color:var(--muted);margin:.2rem 0}.hint{font-size:.9rem}
 .note{margin:.3rem 0;padding:.3rem .6rem;border-left:3px solid var(--sel);background:var(--panel)}
 .controls{display:flex;flex-wrap:wrap;gap:1rem;align-items:center;margin:.4rem 0}
 select{font:inherit;padding:.15rem .3rem;background:var(--panel);color:var(--fg);border:1px solid var(--rule);border-radius:4px}
-#headview{display:block;max-width:100%;height:auto;font-size:14px;user-select:none}
-#headview .tok{fill:var(--fg);cursor:pointer}#headview .tok:focus{outline:none}
-#headview .tok.sel{fill:var(--sel);text-decoration:underline}#headview .tok:focus-visible{text-decoration:underline}
-#headview .colname{fill:var(--muted);font-size:12px}
-#headview .edge{stroke:var(--edge);stroke-linecap:round}#headview .edge.off{display:none}
-#headview .wlabel{fill:var(--sel);font-size:12px;font-variant-numeric:tabular-nums}
-table{border-collapse:collapse}
+.headview{display:block;max-width:100%;height:auto;font-size:14px;user-select:none}
+.headview .tok{fill:var(--fg);cursor:pointer}.headview .tok:focus{outline:none}
+.headview .tok.sel{fill:var(--sel);text-decoration:underline}.headview .tok:focus-visible{text-decoration:underline}
+.headview .colname{fill:var(--muted);font-size:12px}
+.headview .edge{stroke:var(--edge);stroke-linecap:round}.headview .edge.off{display:none}
+.headview .wlabel{fill:var(--sel);font-size:12px;font-variant-numeric:tabular-nums}
+table{border-collapse:collapse;table-layout:auto;margin:0;color:inherit;font-size:inherit;border:none;width:auto}
+thead{border:none}tr,tbody tr:nth-child(odd),tbody tr:nth-child(even),tbody tr:hover{background:transparent}
+th,td{border:none;max-width:none;line-height:inherit;vertical-align:middle;padding:0;white-space:normal}
+p{word-break:normal;white-space:normal;text-align:left;margin:0 0 .5em}
 .heat{font-variant-numeric:tabular-nums;font-size:.85rem;margin:.2rem 0 .6rem}
 .heat th{font-weight:600;padding:.15rem .4rem;white-space:nowrap}.heat .colhead{text-align:center}
 .heat .rowhead{text-align:right;cursor:default}.heat .corner{color:var(--muted);font-weight:400;font-size:.75rem}
@@ -347,7 +466,7 @@ background:color-mix(in srgb,var(--heat-hi) calc(var(--w)*100%),var(--heat-lo))}
 .heat tr.hl>th.rowhead+td.cell{border-left-color:var(--sel)}.heat tr.hl>td.cell:last-child{border-right-color:var(--sel)}
 .heat td.cell.hl{border-left-color:var(--sel);border-right-color:var(--sel);box-shadow:inset 1px 0 var(--sel),inset -1px 0 var(--sel)}
 .heat tbody tr:first-child td.cell.hl{border-top-color:var(--sel)}.heat tbody tr:last-child td.cell.hl{border-bottom-color:var(--sel)}
-.options th{text-align:left;font-weight:500;color:var(--muted);padding:.1rem 1rem .1rem 0}.options td{padding:.1rem 0}
+.options th{text-align:left;font-weight:500;color:var(--muted);padding:.1rem 1rem .1rem 0}.options td{padding:.1rem 0;text-align:left}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:14px}
 .card{border:1px solid var(--rule);border-radius:8px;padding:.6rem .8rem;background:var(--panel);break-inside:avoid}
 .card h3{font-weight:500;overflow-wrap:anywhere}
@@ -361,29 +480,36 @@ background:color-mix(in srgb,var(--heat-hi) calc(var(--w)*100%),var(--heat-lo))}
 .matrices{display:flex;flex-wrap:wrap;gap:2rem}
 .panes{display:flex;flex-wrap:wrap;gap:0 3rem;align-items:flex-start}.panes>section{flex:0 1 auto;min-width:0;max-width:100%}
 .scroll{overflow-x:auto;max-width:100%}.panes .hint{max-width:26em}
-#head-section{min-width:min(22rem,100%)}
-#focus-note{width:0;min-width:100%;height:2.9em;overflow:hidden}
-footer{margin-top:2.5rem;font-size:.8rem;color:var(--muted)}
+.head-section{min-width:min(22rem,100%)}
+.focus-note{width:0;min-width:100%;height:2.9em;overflow:hidden}
 code{font-size:.85em}
-@media print{:root{--bg:#fff;--fg:#000;--muted:#444;--rule:#bbb;--panel:#fff;--edge:#1864ab;--heat-lo:#f4f5f8;
---heat-hi:#f08c00;--sel:#c2410c;--bar:#f08c00;color-scheme:light}
-*{-webkit-print-color-adjust:exact;print-color-adjust:exact}
-main{max-width:none;padding:0}.controls select,.controls label,#focus-note{display:none}
-section,.card,table{break-inside:avoid}.scroll{overflow:visible}footer{display:none}}
+@media print{*{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+.controls select,.controls label,.focus-note{display:none}
+section,.card,table{break-inside:avoid}.scroll{overflow:visible}}
 """
+
+# The page around a standalone view (--html FILE).
+_PAGE_CSS = (
+    "html{color-scheme:light dark}body{margin:0;background:#fff}"
+    "@media (prefers-color-scheme:dark){body{background:#0f1117}}@media print{body{background:#fff}}"
+    "main{max-width:1640px;margin:0 auto;padding:12px 4px 40px}main>.attncli{border-radius:0}"
+    "footer{margin:2.5rem 16px 0;font:.8rem/1.4 system-ui,sans-serif;color:#59636e}"
+    "@media (prefers-color-scheme:dark){footer{color:#9ba5b0}}@media print{main{max-width:none;padding:0}footer{display:none}}"
+)
+_SCOPED_CSS = _THEMES + _scope(_VIEW_CSS)
 
 # The head view: tokens in two columns, a line from each query (left) to each key (right) it
 # attends to, thicker and more opaque with more weight. Hover previews a token, click keeps it.
 _EMBED_JS = r"""
 "use strict";
 (function () {
-  var data = JSON.parse(document.getElementById("attncli-data").textContent);
-  var svg = document.getElementById("headview");
+  var data = JSON.parse(root.querySelector("script.attncli-data").textContent);
+  var svg = root.querySelector(".headview");
   var NS = svg.namespaceURI;  // the SVG namespace, without writing a URL into the page
   var toks = data.surfaces, n = toks.length;
   var views = [data.attention].concat(data.heads.length > 1 ? data.heads : []);
-  var select = document.getElementById("head-select");
-  var note = document.getElementById("focus-note");
+  var select = root.querySelector(".head-select");
+  var note = root.querySelector(".focus-note");
   var hint = note.textContent;
   var view = 0, locked = null, preview = null, lines = [];
   var ROW = 26, TOP = 34, GAP = 200, PAD = 10, LABEL = 46;
@@ -458,15 +584,15 @@ _EMBED_JS = r"""
       kl[i].textContent = f && f.side === "q" ? fmt(m[f.i][i]) : "";
       ql[i].textContent = f && f.side === "k" ? fmt(m[i][f.i]) : "";
     }
-    document.querySelectorAll(".heat tr.hl, .heat .hl").forEach(function (e) { e.classList.remove("hl"); });
+    root.querySelectorAll(".heat tr.hl, .heat .hl").forEach(function (e) { e.classList.remove("hl"); });
     if (f && f.side === "q") {
-      document.querySelectorAll('.heat tbody tr[data-q="' + f.i + '"]').forEach(function (e) { e.classList.add("hl"); });
+      root.querySelectorAll('.heat tbody tr[data-q="' + f.i + '"]').forEach(function (e) { e.classList.add("hl"); });
     } else if (f) {
-      document.querySelectorAll(".heat tbody tr").forEach(function (tr) {
+      root.querySelectorAll(".heat tbody tr").forEach(function (tr) {
         var cell = tr.querySelectorAll("td.cell")[f.i];
         if (cell) cell.classList.add("hl");
       });
-      document.querySelectorAll('.heat th.colhead[data-k="' + f.i + '"]').forEach(function (e) { e.classList.add("hl"); });
+      root.querySelectorAll('.heat th.colhead[data-k="' + f.i + '"]').forEach(function (e) { e.classList.add("hl"); });
     }
     if (!f) note.textContent = hint;
     else if (f.side === "q") note.textContent = "Query \u201c" + toks[f.i] + "\u201d: its weights over the keys" + (locked ? " (click again to release)" : "");
@@ -490,7 +616,7 @@ _EMBED_JS = r"""
   document.addEventListener("keydown", function (ev) {
     if (ev.key === "Escape") { locked = preview = null; apply(); }
   });
-  document.querySelectorAll(".heat th.rowhead").forEach(function (th) {
+  root.querySelectorAll(".heat th.rowhead").forEach(function (th) {
     th.style.cursor = "pointer";
     th.addEventListener("click", function () {
       var f = {side: "q", i: +th.getAttribute("data-q")};
@@ -499,7 +625,7 @@ _EMBED_JS = r"""
   });
   if (select) select.addEventListener("change", function () {
     view = +select.value;
-    document.querySelectorAll("div.view").forEach(function (d) { d.hidden = +d.getAttribute("data-view") !== view; });
+    root.querySelectorAll("div.view").forEach(function (d) { d.hidden = +d.getAttribute("data-view") !== view; });
     draw();
   });
   draw();
@@ -519,7 +645,17 @@ def _scored(a: np.ndarray, cosine: bool) -> np.ndarray:
 
 
 def explain_page(e) -> str:
-    """The page for `attncli explain`: the worked example as a neuron view. For the query token,
+    """The page for `attncli explain` (_explain_view)."""
+    return _page(f"attncli explain · {e.surfaces[e.index]} · {e.text}", _explain_view(e, True))
+
+
+def explain_view(e) -> str:
+    """The neuron view inline, for a notebook: Explanation._repr_html_."""
+    return _inline(_explain_view(e, False))
+
+
+def _explain_view(e, standalone: bool) -> "View":
+    """The view for `attncli explain`: the worked example as a neuron view. For the query token,
     one row per key token j: the query q and the key k_j as small bars per dimension, their
     elementwise product (whose sum is the score), the score, the logit and the weight. Clicking
     a token makes it the query; the page carries every token's numbers for every layer and head.
@@ -529,6 +665,7 @@ def explain_page(e) -> str:
     per head] per layer]}, q and k (n x d_k) as scored (unit length under cosine)."""
     from .export import explain_record, masked
 
+    i_ = _Ids(standalone)
     cosine = e.config.similarity == "cosine"
     data = explain_record(e)
     data.update(text=e.text, surfaces=e.surfaces, describe=e.config.describe())
@@ -544,10 +681,10 @@ def explain_page(e) -> str:
     selects = ""
     if L > 1:
         opts = "".join(f'<option value="{k}"{" selected" if k == L - 1 else ""}>Layer {k + 1} of {L}</option>' for k in range(L))
-        selects += f'<label class="control">Layer <select id="layer-select">{opts}</select></label>'
+        selects += f'<label class="control">Layer <select class="layer-select"{i_("layer-select")}>{opts}</select></label>'
     if H > 1:
         opts = "".join(f'<option value="{h}">Head {h + 1} of {H}</option>' for h in range(H))
-        selects += f'<label class="control">Head <select id="head-select">{opts}</select></label>'
+        selects += f'<label class="control">Head <select class="head-select"{i_("head-select")}>{opts}</select></label>'
     chips = "".join(
         f'<button type="button" class="chip{" sel" if j == e.index else ""}" data-i="{j}">{_e(t)}</button>'
         for j, t in enumerate(e.surfaces)
@@ -566,15 +703,14 @@ def explain_page(e) -> str:
         for label, pairs in (("nearest before:", e.before), ("nearest after:", e.after)) if pairs
     )
     body = (
-        f"<style>{_EXPLAIN_CSS}</style>"
-        f'<header><h1>Explain “{_e(e.surfaces[e.index])}”</h1><p class="sentence" id="sentence">{_e(e.text)}</p>'
+        f'<header><h1>Explain “{_e(e.surfaces[e.index])}”</h1><p class="sentence"{i_("sentence")}>{_e(e.text)}</p>'
         f'<p class="caption">{_e(e.config.describe())}</p>'
         + "".join(f'<p class="note">{_e(t)}</p>' for t in notes) + "</header>"
-        '<section id="neuron-section"><h2>Neuron view</h2>'
+        f'<section{i_("neuron-section")}><h2>Neuron view</h2>'
         f'<div class="controls">{selects}<span class="hint">Click a token to make it the query.</span></div>'
-        f'<div class="chips" id="chips" role="group" aria-label="query token">{chips}</div>'
-        '<p class="formula" id="formula"></p>'
-        '<div class="scroll"><table class="neuron" id="neuron"><thead><tr>'
+        f'<div class="chips"{i_("chips")} role="group" aria-label="query token">{chips}</div>'
+        f'<p class="formula"{i_("formula")}></p>'
+        f'<div class="scroll"><table class="neuron"{i_("neuron")}><thead><tr>'
         '<th scope="col">key j</th><th scope="col">query q</th><th scope="col">key k_j</th>'
         f'<th scope="col">q × k_j</th><th scope="col">{_e(sim)}</th>'
         + ('<th scope="col">prior_j</th>' if e.prior is not None else "") + '<th scope="col">logit</th>'
@@ -584,10 +720,10 @@ def explain_page(e) -> str:
         'divides it by √d_k and T when they are on and adds the prior; the weights are the softmax of the logits.</p>'
         "<noscript><p class=\"note\">The neuron view needs JavaScript; every number is in the JSON block.</p></noscript>"
         "</section>"
-        f'<section id="change-section"><h2>What changed</h2><p>{_e(change)}</p><ul class="near">{near}</ul></section>'
-        f'<section id="options-section"><h2>Options</h2>{options_table(data["config"], e.vectors)}</section>'
+        f'<section{i_("change-section")}><h2>What changed</h2><p>{_e(change)}</p><ul class="near">{near}</ul></section>'
+        f'<section{i_("options-section")}><h2>Options</h2>{options_table(data["config"], e.vectors)}</section>'
     )
-    return _page(f"attncli explain · {e.surfaces[e.index]} · {e.text}", body, data, _EXPLAIN_JS)
+    return View("explain", body, data, _EXPLAIN_JS, _EXPLAIN_CSS)
 
 
 _EXPLAIN_CSS = (
@@ -608,11 +744,11 @@ _EXPLAIN_CSS = (
 _EXPLAIN_JS = r"""
 "use strict";
 (function () {
-  var data = JSON.parse(document.getElementById("attncli-data").textContent);
+  var data = JSON.parse(root.querySelector("script.attncli-data").textContent);
   var view = data.view, toks = data.surfaces, n = toks.length;
-  var layerSel = document.getElementById("layer-select"), headSel = document.getElementById("head-select");
+  var layerSel = root.querySelector(".layer-select"), headSel = root.querySelector(".head-select");
   var layer = view.layers.length - 1, head = 0, query = data.index;
-  var tbody = document.querySelector("#neuron tbody"), formula = document.getElementById("formula");
+  var tbody = root.querySelector(".neuron tbody"), formula = root.querySelector(".formula");
 
   function absMax(rows) {
     var m = 0;
@@ -678,13 +814,13 @@ _EXPLAIN_JS = r"""
     var sum = terms.join(" + "), r = view.residual;
     formula.textContent = lhs + " = " + (r && view.layers[layer].length === 1
       ? r + " \u00b7 " + mark(toks[query], layer) + " + " + (+(1 - r).toFixed(6)) + " \u00b7 (" + sum + ")" : sum);
-    document.querySelectorAll("#chips .chip").forEach(function (c) {
+    root.querySelectorAll(".chips .chip").forEach(function (c) {
       c.classList.toggle("sel", +c.getAttribute("data-i") === query);
       c.setAttribute("aria-pressed", +c.getAttribute("data-i") === query ? "true" : "false");
     });
   }
   function pick(ev) { query = +ev.currentTarget.getAttribute("data-i"); draw(); }
-  document.querySelectorAll("#chips .chip").forEach(function (c) { c.addEventListener("click", pick); });
+  root.querySelectorAll(".chips .chip").forEach(function (c) { c.addEventListener("click", pick); });
   if (layerSel) layerSel.addEventListener("change", function () { layer = +layerSel.value; draw(); });
   if (headSel) headSel.addEventListener("change", function () { head = +headSel.value; draw(); });
   draw();
@@ -703,14 +839,25 @@ def _marked(text: str, start: int, end: int) -> str:
 
 
 def senses_page(data: dict) -> str:
-    """The page for `senses --html`: a 2-D map of the occurrences (PCA of the vectors the
+    """The page for `senses --html` (_senses_view): `data` is senses.page_record(result)."""
+    return _page(f"attncli senses · {data.get('word', '')}", _senses_view(data, True))
+
+
+def senses_view(data: dict) -> str:
+    """The senses view inline, for a notebook: SensesResult._repr_html_."""
+    return _inline(_senses_view(data, False))
+
+
+def _senses_view(data: dict, standalone: bool) -> "View":
+    """The view for `senses --html`: a 2-D map of the occurrences (PCA of the vectors the
     grouping sees) coloured by sense, hovering or focusing a point shows its text; beside it
     each sense's size, label, attended words and central examples.
 
     `data` is `senses.page_record`: the `senses --json` object plus "points": [{"x", "y",
     "sense", "line", "text", "start", "end"[, "file"]}] and "start"/"end" in each example."""
-    from .senses import sense_colour
+    from .palette import sense_colour
 
+    i_ = _Ids(standalone)
     word = str(data.get("word", ""))
     points = data.get("points") or []
     xs = [float(p["x"]) for p in points] or [0.0]
@@ -728,7 +875,7 @@ def senses_page(data: dict) -> str:
             f'<circle class="pt" data-i="{i}" data-sense="{s}" cx="{cx:.1f}" cy="{cy:.1f}" r="4" '
             f'fill="{sense_colour(s - 1)}" tabindex="0"><title>{_e(where)} · sense {s}: {_e(p["text"])}</title></circle>'
         )
-    svg = (f'<svg id="map" viewBox="0 0 {_MAP_W} {_MAP_H}" width="{_MAP_W}" height="{_MAP_H}" role="img" '
+    svg = (f'<svg class="map"{i_("map")} viewBox="0 0 {_MAP_W} {_MAP_H}" width="{_MAP_W}" height="{_MAP_H}" role="img" '
            f'aria-label="occurrences of {_e(word)}, coloured by sense">'
            f'<rect class="frame" x="0.5" y="0.5" width="{_MAP_W - 1}" height="{_MAP_H - 1}"/>{"".join(dots)}</svg>')
     cards = []
@@ -740,7 +887,7 @@ def senses_page(data: dict) -> str:
             for ex in s.get("examples") or []
         )
         cards.append(
-            f'<article class="card sense" id="sense-{sid}" data-sense="{sid}">'
+            f'<article class="card sense"{i_(f"sense-{sid}")} data-sense="{sid}">'
             f'<h3><span class="swatch" style="background:{sense_colour(sid - 1)}"></span> Sense {sid} '
             f'<span class="num">{int(s["size"]):,} · {100 * int(s["size"]) / max(int(data.get("n", 1)), 1):.0f}%</span></h3>'
             f'<p><b>label</b> <span class="label">{_e(", ".join(s.get("label") or []))}</span></p>'
@@ -751,25 +898,24 @@ def senses_page(data: dict) -> str:
     sample = f" ({shown:,} of them drawn, evenly sampled)" if shown < n else ""
     forms = "/".join(data.get("forms") or [word])
     body = (
-        f"<style>{_SENSES_CSS}</style>"
         f'<header><h1>Senses of “{_e(word)}”</h1><p class="caption">{n:,} occurrences of {_e(forms)}{_e(sample)} in '
         f'{_e(", ".join(data.get("files") or []))} · {int(data.get("k", 0))} senses</p></header>'
-        '<div class="senses-panes"><section id="map-section"><h2>Map of the occurrences</h2>'
+        f'<div class="senses-panes"><section class="map-section"{i_("map-section")}><h2>Map of the occurrences</h2>'
         '<p class="hint">Each point is one occurrence: its contextual vector, centered, on the two main axes of '
         'variation (PCA). Hover or focus a point to read it.</p>'
-        f'<div class="scroll">{svg}</div><p id="hover" class="hover" aria-live="polite">&nbsp;</p></section>'
-        f'<section id="senses-section"><h2>Senses</h2>{"".join(cards)}</section></div>'
-        f'<section id="options-section"><h2>Options</h2>{options_table(data.get("config") or {}, data.get("vectors"))}</section>'
+        f'<div class="scroll">{svg}</div><p class="hover"{i_("hover")} aria-live="polite">&nbsp;</p></section>'
+        f'<section class="senses-section"{i_("senses-section")}><h2>Senses</h2>{"".join(cards)}</section></div>'
+        f'<section{i_("options-section")}><h2>Options</h2>{options_table(data.get("config") or {}, data.get("vectors"))}</section>'
     )
-    return _page(f"attncli senses · {word}", body, data, _SENSES_JS)
+    return View("senses", body, data, _SENSES_JS, _SENSES_CSS)
 
 
 _SENSES_CSS = (
     ".senses-panes{display:flex;flex-wrap:wrap;gap:0 2rem;align-items:flex-start}"
-    "#map-section{flex:0 0 auto;width:min(560px,100%)}#senses-section{flex:1 1 320px;min-width:0}"
-    "#map{display:block;max-width:100%;height:auto}#map .frame{fill:none;stroke:var(--rule)}"
-    "#map .pt{stroke:var(--bg);stroke-width:1;opacity:.85;cursor:pointer}"
-    "#map .pt.on{stroke:var(--fg);stroke-width:2;opacity:1}#map .pt.dim{opacity:.15}"
+    ".map-section{flex:0 0 auto;width:min(560px,100%)}.senses-section{flex:1 1 320px;min-width:0}"
+    ".map{display:block;max-width:100%;height:auto}.map .frame{fill:none;stroke:var(--rule)}"
+    ".map .pt{stroke:var(--bg);stroke-width:1;opacity:.85;cursor:pointer}"
+    ".map .pt.on{stroke:var(--fg);stroke-width:2;opacity:1}.map .pt.dim{opacity:.15}"
     ".hover{min-height:3em;max-width:560px;overflow-wrap:anywhere;font-size:.9rem}"
     ".sense{margin-bottom:12px}.swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;vertical-align:baseline}"
     ".examples{padding-left:1.3rem;font-size:.9rem}.examples li{margin:.25rem 0;overflow-wrap:anywhere}"
@@ -781,9 +927,9 @@ _SENSES_CSS = (
 _SENSES_JS = r"""
 "use strict";
 (function () {
-  var data = JSON.parse(document.getElementById("attncli-data").textContent);
-  var points = data.points || [], box = document.getElementById("hover");
-  var dots = document.querySelectorAll("#map .pt");
+  var data = JSON.parse(root.querySelector("script.attncli-data").textContent);
+  var points = data.points || [], box = root.querySelector(".hover");
+  var dots = root.querySelectorAll(".map .pt");
   function show(i) {
     var p = points[i];
     if (!p) return;
@@ -803,7 +949,7 @@ _SENSES_JS = r"""
     d.addEventListener("mouseenter", function () { show(+d.dataset.i); });
     d.addEventListener("focus", function () { show(+d.dataset.i); });
   });
-  document.querySelectorAll(".card.sense").forEach(function (card) {
+  root.querySelectorAll(".card.sense").forEach(function (card) {
     var s = card.dataset.sense;
     card.addEventListener("mouseenter", function () {
       dots.forEach(function (d) { d.classList.toggle("dim", d.dataset.sense !== s); });

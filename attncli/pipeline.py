@@ -21,7 +21,7 @@ import numpy as np
 
 from . import attention as att
 from . import report
-from .errors import DataError, UsageError
+from .errors import DataError, Option, UsageError
 from .tokens import TOKENIZERS, Token, nfc, tokenize
 from .vectors import FORMATS as VECTOR_FORMATS
 from .vectors import UNICODE_ERRORS, Vectors, load_vectors
@@ -115,7 +115,7 @@ class Config:
         for f in dataclasses.fields(self):
             check_option(f.name, getattr(self, f.name))
         if self.mode == "simple" and self.weights != "identity":
-            raise UsageError("--weights needs --mode qkv (simple mode has no parameters)")
+            raise UsageError(Option("weights"), " needs ", Option("mode", value="qkv"), " (simple mode has no parameters)")
         if self.is_resolved:
             try:
                 self.settings
@@ -182,13 +182,14 @@ _TYPES = {f.name: f.type for f in dataclasses.fields(Config)}
 
 def check_option(name: str, value) -> None:
     """UsageError unless `value` is a valid value of option `name` (its type, choices and
-    range): the one check behind Config, settings files and the API."""
-    flag = "--" + name.replace("_", "-")
+    range): the one check behind Config, settings files and the API. The error names the
+    option (errors.Option): `temperature` in Python, `--temperature` on the command line."""
+    flag = Option(name)
     kind = _TYPES[name]
     if value is None:
         if "None" in kind:
             return
-        raise UsageError(f"{flag} needs a value")
+        raise UsageError(flag, " needs a value")
     if kind.startswith("bool"):
         ok = isinstance(value, bool)
         want = "true or false"
@@ -202,14 +203,14 @@ def check_option(name: str, value) -> None:
         ok = isinstance(value, str)
         want = "a string"
     if not ok:
-        raise UsageError(f"{flag} must be {want}, not {value!r}")
+        raise UsageError(flag, f" must be {want}, not {value!r}")
     if name in _CHOICES and value not in _CHOICES[name]:
-        raise UsageError(f"{flag} must be one of {', '.join(_CHOICES[name])}, not {value!r}")
+        raise UsageError(flag, f" must be one of {', '.join(_CHOICES[name])}, not {value!r}")
     if name in LIMITS:
         low, high = LIMITS[name]
         if not low <= value <= high:
-            raise UsageError(f"{flag} must be in [{low:g}, {high:g}], not {value:g}" if kind.startswith("float")
-                             else f"{flag} must be between {low} and {high}, not {value}")
+            raise UsageError(flag, f" must be in [{low:g}, {high:g}], not {value:g}" if kind.startswith("float")
+                             else f" must be between {low} and {high}, not {value}")
 
 
 @dataclass
@@ -230,6 +231,23 @@ class EmbedResult:
     vectors: dict  # {"name", "dim", "vocab_size"}
     untrained: bool = False  # random projections: the numbers show the mechanism, not meaning
     line: int | None = None  # from batch.embed_batch: the 1-based number of the input text
+    sentence: np.ndarray | None = None  # (d_out,) one vector for the sentence, when pooled (pool="mean" | "sif")
+
+    def __repr__(self) -> str:
+        shapes = {"attention": self.attention, "heads": self.heads, "static": self.static,
+                  "contextual": self.contextual, "sentence": self.sentence}
+        return "\n".join([
+            f"EmbedResult{'' if self.line is None else f' (line {self.line})'}: {_clip(self.text)!r}",
+            f"  tokens ({len(self.tokens)}): {_token_list(self.tokens)}",
+            "  " + ", ".join(f"{k} {_shape(v)}" for k, v in shapes.items() if v is not None),
+            f"  {self.vectors.get('name', '?')}: {self.config.describe(self.vectors.get('vocab_size'))}",
+        ])
+
+    def _repr_html_(self) -> str:
+        """The `--html` view, inline in a notebook (attncli.html)."""
+        from .html import embed_view
+
+        return embed_view(self)
 
 
 @functools.lru_cache(maxsize=4)
@@ -261,7 +279,7 @@ def load_projections(cfg: Config, d: int) -> att.Projections:
         if cfg.weights == "random":
             return att.Projections.glorot(d, cfg.heads, cfg.seed)
     except ValueError as e:
-        raise UsageError(f"--heads {cfg.heads}: {e}") from None
+        raise UsageError(Option("heads", value=cfg.heads), f": {e}") from None
     from .weightsfile import weights_path, weights_stat
 
     path = weights_path(cfg.weights)
@@ -314,7 +332,7 @@ def checked_settings(path: Path, member: np.ndarray | None) -> dict:
             check_option(name, value)
         Config(mode="qkv", **config).settings  # and together (the attention settings' own checks)
     except UsageError as e:
-        raise DataError(f"{path}: invalid carried settings: {e}") from None
+        raise DataError(f"{path}: invalid carried settings: ", *e.parts) from None
     return config
 
 
@@ -415,21 +433,34 @@ def prepare(text: str | tuple, vec: Vectors, cfg: Config, *, require_known: bool
         ids.append(row)
     if cfg.oov == "error" and (missing := [o for o in oov if "handled" not in o]):
         words = ", ".join(repr(o["token"]) for o in missing)
-        raise DataError(f"not in the vocabulary of {vec.name}: {words} (--oov skip or zero to go on)")
+        raise DataError(f"not in the vocabulary of {vec.name}: {words} (", Option("oov"), " skip or zero to go on)")
     known = [tokens[i].text for i, row in zip(kept, ids) if row >= 0]
     if require_known and not any(ch.isalnum() for t in known for ch in t):  # all-zero vectors embed nothing either
         raise DataError(f"no word of {_clip(text)!r} is in the vocabulary of {vec.name}")
     return Prepared(text, tokens, kept, np.asarray(ids, dtype=np.int64), oov, subword)
 
 
-def check_utf8(text: str, what: str = "the sentence") -> None:
+def check_utf8(text: str, what: "str | Option" = "the sentence") -> None:
     """DataError when `text` holds bytes that were not UTF-8 (a command-line argument keeps them
     as lone surrogates, which no JSON or terminal output can carry)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as e:
-        raw = text[e.start:e.end].encode("utf-8", "surrogateescape")
-        raise DataError(f"{what} is not valid UTF-8 (byte {raw[:1]!r} at character {e.start + 1})") from None
+        try:
+            raw = text[e.start:e.end].encode("utf-8", "surrogateescape")  # the byte a command-line argument held
+        except UnicodeEncodeError:  # a lone surrogate from Python ("\ud800"): its would-be bytes
+            raw = text[e.start:e.end].encode("utf-8", "surrogatepass")
+        raise DataError(what, f" is not valid UTF-8 (byte {raw[:1]!r} at character {e.start + 1})") from None
+
+
+def _shape(a) -> str:
+    return str(tuple(np.shape(a)))
+
+
+def _token_list(tokens: list[str], most: int = 12) -> str:
+    """Tokens for a repr: the first `most`, then how many more."""
+    shown = " ".join(tokens[:most])
+    return shown + (f" ... (+{len(tokens) - most})" if len(tokens) > most else "")
 
 
 def _clip(text: str, width: int = 60) -> str:
@@ -523,21 +554,22 @@ def not_finite(cfg: Config, proj: att.Projections, x: np.ndarray) -> DataError:
     an extreme option, a weights file or vectors of huge values. Never printed as null."""
     causes = []
     if cfg.temperature < 1e-3:
-        causes.append(f"--temperature {cfg.temperature:g} (too small: the scores overflow)")
+        causes.append((Option("temperature", value=cfg.temperature), " (too small: the scores overflow)"))
     if proj.trained:
         big = max(float(np.abs(w).max(initial=0)) for w in (proj.W_q, proj.W_k, proj.W_v) if w is not None)
         if big > 1e3:
-            causes.append(f"the weights file {proj.source} (values up to {big:.3g})")
+            causes.append((f"the weights file {proj.source} (values up to {big:.3g})",))
     big = float(np.abs(x).max(initial=0))
     if big > 1e3:
-        causes.append(f"the vectors {cfg.vectors} (values up to {big:.3g})")
+        causes.append((f"the vectors {cfg.vectors} (values up to {big:.3g})",))
     if not causes:
-        causes.append(f"the settings ({cfg.describe()}) with these vectors and weights")
-    return DataError("the attention result is not finite (overflow to inf or NaN); caused by "
-                     + " or ".join(causes) + "; nothing was written")
+        causes.append((f"the settings ({cfg.describe()}) with these vectors and weights",))
+    parts = [part for k, cause in enumerate(causes) for part in ((" or ",) if k else ()) + cause]
+    return DataError("the attention result is not finite (overflow to inf or NaN); caused by ", *parts,
+                     "; nothing was written")
 
 
-def _with_options(config: Config | None, options: dict) -> Config:
+def with_options(config: Config | None, options: dict) -> Config:
     """`config` (default Config()) with the keyword `options` of an API call applied."""
     if options.get("weights", "identity") != "identity" and "mode" not in options and (config is None or config.mode == "simple"):
         options = {**options, "mode": "qkv"}  # weights= names projections: only qkv mode has them
@@ -573,23 +605,38 @@ def check_attention_cells(n: int, heads: int, max_attention_cells: int, layers: 
 
 def embed(
     text: str, config: Config | None = None, vectors: Vectors | None = None, *,
-    max_attention_cells: int = MAX_ATTENTION_CELLS, **options,
+    max_attention_cells: int = MAX_ATTENTION_CELLS, pool: str | None = None, **options,
 ) -> EmbedResult:
-    """Embed one sentence: `embed("money bank grows", similarity="cosine")`.
+    """Embed one sentence: `embed("money bank grows", similarity="cosine")` (`attncli.embed`
+    also takes a list: api.embed).
 
     `options` override fields of `config` (see Config). `vectors` defaults to config.vectors,
-    loaded once per process. A result holds every attention weight (H x n x n): a sentence
+    loaded once per process. `pool` ("mean" or "sif", attncli.pooling) adds `.sentence`, one
+    vector for the sentence. A result holds every attention weight (H x n x n): a sentence
     whose weights would pass `max_attention_cells` is refused (DataError) before anything is
     computed; batch.BatchEmbedder embeds long texts in blocks without keeping the weights."""
+    from .pooling import check_pool
+
     if isinstance(vectors, (str, os.PathLike)):  # a source, as in Config.vectors: embed(text, vectors="v.txt")
         options["vectors"], vectors = str(vectors), None
-    cfg = _with_options(config, options)
+    check_pool(pool)
+    if not (isinstance(text, str) or isinstance(text, tuple) and all(isinstance(t, str) for t in text)):
+        raise UsageError(Option("text"), f" must be a string (or a tuple of its tokens), not {type(text).__name__}")
+    cfg = with_options(config, options)
     vec = vectors if vectors is not None else vectors_for(cfg)
     proj = load_projections(cfg, vec.dim)
     prep = prepare(text, vec, cfg)
-    check_attention_cells(len(prep.kept), proj.heads, max_attention_cells)
+    n = len(prep.kept)
+    check_attention_cells(n, proj.heads, max_attention_cells)
     x = static_rows(vec, prep.ids, prep.subword)  # (n, d)
     contextual, heads = contextualize(model_input(x, vec, cfg), cfg, proj, key_prior(vec, prep.ids, cfg))
+    sentence = None
+    if pool is not None:
+        from .pooling import pool as pool_rows
+        from .pooling import sif_weights
+
+        weights = sif_weights(key_probability(vec, prep.ids), cfg.prior_a) if pool == "sif" else None
+        sentence = pool_rows(contextual, np.array([0, n]), weights)[0]  # (d_out,)
     return EmbedResult(
         text=sentence_text(text),
         tokens=[prep.tokens[i].text for i in prep.kept],
@@ -603,6 +650,7 @@ def embed(
         config=cfg,
         vectors=vec.info(),
         untrained=not proj.trained,
+        sentence=sentence,
     )
 
 
@@ -649,6 +697,25 @@ class CompareResult:
     vectors: dict
     missing: list[tuple[int, str]] = dataclasses.field(default_factory=list)  # skip_missing: (index, why) left out
 
+    def __repr__(self) -> str:
+        m = len(self.occurrences)
+        off = ~np.eye(m, dtype=bool)
+        ctx, st = self.contextual_cosine[off], self.static_cosine[off]
+        cos = (f"contextual cosine {ctx[0]:.2f} (static {st[0]:.2f})" if m == 2 else
+               f"contextual cosine {ctx.min():.2f} to {ctx.max():.2f} (static {st.min():.2f} to {st.max():.2f})") if m > 1 else ""
+        lines = [f"CompareResult: {self.word!r} in {m} sentences; {cos}"]
+        lines += [f"  s{o.sentence + 1}: {_clip(self.sentences[o.sentence])}" for o in self.occurrences[:4]]
+        if m > 4:
+            lines.append(f"  ... {m - 4} more")
+        lines.append(f"  static_cosine {_shape(self.static_cosine)}, contextual_cosine {_shape(self.contextual_cosine)}, "
+                     f"occurrences: {m}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from .html import compare_view
+
+        return compare_view(self)
+
 
 MAX_COMPARE = 1000  # sentences compared at once (m x m cosines, m x vocabulary neighbours): for a corpus, `senses`
 
@@ -671,9 +738,9 @@ def compare(
     once; a sentence holding it once uses that one. A sentence without the word is an error,
     or, with `skip_missing` (lines of a file), left out and listed in `missing`. Each sentence
     is capped as embed caps one (`max_attention_cells`)."""
-    cfg = _with_options(config, options)
+    cfg = with_options(config, options)
     if occurrence < 1:
-        raise UsageError(f"occurrence counts from 1, not {occurrence}")
+        raise UsageError(Option("occurrence"), f" counts from 1, not {occurrence}")
     vec = vectors if vectors is not None else vectors_for(cfg)
     lexicon = Lexicon(vec, cfg)
     target = single_token(word, lexicon)
@@ -695,15 +762,18 @@ def compare(
             continue
         rows = [r for r, t in enumerate(result.tokens) if t == target]
         if not rows:
-            why = "out of the vocabulary and skipped (try --oov zero)" if any(o["token"] == target for o in result.oov) else "absent"
+            oov = any(o["token"] == target for o in result.oov)
+            why = ("out of the vocabulary and skipped (try ", Option("oov", value="zero"), ")") if oov else ("absent",)
         elif occurrence > len(rows) > 1:
-            why = f"held {len(rows)} times, not {occurrence}"
+            why = (f"held {len(rows)} times, not {occurrence}",)
         if why is not None:
-            if not skip_missing:
-                raise DataError(f"{target!r} is {why} in sentence {i + 1}: {_clip(sentence_text(text))!r}"
-                                if rows == [] else f"sentence {i + 1} holds {target!r} {len(rows)} times, not {occurrence}: {_clip(sentence_text(text))!r}")
-            missing.append((i, why))
-            continue
+            if skip_missing:
+                missing.append((i, str(UsageError(*why))))  # worded in the caller's style
+                continue
+            where = f" in sentence {i + 1}: {_clip(sentence_text(text))!r}"
+            if rows:
+                raise DataError(f"sentence {i + 1} holds {target!r} {len(rows)} times, not {occurrence}: {_clip(sentence_text(text))!r}")
+            raise DataError(f"{target!r} is ", *why, where)
         row = rows[occurrence - 1] if len(rows) > 1 else rows[0]
         occurrences.append(Occurrence(i, row, result, []))
         if len(occurrences) > MAX_COMPARE:
@@ -728,10 +798,10 @@ def compare(
 
 def single_token(word: str, lexicon: Lexicon) -> str:
     """The token `word` is, as the lexicon looks it up; UsageError when it is several."""
-    check_utf8(word, "--word")
+    check_utf8(word, Option("word"))
     toks = lexicon.tokens(word)
     if len(toks) != 1:
-        raise UsageError(f"--word must be a single token, {word!r} is {len(toks)}: {[t.text for t in toks]}")
+        raise UsageError(Option("word"), f" must be a single token, {word!r} is {len(toks)}: {[t.text for t in toks]}")
     return toks[0].text
 
 

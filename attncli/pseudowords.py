@@ -4,6 +4,7 @@ into two recovers which word was there (balanced accuracy; one group for all sco
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -51,6 +52,12 @@ class PseudowordResult:
     @property
     def mean_majority(self) -> float:
         return float(np.mean([p.majority for p in self.pairs]))
+
+    def __repr__(self) -> str:
+        lines = [f"PseudowordResult ({self.method}): mean balanced accuracy {self.mean_balanced_accuracy:.3f} over "
+                 f"{len(self.pairs)} pairs (majority {self.mean_majority:.3f})"]
+        lines += [f"  {p.a}:{p.b} n={p.n} balanced accuracy {p.balanced_accuracy:.3f}" for p in self.pairs[:12]]
+        return "\n".join(lines)
 
 
 def parse_pairs(text: str) -> list[tuple[str, str]]:
@@ -140,6 +147,9 @@ def pseudowords(
         raise UsageError(f"method must be senses or kmeans, not {method!r}")
     config = (config or Config()).resolved()
     vec = vectors if vectors is not None else vectors_for(config)
+    if isinstance(inputs, (str, os.PathLike)):  # one file
+        inputs = [inputs]
+    inputs = [os.fspath(p) for p in inputs]  # pathlib.Path too
     sources = expand(inputs)
     reading(sources)
     builtin = pairs is None
@@ -196,3 +206,8 @@ def pseudowords_record(result: PseudowordResult) -> dict:
     }
 
 
+
+
+from .entry import make_callable  # noqa: E402  (attncli.pseudowords(...) calls pseudowords(...): entry.py says why)
+
+make_callable(__name__)

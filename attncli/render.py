@@ -660,7 +660,7 @@ def _where(o, several: bool) -> str:
 def senses_renderables(result) -> list:
     """What `attncli senses` shows: a caption, one table of senses, their examples, and with
     --like the ranked occurrences."""
-    from .senses import sense_colour
+    from .palette import sense_colour
     several = len(result.sources) > 1
     n = len(result.occurrences)
     g = result.grouping
@@ -698,7 +698,7 @@ def senses_renderables(result) -> list:
 
 def like_table(result) -> Group:
     """The occurrences nearest in meaning to the word in the --like example, ranked."""
-    from .senses import sense_colour
+    from .palette import sense_colour
     several = len(result.sources) > 1
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
     table.add_column("#", justify="right", no_wrap=True)

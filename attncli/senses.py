@@ -13,25 +13,21 @@ Raises attncli.errors exceptions; never prints. No typer, no rich.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 
 from .corpus import MAX_LINE_BYTES, Collected, Occurrence, collect, collect_file, merge_collected, resolve_forms
 from .inputs import ReadStats, expand, read_lines, reading
-from .errors import DataError, UsageError
+from .errors import DataError, Option, UsageError
 from .export import config_record
 from .grouping import Grouping, SenseOptions, centered_unit, group, unit
 from .pipeline import Config, Lexicon, vectors_for
 from .vectors import Vectors
 
-# One colour per sense (cycled), the same in the terminal and on the page; distinct in both themes.
-SENSE_COLOURS = ["#4c9be8", "#f08c00", "#2f9e44", "#c2255c", "#7048e8", "#0c8599", "#e67700", "#5c940d"]
-
-
-def sense_colour(i: int) -> str:
-    """The colour of sense i (0-based)."""
-    return SENSE_COLOURS[i % len(SENSE_COLOURS)]
+from .palette import SENSE_COLOURS, sense_colour  # noqa: F401  (the senses' colours, for the terminal and the page)
 
 
 # ---------------------------------------------------------------- results
@@ -65,6 +61,30 @@ class SensesResult:
     @property
     def k(self) -> int:
         return len(self.senses)
+
+    def __repr__(self) -> str:
+        files = f"{len(self.sources)} file{'s' if len(self.sources) != 1 else ''} ({self.lines_read:,} lines)"
+        if self.sources == [TEXTS]:
+            files = f"{self.lines_read:,} texts"
+        lines = [f"SensesResult: {'/'.join(self.forms)!r} in {files}: "
+                 f"{len(self.occurrences):,} occurrences, {self.k} sense{'s' if self.k != 1 else ''}"]
+        for s in self.senses[:8]:
+            lines.append(f"  {s.id}: {s.size:,} ({100 * s.share:.0f}%) {', '.join(s.label)}")
+        lines.append(f"  vectors {tuple(self.vectors.shape)}; grouping.labels ({len(self.occurrences)},)")
+        return "\n".join(lines)
+
+    def to_projector(self, path) -> None:
+        """Write the occurrences for the TensorBoard embedding projector into directory `path`
+        (writers.ProjectorWriter; columns: projector_columns)."""
+        from .writers import write_projector
+
+        write_projector(path, self.vectors, projector_columns(self))
+
+    def _repr_html_(self) -> str:
+        """The `senses --html` map and senses, inline in a notebook (attncli.html)."""
+        from .html import senses_view
+
+        return senses_view(page_record(self))
 
 
 @dataclass
@@ -135,13 +155,16 @@ def describe(result_occ: list[Occurrence], x: np.ndarray, grouping: Grouping, fo
 
 # ---------------------------------------------------------------- the whole run
 
+TEXTS = "<texts>"  # the source name of texts given as a list (senses(texts=...))
+
 
 def senses(
     word: str,
-    inputs: list[str],
+    inputs: list[str] | str | os.PathLike | None = None,
     config: Config | None = None,
     options: SenseOptions | None = None,
     *,
+    texts: Iterable[str] | None = None,
     forms: list[str] | None = None,
     like: str | None = None,
     top: int = 20,
@@ -154,12 +177,24 @@ def senses(
     grouped into senses. With `like`, also rank the occurrences by cosine to the word in that
     example sentence. engine="dask": each file is searched and embedded by a Dask task (local
     processes, or the cluster at `scheduler`, whose workers see the files and vectors at the
-    same paths); the grouping then runs here on the gathered vectors."""
+    same paths); the grouping then runs here on the gathered vectors. `texts` in place of
+    `inputs`: the texts themselves (a list, a dataframe's column), each a line (numbered from 1)
+    of a corpus named "<texts>"."""
     config = (config or Config()).resolved()
     options = options or SenseOptions()
     vec = vectors if vectors is not None else vectors_for(config)
+    if (texts is None) == (inputs is None):
+        raise UsageError("give the corpus as ", Option("inputs"), " (files) or as ", Option("texts"), " (the texts), one of the two")
+    if isinstance(inputs, (str, os.PathLike)):  # one file: a list of its characters would be meant by nobody
+        inputs = [inputs]
     forms = resolve_forms(word, forms, Lexicon(vec, config))
-    sources = expand(inputs)
+    if texts is not None:
+        if isinstance(texts, str):
+            raise UsageError(Option("texts"), " must be a list (or iterable) of strings, not one string")
+        lines = [(TEXTS, n, t if isinstance(t, str) else "") for n, t in enumerate(texts, start=1)]  # a gap: no occurrence
+        found = collect(iter(lines), forms, config, vec, stats=ReadStats(files=1, lines=len(lines)))
+        return _finish(word, forms, [TEXTS], found, config, vec, options, like, top)
+    sources = expand([os.fspath(p) for p in inputs])  # pathlib.Path too
     reading(sources)
     if engine == "dask":
         if vectors is not None:
@@ -171,13 +206,13 @@ def senses(
         found = merge_collected(compute(collect_file, [(s.name, forms, config, max_line_bytes) for s in sources], scheduler))
     elif engine == "local":
         if scheduler is not None:
-            raise UsageError("--scheduler needs --engine dask")
+            raise UsageError(Option("scheduler"), " needs ", Option("engine", value="dask"))
         stats = ReadStats()
         sizes = [s.size for s in sources]
         found = collect(read_lines(sources, max_line_bytes, stats), forms, config, vec, stats=stats,
                         total=sum(sizes) if None not in sizes else None)
     else:
-        raise UsageError(f"--engine must be local or dask, not {engine!r}")
+        raise UsageError(Option("engine"), f" must be local or dask, not {engine!r}")
     return _finish(word, forms, [s.label for s in sources], found, config, vec, options, like, top)
 
 
@@ -190,7 +225,8 @@ def _finish(word, forms, sources, found: Collected, config, vec, options, like, 
         if skipped:
             raise DataError(f"{names!r}: none of its {len(skipped)} line(s) in {where} could be embedded (first: {skipped[0]})")
         if not any(f in vec for f in forms) and config.oov == "skip":
-            raise DataError(f"{names!r} is not in the vocabulary of {vec.name}: its occurrences have no vector (--oov zero groups them by context alone)")
+            raise DataError(f"{names!r} is not in the vocabulary of {vec.name}: its occurrences have no vector (",
+                            Option("oov", value="zero"), " groups them by context alone)")
         raise DataError(f"{names!r} does not occur in {where}")
     if n == 1 and (options.k is None or options.k > 1):
         raise DataError(f"{'/'.join(forms)!r} occurs once in {where}: one occurrence cannot be grouped")
@@ -208,15 +244,15 @@ def rank_like(result: SensesResult, text: str, top: int, vec: Vectors) -> LikeRe
     from .pipeline import TooManyCells, embed
 
     if top < 1:
-        raise UsageError(f"-n must be >= 1, not {top}")
+        raise UsageError(Option("top", "-n"), f" must be >= 1, not {top}")
     try:
         example = embed(text, result.config, vec)
     except TooManyCells as e:  # its hint names embed's --max-attention-cells, which senses has not
-        raise DataError(f"--like: the example has {e.tokens:,} tokens, too long to embed as one sentence; "
+        raise DataError(Option("like"), f": the example has {e.tokens:,} tokens, too long to embed as one sentence; "
                         f"give one sentence holding {result.word!r}") from None
     rows = [i for i, t in enumerate(example.tokens) if t in result.forms]
     if not rows:
-        raise UsageError(f"--like: the example holds no form of {result.word!r} ({'/'.join(result.forms)}): {text!r}")
+        raise UsageError(Option("like"), f": the example holds no form of {result.word!r} ({'/'.join(result.forms)}): {text!r}")
     mean = result.vectors.mean(axis=0)
     q = unit(example.contextual[rows[0]] - mean)  # (d,)
     cos = centered_unit(result.vectors) @ q if len(result.vectors) > 1 else np.ones(1, np.float32)
@@ -260,6 +296,18 @@ def senses_record(result: SensesResult) -> dict:
     record["vectors"] = result.vectors_info
     record["config"] = config_record(result.config)
     return record
+
+
+def projector_columns(result: SensesResult) -> dict[str, list]:
+    """The projector's metadata, one value per occurrence: the form found, its sense, the
+    file (several files only), the line and the text around it."""
+    occ = result.occurrences
+    columns = {"token": [o.form for o in occ], "sense": (result.grouping.labels + 1).tolist()}
+    if len(result.sources) > 1:
+        columns["file"] = [o.source for o in occ]
+    columns["line"] = [o.line for o in occ]
+    columns["sentence"] = [o.text for o in occ]
+    return columns
 
 
 # ---------------------------------------------------------------- the HTML page's data
@@ -306,3 +354,8 @@ def page_record(result: SensesResult) -> dict:
         for i, ex in zip(s.examples, out["examples"]):
             ex["start"], ex["end"] = result.occurrences[i].start, result.occurrences[i].end
     return record
+
+
+from .entry import make_callable  # noqa: E402  (attncli.senses(...) calls senses(...): entry.py says why)
+
+make_callable(__name__)

@@ -31,6 +31,7 @@ import orjson
 
 from . import export
 from .errors import DataError
+from .pipeline import sentence_text
 from .export import open_stream, output_target, release, temp_beside
 
 _OPTS = orjson.OPT_SERIALIZE_NUMPY
@@ -59,7 +60,18 @@ def error_record(error, source: str | None = None) -> dict:
     return record
 
 
-class JsonlWriter:
+class _Writer:
+    """A writer as a context manager: close() (commit) when the block ends well, abort() (remove
+    what was written) when it raises."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.abort() if exc_type else self.close()
+
+
+class JsonlWriter(_Writer):
     """Streams records to `path` (atomically) or to stdout when path is None or "-"."""
 
     def __init__(self, path, *, vectors: dict, config: dict, with_static=False, with_attention=False):
@@ -115,6 +127,8 @@ class JsonlWriter:
             if self.with_static:
                 record["static"] = st[a:b]
             record["contextual"] = ctx[a:b]
+            if chunk.sentences is not None:
+                record["sentence"] = chunk.sentences[k]
             parts.append(dumps(record, option=_OPTS))
             size += len(parts[-1])
         if parts:
@@ -160,12 +174,6 @@ class JsonlWriter:
             _unlink(self._tmp)
             release(self._tmp)
             self._tmp = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.abort() if exc_type else self.close()
 
 
 FLUSH_BYTES = 1 << 22  # JSON Lines written in pieces of about 4 MiB
@@ -322,12 +330,13 @@ def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     return crc1 ^ crc2
 
 
-class NpzWriter:
+class NpzWriter(_Writer):
     """Collects chunks into one .npz at `path`, atomically. The contextual vectors go straight
     into the archive; the other arrays spill to temp files as they come (at most SPILL_BYTES
     each in memory)."""
 
-    def __init__(self, path, *, dim: int, static_dim: int, vectors: dict, config: dict, with_static=False, with_attention=False):
+    def __init__(self, path, *, dim: int, static_dim: int, vectors: dict, config: dict, with_static=False, with_attention=False,
+                 with_sentences=False):
         self.with_static = with_static
         self.with_attention = with_attention
         self._meta = export.dumps({"config": config, "vectors": vectors}).decode()
@@ -343,6 +352,7 @@ class NpzWriter:
         self._tokens = _Spill(self._dir / "tokens", np.uint8)
         self._static = _Spill(self._dir / "static", np.float32, (static_dim,)) if with_static else None
         self._attention = _Spill(self._dir / "attention", np.float32) if with_attention else None
+        self._sentences = _Spill(self._dir / "sentences", np.float32, (dim,)) if with_sentences else None  # --pool
         self._lengths: list[np.ndarray] = []
         self._lines: list[np.ndarray] = []
         self._sources: dict[str, int] = {}  # several inputs: each one's index in the "sources" member
@@ -362,6 +372,8 @@ class NpzWriter:
             self._static.append(chunk.static)
         if self._attention is not None:
             self._attention.append(np.concatenate([a.reshape(-1) for a in chunk.attention]).astype(np.float32))
+        if self._sentences is not None:
+            self._sentences.append(chunk.sentences)
         self._lengths.append(np.diff(chunk.offsets))
         self._lines.append(chunk.lines)
         if chunk.source is not None:
@@ -407,6 +419,8 @@ class NpzWriter:
             att_offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
             np.cumsum(lengths * lengths, out=att_offsets[1:])
             _small(zf, "attention_offsets", att_offsets)
+        if self._sentences is not None:
+            self._sentences.write_into(zf, "sentences")
         zf.close()
         if self._target.stream:
             with open(self._archive, "rb") as f, open_stream(self._target) as out:
@@ -420,7 +434,7 @@ class NpzWriter:
         release(self._dir)
 
     def abort(self) -> None:
-        for spill in (self._tokens, self._static, self._attention, self._ids):
+        for spill in (self._tokens, self._static, self._attention, self._ids, self._sentences):
             if spill is not None:
                 spill.close()
         self._vectors.abort()
@@ -428,12 +442,6 @@ class NpzWriter:
             self._zf.close()
         shutil.rmtree(self._dir, ignore_errors=True)
         release(self._dir)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.abort() if exc_type else self.close()
 
 
 def _small(zf: zipfile.ZipFile, name: str, a: np.ndarray) -> None:
@@ -446,3 +454,306 @@ def _unlink(path) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+# ---------------------------------------------------------------- Parquet
+
+
+class _AtomicFile:
+    """A binary file at `path` written whole or not at all: a temp file beside it, renamed onto
+    it by commit(); abort() removes it. A target that is not a regular file (device, FIFO,
+    /dev/stdout) is written into directly (export.Target)."""
+
+    def __init__(self, path):
+        target = output_target(path)
+        self.path = target.path
+        self._tmp = None
+        if target.stream:
+            self.f = open_stream(target)
+        else:
+            self._tmp = temp_beside(self.path)
+            self.f = open(self._tmp, "wb", buffering=1 << 20)
+
+    def commit(self) -> None:
+        self.f.flush()
+        if self._tmp is not None:
+            os.fsync(self.f.fileno())
+        self.f.close()
+        if self._tmp is not None:
+            os.chmod(self._tmp, 0o644)
+            os.replace(self._tmp, self.path)
+            release(self._tmp)
+            self._tmp = None
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):  # closing flushes, and the disk may be full
+            self.f.close()
+        if self._tmp is not None:
+            _unlink(self._tmp)
+            release(self._tmp)
+            self._tmp = None
+
+
+def require_pyarrow():
+    """pyarrow and pyarrow.parquet, or one line naming the extra to install."""
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise DataError("Parquet output needs pyarrow: pip install 'attncli[parquet]'") from None
+    return pyarrow, pyarrow.parquet
+
+
+ROW_GROUP = 2048  # sentences per Parquet row group (a chunk of up to 8,192 makes several)
+
+
+class ParquetWriter(_Writer):
+    """One row per embedded sentence, streamed as the chunks come (memory holds one chunk): `line`,
+    `id` (when the input carries ids), `tokens` list<string>, `vectors` list<fixed_size_list
+    <float32, d_out>>, and with the options `sentence` fixed_size_list<float32, d_out> (--pool),
+    `static` (--with-static), `attention` list<list<float32>> (--with-attention, the n rows).
+    The schema's metadata "attncli" holds {"config", "vectors"} as JSON. Schema: docs/formats.md."""
+
+    def __init__(self, path, *, dim: int, static_dim: int, vectors: dict, config: dict, with_static=False,
+                 with_attention=False, with_sentences=False):
+        self.pa, self.pq = require_pyarrow()
+        self.dim, self.static_dim = dim, static_dim
+        self.with_static, self.with_attention, self.with_sentences = with_static, with_attention, with_sentences
+        self._meta = export.dumps({"config": config, "vectors": vectors})
+        self._file = _AtomicFile(path)
+        self.path = self._file.path
+        self._writer = None  # made at the first chunk: whether there is an `id` column, and its type, is known then
+        self._id_type = None
+
+    def _schema(self, ids: list | None, source: str | None):
+        pa = self.pa
+        vec = pa.list_(pa.float32(), self.dim)
+        fields = [pa.field("file", pa.string())] if source is not None else []  # several inputs: each row's
+        fields.append(pa.field("line", pa.int64(), nullable=False))
+        if ids is not None:
+            numbers = all(type(i) is int for i in ids)
+            self._id_type = pa.int64() if numbers else pa.string()
+            fields.append(pa.field("id", self._id_type))
+        fields += [pa.field("tokens", pa.list_(pa.string())), pa.field("vectors", pa.list_(vec))]
+        if self.with_sentences:
+            fields.append(pa.field("sentence", vec))
+        if self.with_static:
+            fields.append(pa.field("static", pa.list_(pa.list_(pa.float32(), self.static_dim))))
+        if self.with_attention:
+            fields.append(pa.field("attention", pa.list_(pa.list_(pa.float32()))))
+        return pa.schema(fields, metadata={"attncli": self._meta})
+
+    def write(self, chunk) -> None:
+        """The chunk's rows, in row groups of at most ROW_GROUP sentences: each built from views
+        of the chunk's arrays (no copy of the vectors) and encoded alone, which bounds the
+        memory the encoding takes."""
+        if self._writer is None:
+            self._writer = self._open(self._schema(chunk.line_ids, chunk.source))
+        m = len(chunk.lines)
+        if m == 0:
+            return
+        blob = chunk.token_bytes()  # (bytes,) each token ended by "\n"
+        token_ends = np.concatenate([[0], np.flatnonzero(blob == 10) + 1])  # (T + 1,) where each token's bytes begin
+        ids = self._ids(chunk) if self._id_type is not None else None
+        for i in range(0, m, ROW_GROUP):
+            j = min(m, i + ROW_GROUP)
+            a, b = int(chunk.offsets[i]), int(chunk.offsets[j])  # its token rows
+            self._write_rows(chunk, i, j, a, b, blob[token_ends[a]:token_ends[b]], None if ids is None else ids[i:j])
+        self.pa.default_memory_pool().release_unused()  # what encoding took, back to the system
+
+    def _write_rows(self, chunk, i: int, j: int, a: int, b: int, token_bytes: np.ndarray, ids) -> None:
+        """Sentences i:j of the chunk (token rows a:b) as one row group."""
+        pa = self.pa
+        offsets = pa.array((chunk.offsets[i:j + 1] - a).astype(np.int32))  # (j - i + 1,)
+        columns = {"file": pa.array([chunk.source] * (j - i), pa.string())} if "file" in self._writer.schema.names else {}
+        columns["line"] = pa.array(chunk.lines[i:j], pa.int64())
+        if ids is not None:
+            columns["id"] = ids
+        columns["tokens"] = pa.ListArray.from_arrays(offsets, _strings(pa, token_bytes))
+        columns["vectors"] = pa.ListArray.from_arrays(offsets, _rows(pa, chunk.contextual[a:b]))
+        if self.with_sentences:
+            columns["sentence"] = _rows(pa, chunk.sentences[i:j])
+        if self.with_static:
+            columns["static"] = pa.ListArray.from_arrays(offsets, _rows(pa, chunk.static[a:b]))
+        if self.with_attention:
+            rows = np.concatenate([w.reshape(-1) for w in chunk.attention[i:j]]).astype(np.float32)  # (sum n_i^2,)
+            lengths = np.diff(chunk.offsets[i:j + 1])
+            row_offsets = np.zeros(int(lengths.sum()) + 1, dtype=np.int32)  # one list per token: its n weights
+            np.cumsum(np.repeat(lengths, lengths), out=row_offsets[1:])
+            columns["attention"] = pa.ListArray.from_arrays(offsets, pa.ListArray.from_arrays(pa.array(row_offsets), pa.array(rows)))
+        self._writer.write_table(pa.table(columns, schema=self._writer.schema))
+
+    def _open(self, schema):
+        """The Parquet writer. Dictionaries, statistics and compression for the words and ids only:
+        float vectors have no repeats to find, no useful min/max, and snappy saved 1% of them
+        while dictionary attempts and statistics over millions of floats cost time and memory."""
+        small = ["line", "tokens.list.element"] + [name for name in ("id", "file") if name in schema.names]
+        return self.pq.ParquetWriter(self._file.f, schema, use_dictionary=small[1:], write_statistics=small,
+                                     compression={name: "snappy" for name in small[1:]})
+
+    def _ids(self, chunk):
+        ids = chunk.line_ids if chunk.line_ids is not None else [None] * len(chunk.lines)
+        if self._id_type == self.pa.int64():
+            bad = [(line, i) for line, i in zip(chunk.lines.tolist(), ids) if i is not None and type(i) is not int]
+            if bad:
+                raise DataError(f"line {bad[0][0]}: id {bad[0][1]!r} is not a whole number, as the ids before it were "
+                                "(the Parquet id column is int64)")
+            return self.pa.array(ids, self.pa.int64())
+        return self.pa.array([i if i is None or isinstance(i, str) else export.dumps(i).decode() for i in ids], self.pa.string())
+
+    def close(self) -> None:
+        try:
+            if self._writer is None:  # no chunk came: an empty file, with the schema
+                self._writer = self._open(self._schema(None, None))
+            self._writer.close()
+            self._file.commit()
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+        self._file.abort()
+
+
+def _strings(pa, blob: np.ndarray):
+    """UTF-8 strings each ended by "\n" (uint8 (bytes,)) -> a string array, built from the bytes
+    with numpy (no Python string per token: a chunk holds ~100,000)."""
+    ends = np.flatnonzero(blob == 10)  # (T,) where each string's "\n" is
+    offsets = np.zeros(len(ends) + 1, dtype=np.int32)
+    offsets[1:] = ends - np.arange(len(ends))  # the bytes before each end, less the "\n"s dropped
+    data = blob[blob != 10]
+    return pa.StringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def _rows(pa, a: np.ndarray):
+    """(k, d) float32 -> a fixed_size_list<float32, d> array of k rows, without a copy."""
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(a.reshape(-1)), a.shape[1])
+
+
+# ---------------------------------------------------------------- the embedding projector
+
+
+PROJECTOR_FILES = ("vectors.tsv", "metadata.tsv", "projector_config.pbtxt")
+_PROJECTOR_CONFIG = 'embeddings {\n  tensor_name: "attncli"\n  tensor_path: "vectors.tsv"\n  metadata_path: "metadata.tsv"\n}\n'
+
+
+def tsv_field(value) -> str:
+    """A metadata value for the projector's TSV, which splits rows on "\\n" and fields on "\\t"
+    with no quoting: a backslash, tab, line feed or carriage return in it is written as
+    \\\\, \\t, \\n, \\r, so that every row keeps its columns."""
+    text = str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
+class ProjectorWriter(_Writer):
+    """The TensorBoard embedding projector's files in directory `path`: `vectors.tsv` (one point
+    per row, tab-separated numbers, no header), `metadata.tsv` (the same rows; a header row of
+    column names, as the projector expects when there is more than one column) and
+    `projector_config.pbtxt` (so `tensorboard --logdir DIR` finds them). Built in a temp
+    directory beside `path`, then moved in: a failed run leaves `path` as it was.
+
+    `columns` names the metadata columns; rows come from write_rows(vectors (k, d), values: one
+    list of k values per column), or, for batch output, from write(chunk)."""
+
+    def __init__(self, path, columns: list[str], *, points: str = "tokens"):
+        self.path = Path(path)
+        self.columns = list(columns)
+        self.points = points  # batch: "tokens" (a row per token) or "sentences" (--pool: a row per line)
+        check_projector_dir(self.path)
+        self._dir = temp_beside(self.path, directory=True)
+        self._vectors = open(self._dir / "vectors.tsv", "w", encoding="utf-8", newline="\n", buffering=1 << 20)
+        self._metadata = open(self._dir / "metadata.tsv", "w", encoding="utf-8", newline="\n", buffering=1 << 20)
+        self._header = False
+        self.rows = 0
+
+    def _start(self) -> None:
+        """The header row (only with more than one column: the projector reads a single column as
+        labels without one), once the columns are known."""
+        if not self._header and len(self.columns) > 1:
+            self._metadata.write("\t".join(self.columns) + "\n")
+        self._header = True
+
+    def write_rows(self, vectors: np.ndarray, values: list[list]) -> None:
+        self._start()
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if len(vectors) == 0:
+            return
+        text = export.dumps(vectors).decode()  # [[x, ...], ...]: each float32 at its shortest exact repr
+        self._vectors.write(text[2:-2].replace("],[", "\n").replace(",", "\t") + "\n")
+        self._metadata.write("".join("\t".join(map(tsv_field, row)) + "\n" for row in zip(*values)))
+        self.rows += len(vectors)
+
+    def write(self, chunk) -> None:
+        """Batch output: a row per token (token, sentence, line[, id]) or, with --pool, a row per
+        sentence (sentence, line[, id]). The id column is there when the first chunk has ids."""
+        ids = chunk.line_ids
+        if not self._header and chunk.source is not None:
+            self.columns.append("file")
+        if not self._header and ids is not None:
+            self.columns.append("id")
+        texts = [sentence_text(t) for t in chunk.texts]  # a sentence given as tokens: joined by spaces
+        extra = ([[chunk.source] * len(texts)] if "file" in self.columns else []) \
+            + ([ids if ids is not None else [""] * len(texts)] if "id" in self.columns else [])
+        if self.points == "sentences":
+            self.write_rows(chunk.sentences, [texts, chunk.lines.tolist()] + extra)
+            return
+        lengths = np.diff(chunk.offsets).tolist()
+        tokens = chunk.token_bytes().tobytes().decode("utf-8").split("\n")[:-1]
+        per_token = lambda values: [v for v, n in zip(values, lengths) for _ in range(n)]
+        values = [tokens, per_token(texts), per_token(chunk.lines.tolist())] + [per_token(v) for v in extra]  # ids: str()
+        self.write_rows(chunk.contextual, values)
+
+    def close(self) -> None:
+        try:
+            self._start()
+            for f in (self._vectors, self._metadata):
+                f.flush()
+                os.fsync(f.fileno())
+                f.close()
+            (self._dir / "projector_config.pbtxt").write_text(_PROJECTOR_CONFIG, encoding="utf-8")
+            if self.path.exists():  # an empty directory, or one that holds only these files: each replaced
+                for name in PROJECTOR_FILES:
+                    os.replace(self._dir / name, self.path / name)
+                self._dir.rmdir()
+            else:
+                os.rename(self._dir, self.path)
+            release(self._dir)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        for f in (self._vectors, self._metadata):
+            with contextlib.suppress(OSError):
+                f.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+        release(self._dir)
+
+
+def check_projector_dir(path: Path) -> None:
+    """DataError unless `path` can take the projector's files: new, an empty directory, or one
+    holding only files these writers write (rewritten); never a file or another's folder."""
+    if path.is_symlink() and not path.exists():
+        raise DataError(f"{path}: a broken symbolic link, not a directory for the projector files")
+    if path.exists() and not path.is_dir():
+        raise DataError(f"{path}: is a file; --format projector writes a directory (vectors.tsv, metadata.tsv)")
+    if path.is_dir():
+        others = sorted(n for n in os.listdir(path) if n not in PROJECTOR_FILES)
+        if others:
+            shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+            raise DataError(f"{path}: holds other files ({shown}); name a new or empty directory for the projector files")
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        raise DataError(f"{path}: the directory {parent} does not exist")
+
+
+def write_projector(path, vectors: np.ndarray, columns: dict[str, list]) -> None:
+    """The projector's files for `vectors` (k, d) and metadata `columns` {name: k values}."""
+    with ProjectorWriter(path, list(columns)) as w:
+        w.write_rows(vectors, list(columns.values()))

@@ -3,8 +3,9 @@ bound's figure measured in the same run (bench/bound.py: the plain work, read, t
 attention, write, in one short process), their ratio and the peak RSS of each.
 
 Cases: 200,000 lines of WiC sentences repeated (7.5k distinct); 200,000 distinct sentences made
-deterministically from them (halves of sentences of equal length recombined), into .npz and
-into JSON Lines (about 1 GB: floats written as text); single lines of
+deterministically from them (halves of sentences of equal length recombined), into .npz, into
+.npz with SIF sentence vectors (--pool sif), into Parquet (pyarrow, the `parquet` extra) and into
+JSON Lines (about 1 GB: floats written as text); single lines of
 20,000 and 50,000 tokens (and 200,000 with --huge: minutes). Each case runs attncli and the
 bound --repeat times in alternation (paired runs) and reports the medians; the load average is
 printed before and after, since the machine may be shared.
@@ -129,19 +130,21 @@ def main() -> None:
         cases = []
         repeated = tmp / "wic-repeated.txt"
         repeated.write_text("\n".join((base * (n // len(base) + 1))[:n]) + "\n", encoding="utf-8")
-        cases.append((f"{n:,} WiC lines, repeated", repeated, "sentences", n))
+        cases.append((f"{n:,} WiC lines, repeated", repeated, "sentences", n, []))
         mixed = tmp / "wic-distinct.txt"
         mixed.write_text("\n".join(distinct(base, n)) + "\n", encoding="utf-8")
-        cases.append((f"{n:,} distinct sentences", mixed, "sentences", n))
+        cases.append((f"{n:,} distinct sentences", mixed, "sentences", n, []))
+        cases.append((f"{n:,} distinct sentences, --pool sif", mixed, "pool", n, ["--pool", "sif"]))
+        cases.append((f"{n:,} distinct sentences, Parquet", mixed, "parquet", n, []))
         if a.jsonl:
-            cases.append((f"{n:,} distinct sentences, JSON Lines", mixed, "jsonl", n))
+            cases.append((f"{n:,} distinct sentences, JSON Lines", mixed, "jsonl", n, []))
         for tokens in lengths:
             p = tmp / f"line-{tokens}.txt"
             p.write_text(long_line(base, tokens) + "\n", encoding="utf-8")
-            cases.append((f"one line of {tokens:,} tokens", p, "line", tokens))
-        for label, path, kind, size in cases:
-            out = str(tmp / ("out.jsonl" if kind == "jsonl" else "out.npz"))
-            r = paired([ATTNCLI, "batch", "-i", str(path), "-o", out, "-q"], [sys.executable, BOUND, kind, str(path), out], a.repeat)
+            cases.append((f"one line of {tokens:,} tokens", p, "line", tokens, []))
+        for label, path, kind, size, options in cases:
+            out = str(tmp / {"jsonl": "out.jsonl", "parquet": "out.parquet"}.get(kind, "out.npz"))
+            r = paired([ATTNCLI, "batch", "-i", str(path), "-o", out, "-q", *options], [sys.executable, BOUND, kind, str(path), out], a.repeat)
             if kind != "line":
                 figure = lambda s: f"{size / s:,.0f} sent/s"
             else:

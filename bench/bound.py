@@ -8,6 +8,8 @@ one short process, with none of attncli's checks, options, error lines or fallba
 
     python bench/bound.py sentences FILE OUT.npz   # many lines: uniform batches per length
     python bench/bound.py jsonl FILE OUT.jsonl     # the same, written as attncli's JSON Lines records
+    python bench/bound.py parquet FILE OUT.parquet # the same, written as attncli's Parquet columns (one table, pyarrow)
+    python bench/bound.py pool FILE OUT.npz        # the .npz plus SIF-weighted sentence vectors (np.add.reduceat)
     python bench/bound.py line FILE OUT.npz        # one long line: row blocks, 2 threads
 
 Run as its own process beside attncli, so both pay start-up and are measured the same way.
@@ -33,7 +35,7 @@ def unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-30)
 
 
-def sentences(path: str, out: str, jsonl: bool = False) -> None:
+def sentences(path: str, out: str, kind: str = "sentences") -> None:
     vec = get_vectors()
     index = vec.index
     inputs = np.asarray(vec.matrix, dtype=np.float32) - vec.mean(CENTER)  # (V, d)
@@ -68,10 +70,20 @@ def sentences(path: str, out: str, jsonl: bool = False) -> None:
             w /= np.maximum(w.sum(axis=-1, keepdims=True), 1e-30)
             result[r] = (RESIDUAL * x + (1 - RESIDUAL) * (w @ x)).reshape(-1, x.shape[-1])
     tokens = token_list(vec, flat)
-    if jsonl:
+    if kind == "jsonl":
         write_jsonl(out, result, offsets, kept, tokens)
         return
-    np.savez(out, vectors=result, offsets=offsets, tokens_utf8=utf8(tokens), lines=np.array(kept, dtype=np.int64))
+    if kind == "parquet":
+        write_parquet(out, result, offsets, kept, tokens)
+        return
+    extra = {}
+    if kind == "pool":  # SIF: weights a / (a + p(w)), p by Zipf's law from the rank
+        from attncli.attention import zipf_probability
+
+        w = 3e-4 / (3e-4 + zipf_probability(flat, vec.vocab_size))  # (T,)
+        sums = np.add.reduceat(result.astype(np.float64) * w[:, None], offsets[:-1], axis=0)  # (m, d)
+        extra["sentences"] = (sums / np.add.reduceat(w, offsets[:-1])[:, None]).astype(np.float32)
+    np.savez(out, vectors=result, offsets=offsets, tokens_utf8=utf8(tokens), lines=np.array(kept, dtype=np.int64), **extra)
 
 
 def token_list(vec, ids: np.ndarray) -> list[str]:
@@ -103,6 +115,19 @@ def write_jsonl(out: str, result: np.ndarray, offsets: np.ndarray, lines: list[i
             f.write(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE))
 
 
+def write_parquet(out: str, result: np.ndarray, offsets: np.ndarray, lines: list[int], tokens: list[str]) -> None:
+    """attncli's Parquet columns (line, tokens, vectors), as one table written at once."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    d = result.shape[1]
+    off = pa.array(offsets.astype(np.int32))
+    rows = pa.FixedSizeListArray.from_arrays(pa.array(result.reshape(-1)), d)
+    table = pa.table({"line": pa.array(lines, pa.int64()), "tokens": pa.ListArray.from_arrays(off, pa.array(tokens, pa.string())),
+                      "vectors": pa.ListArray.from_arrays(off, rows)})
+    pq.write_table(table, out, compression="snappy")
+
+
 def line(path: str, out: str) -> None:
     vec = get_vectors()
     index = vec.index
@@ -132,7 +157,7 @@ def line(path: str, out: str) -> None:
 
 if __name__ == "__main__":
     kind, path, out = sys.argv[1:4]
-    if kind == "jsonl":
-        sentences(path, out, jsonl=True)
+    if kind == "line":
+        line(path, out)
     else:
-        {"sentences": sentences, "line": line}[kind](path, out)
+        sentences(path, out, kind)

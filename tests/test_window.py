@@ -118,7 +118,7 @@ def test_blocked_window_computes_only_the_band(monkeypatch):
 def test_bad_window_refused_by_config(value):
     with pytest.raises(UsageError) as e:
         Config(window=value)
-    assert str(e.value).startswith("--window ")
+    assert str(e.value).startswith("window ")  # the Python name: the CLI says --window (option_style)
 
 
 @pytest.mark.parametrize("args", [["--window", "-1"], ["--window", "1.5"], ["--window", "many"], ["--window", str(2**64)]])

@@ -25,7 +25,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from ..errors import AttncliError, Terminated, os_error
+from ..errors import AttncliError, Terminated, option_style, os_error
 from .console import StdoutError, fail, flush_stdout, install_reporter, one_line, quiet_pipe, set_quiet, stdout_errors
 
 # `attncli embed -i FILE ...` is another spelling of `attncli batch -i FILE ...`: routed there.
@@ -127,6 +127,11 @@ class _Group(TyperGroup):
         if sys.stdout is None:  # started with >&-
             fail("standard output is closed; redirect it (e.g. >/dev/null) instead", 1)
         _readable_streams()
+        with option_style("cli"):  # errors name --flags here, Python names in the library's own callers
+            self._handled(args, prog_name, complete_var, **extra)
+
+    def _handled(self, args, prog_name, complete_var, **extra):
+        """The command, every error turned into one line and its exit code."""
         try:
             with stdout_errors() if _asks_for_help(sys.argv[1:] if args is None else args) else nullcontext():
                 rv = self._run(args, prog_name, complete_var, **extra)

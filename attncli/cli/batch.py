@@ -18,7 +18,7 @@ from ..errors import DataError, UsageError
 from ..inputs import ReadStats, Source, check_output, expand, reading
 from .app import commands
 from .console import WARN_LINES, note, reporting_into, warn, wrote
-from .options import Engine, InputFormat, InputsOpt, OutputFormat, QuietOpt, VerboseOpt, bounded, config_options
+from .options import Engine, InputFormat, InputsOpt, OutputFormat, Pool, QuietOpt, VerboseOpt, bounded, config_options
 
 EXIT_SOME_FAILED = 3  # some lines failed: reported on stderr and as error records; the rest written
 
@@ -33,9 +33,11 @@ def batch(
     input_format: Annotated[InputFormat, typer.Option(rich_help_panel=_IN, help="text: one sentence per line; jsonl: JSON objects with a text field (or a \"tokens\" list) and an optional \"id\".")] = InputFormat.text,
     text_field: Annotated[str, typer.Option(rich_help_panel=_IN, help="--input-format jsonl: the field holding the sentence.")] = BatchOptions.text_field,
     output: Annotated[Optional[str], typer.Option("-o", "--output", rich_help_panel=_OUT, show_default=False,
-                      help="Write to FILE (.jsonl or .npz, atomically) instead of JSON Lines on stdout; --engine dask: a directory.")] = None,
+                      help="Write to FILE (.jsonl, .npz or .parquet, atomically) instead of JSON Lines on stdout; --engine dask, --format projector: a directory.")] = None,
     output_format: Annotated[Optional[OutputFormat], typer.Option("--format", "-f", rich_help_panel=_OUT, show_default=False,
-                             help="Format of -o when its extension does not say.")] = None,
+                             help="Format of -o when its extension does not say; projector: -o DIR gets vectors.tsv and metadata.tsv for the TensorBoard projector.")] = None,
+    pool: Annotated[Optional[Pool], typer.Option("--pool", rich_help_panel=_OUT, show_default=False,
+                    help="Add one vector per line: mean of its token vectors, or sif (weighted by a/(a+p(w)), rare words count more).")] = None,
     with_static: Annotated[bool, typer.Option("--with-static", rich_help_panel=_OUT, help="Add the static vectors to the output.")] = False,
     with_attention: Annotated[bool, typer.Option("--with-attention", rich_help_panel=_OUT, help="Add the attention weights to the output.")] = False,
     max_attention_cells: Annotated[int, typer.Option(**bounded(1), rich_help_panel=_OUT,
@@ -64,7 +66,7 @@ def batch(
     options = BatchOptions(
         input_format=input_format.value, text_field=text_field, batch_size=batch_size,
         with_static=with_static, with_attention=with_attention, max_attention_cells=max_attention_cells,
-        max_line_bytes=max_line_bytes,
+        max_line_bytes=max_line_bytes, pool=pool.value if pool else None,
     )
     fmt = output_format.value if output_format else None
     if engine == Engine.dask:
@@ -78,24 +80,31 @@ def batch(
 
 
 def choose_format(output: str | None, fmt: str | None) -> str:
-    """jsonl or npz, from --format or else -o's extension."""
+    """jsonl, npz, parquet or projector, from --format or else -o's extension."""
     if output is None or output == "-":
-        if fmt == "npz":
-            raise UsageError("--format npz needs -o FILE (binary output is not written to stdout)")
+        if fmt == "projector":
+            raise UsageError("--format projector needs -o DIR (it writes vectors.tsv and metadata.tsv there)")
+        if fmt in ("npz", "parquet"):
+            raise UsageError(f"--format {fmt} needs -o FILE (binary output is not written to stdout)")
         return "jsonl"
     if fmt is not None:
         return fmt
     ext = Path(output).suffix.lower()
-    if ext in (".jsonl", ".npz"):
+    if ext in (".jsonl", ".npz", ".parquet"):
         return ext[1:]
-    raise UsageError(f"{output}: cannot tell the format from {ext or 'a name without extension'}; name it .jsonl or .npz, or give --format")
+    raise UsageError(f"{output}: cannot tell the format from {ext or 'a name without extension'}; "
+                     "name it .jsonl, .npz or .parquet, or give --format (projector: a directory)")
 
 
 def run_local(cfg, sources: list[Source], output: str | None, output_format: str | None, options: BatchOptions,
               quiet: bool, verbose: bool = False) -> int:
     """Embed every line of `sources` into `output`; returns the exit code."""
     fmt = choose_format(output, output_format)
-    if output not in (None, "-"):
+    if fmt == "projector":
+        from ..writers import check_projector_dir
+
+        check_projector_dir(Path(output))
+    elif output not in (None, "-"):
         parent = Path(output).resolve().parent
         if not parent.is_dir():
             raise DataError(f"{output}: the directory {parent} does not exist")
@@ -104,6 +113,10 @@ def run_local(cfg, sources: list[Source], output: str | None, output_format: str
     reading(sources)
     if output not in (None, "-"):
         check_output(output)
+    if fmt == "parquet":
+        from ..writers import require_pyarrow
+
+        require_pyarrow()  # before reading anything
 
     from ..batch import BatchEmbedder
 
@@ -124,18 +137,25 @@ def run_local(cfg, sources: list[Source], output: str | None, output_format: str
         note(f"read {stats.summary()}: {done - failed:,} embedded" + (f", {failed:,} failed" if failed else ""))
         if output not in (None, "-") and Path(output).is_file():
             wrote(output, Path(output).stat().st_size)
+        elif fmt == "projector":
+            wrote(output, sum(p.stat().st_size for p in Path(output).iterdir() if p.is_file()))
     return _summary(failed, done)
 
 
 def _embed_into(emb, sources, fmt: str, output: str | None, total: int | None, show: bool, stats,
                 failures: "FailedLines") -> tuple[int, int]:
     from ..batch import embed_stream
-    from ..writers import JsonlWriter, NpzWriter
+    from ..writers import JsonlWriter, NpzWriter, ParquetWriter, ProjectorWriter
 
     options = emb.options
-    if fmt == "npz":
-        writer = NpzWriter(output, dim=emb.d_out, static_dim=emb.vectors.dim, with_static=options.with_static,
-                           with_attention=options.with_attention, **emb.meta())
+    if fmt in ("npz", "parquet"):
+        writer = (NpzWriter if fmt == "npz" else ParquetWriter)(
+            output, dim=emb.d_out, static_dim=emb.vectors.dim, with_static=options.with_static,
+            with_attention=options.with_attention, with_sentences=options.pool is not None, **emb.meta())
+    elif fmt == "projector":
+        pooled = options.pool is not None
+        columns = ["sentence", "line"] if pooled else ["token", "sentence", "line"]  # "file", "id" added as the input has them
+        writer = ProjectorWriter(output, columns, points="sentences" if pooled else "tokens")
     else:
         writer = JsonlWriter(output, with_static=options.with_static, with_attention=options.with_attention, **emb.meta())
     bar = _progress() if show else None

@@ -50,7 +50,8 @@ Tokenizer = _choices("Tokenizer", TOKENIZERS)
 VectorsFormat = _choices("VectorsFormat", FORMATS)
 UnicodeErrors = _choices("UnicodeErrors", UNICODE_ERRORS)
 InputFormat = _choices("InputFormat", ("text", "jsonl"))
-OutputFormat = _choices("OutputFormat", ("jsonl", "npz"))
+OutputFormat = _choices("OutputFormat", ("jsonl", "npz", "parquet", "projector"))
+Pool = _choices("Pool", ("mean", "sif"))  # attncli.pooling.POOLS
 Engine = _choices("Engine", ("local", "dask"))
 
 

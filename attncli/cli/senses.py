@@ -3,12 +3,13 @@ pseudowords` (how well that grouping separates two words merged into one)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from ..corpus import MAX_LINE_BYTES
-from ..errors import UsageError
+from ..errors import UsageError, os_error
 from .app import commands, eval_app
 from .console import WARN_LINES, check_writable, print_json, print_renderables, warn, write_file
 from .options import Engine, HtmlOpt, InputsOpt, MaxLineBytesOpt, QuietOpt, VerboseOpt, _choices, bounded, config_options
@@ -44,6 +45,8 @@ def senses(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
     html_file: HtmlOpt = None,
     max_line_bytes: MaxLineBytesOpt = MAX_LINE_BYTES,
+    projector: Annotated[Optional[Path], typer.Option("--projector", metavar="DIR", rich_help_panel="Files", show_default=False,
+                         help="Also write DIR/vectors.tsv and metadata.tsv (form, sense, line, text) for the TensorBoard embedding projector.")] = None,
     engine: Annotated[Engine, typer.Option(help="dask: each file searched and embedded by a Dask task (pip install 'attncli\\[dask]').")] = Engine.local,
     scheduler: Annotated[Optional[str], typer.Option(show_default=False,
                          help="--engine dask: address of a Dask scheduler (default: local processes).")] = None,
@@ -61,6 +64,10 @@ def senses(
     """
     from .. import senses as lib
 
+    if projector is not None:
+        from ..writers import check_projector_dir
+
+        check_projector_dir(projector)  # before the corpus is read
     options = lib.SenseOptions(k=parse_k(k), max_k=max_k)
     form_list = [f.strip() for f in forms.split(",")] if forms is not None else None
     if html_file is not None:
@@ -76,6 +83,11 @@ def senses(
         from ..html import senses_page
 
         write_file(html_file, senses_page(lib.page_record(result)).encode("utf-8"), announce=not quiet)
+    if projector is not None:
+        try:
+            result.to_projector(projector)
+        except OSError as e:
+            raise os_error(e, projector, "write") from None
     if json_out:
         print_json(lib.senses_record(result))
         return
