@@ -13,6 +13,7 @@ Raises attncli.errors exceptions; never prints. No typer, no rich.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -148,12 +149,18 @@ def senses(
     vectors: Vectors | None = None,
     engine: str = "local",
     scheduler: str | None = None,
+    grouping: str = "kurtosis",
 ) -> SensesResult:
     """Every occurrence of `word` (or its `forms`) in the files `inputs`, grouped into senses.
     With `like`, also rank the occurrences by cosine to the word in that example sentence.
     engine="dask": each file is searched and embedded by a Dask task (local processes, or the
     cluster at `scheduler`, whose workers see the files and vectors at the same paths); the
-    grouping then runs here on the gathered vectors."""
+    grouping then runs here on the gathered vectors. grouping="context": the occurrences are
+    grouped by attncli.contextview's prediction (fitted on the whole corpus, the word's forms left
+    out), smoothed over nearby lines, by spherical k-means; "kurtosis": their contextual vectors
+    by the bisection along the most bimodal directions (attncli.grouping)."""
+    if grouping not in GROUPINGS:
+        raise UsageError(f"grouping must be one of {', '.join(GROUPINGS)}, not {grouping!r}")
     config = (config or Config()).resolved()
     options = options or SenseOptions()
     vec = vectors if vectors is not None else vectors_for(config)
@@ -172,10 +179,28 @@ def senses(
         found = collect(read_lines(paths), forms, config, vec, total=total)
     else:
         raise UsageError(f"--engine must be local or dask, not {engine!r}")
-    return _finish(word, forms, [str(p) for p in paths], found, config, vec, options, like, top)
+    view = context_view(paths, forms, found, vec, options.seed) if grouping == "context" and found.occurrences else None
+    return _finish(word, forms, [str(p) for p in paths], found, config, vec, options, like, top, view)
 
 
-def _finish(word, forms, sources, found: Collected, config, vec, options, like, top) -> SensesResult:
+GROUPINGS = ("context", "kurtosis")
+
+
+def context_view(paths, forms: list[str], found: Collected, vec: Vectors, seed: int) -> np.ndarray:
+    """(n, d) the context view of each occurrence (attncli.contextview), centered, unit length and
+    smoothed over the occurrences of the same file within 10 lines."""
+    from . import contextview as cv
+    from .grouping import smooth
+
+    tokens = cv.read_tokens(read_lines(paths), vec)
+    x, w = cv.inputs(tokens, vec)
+    model = cv.fit(tokens, vec, set(forms), x, w, seed)
+    occ = found.occurrences
+    pred = cv.predict(model, tokens, x, w, tokens.positions((o.source, o.line, o.position) for o in occ))
+    return unit(smooth(centered_unit(pred), [o.source for o in occ], np.array([o.line for o in occ])))
+
+
+def _finish(word, forms, sources, found: Collected, config, vec, options, like, top, view=None) -> SensesResult:
     occ, x, skipped, n_lines = found.occurrences, found.vectors, found.skipped, found.lines_read
     n = len(occ)
     where = f"{len(sources)} file{'s' if len(sources) != 1 else ''} ({n_lines:,} lines)"
@@ -188,7 +213,11 @@ def _finish(word, forms, sources, found: Collected, config, vec, options, like, 
         raise DataError(f"{names!r} does not occur in {where}")
     if n == 1 and (options.k is None or options.k > 1):
         raise DataError(f"{'/'.join(forms)!r} occurs once in {where}: one occurrence cannot be grouped")
-    grouping = group(x, options)
+    lines = np.unique([(o.source, o.line) for o in occ], axis=0, return_inverse=True)[1].ravel()
+    if view is not None:
+        grouping = group(view, dataclasses.replace(options, method="kmeans"), lines)
+    else:
+        grouping = group(x, options, lines)
     described = describe(occ, x, grouping, forms, vec, config.center, options)
     result = SensesResult(word, forms, sources, occ, x, grouping, described, config, vec.info(), n_lines, skipped)
     if like is not None:

@@ -13,7 +13,8 @@ from .app import commands, eval_app
 from .console import print_json, print_renderables, warn, write_file
 from .options import Engine, HtmlOpt, _choices, config_options
 
-Grouping = _choices("Grouping", ("senses", "kmeans"))
+Grouping = _choices("Grouping", ("context", "kurtosis", "kmeans", "senses"))
+SensesGrouping = _choices("SensesGrouping", ("kurtosis", "context"))
 
 
 def parse_k(value: str) -> int | None:
@@ -47,6 +48,7 @@ def senses(
     engine: Annotated[Engine, typer.Option(help="dask: each file searched and embedded by a Dask task (pip install 'attncli\\[dask]').")] = Engine.local,
     scheduler: Annotated[Optional[str], typer.Option(show_default=False,
                          help="--engine dask: address of a Dask scheduler (default: local processes).")] = None,
+    grouping: Annotated[SensesGrouping, typer.Option("--grouping", help="kurtosis: by the contextual vectors' most bimodal directions; context: by which word each occurrence's context predicts (a ridge model fitted on the whole corpus), smoothed over nearby lines (better on pseudowords; -k auto is not calibrated for it: give -k).")] = SensesGrouping.kurtosis,
     *,
     config,
 ):
@@ -62,7 +64,7 @@ def senses(
     options = lib.SenseOptions(k=parse_k(k), max_k=max_k)
     form_list = [f.strip() for f in forms.split(",")] if forms is not None else None
     result = lib.senses(word, inputs, config, options, forms=form_list, like=like, top=top,
-                        engine=engine.value, scheduler=scheduler)
+                        engine=engine.value, scheduler=scheduler, grouping=grouping.value)
     for line in result.skipped[:5]:
         warn(f"not embedded: {line}")
     if len(result.skipped) > 5:
@@ -84,9 +86,10 @@ def senses(
 def eval_pseudowords(
     corpus: Annotated[list[Path], typer.Argument(help="Corpus files, one text per line.", show_default=False)],
     pairs: Annotated[Optional[str], typer.Option("--pairs", show_default=False,
-                     help="Word pairs A:B,C:D,... (default: a built-in list of frequent unrelated nouns).")] = None,
-    grouping: Annotated[Grouping, typer.Option("--grouping", help="senses: the grouping `attncli senses` uses; kmeans: plain spherical 2-means (the baseline).")] = Grouping.senses,
-    json_out: Annotated[bool, typer.Option("--json", help='Print {"pairs": [...], "mean_balanced_accuracy"} on stdout.')] = False,
+                     help="Word pairs A:B,C:D,..., or a named set: builtin (the default: frequent unrelated nouns), tuning or heldout (hard pairs, docs/senses.md).")] = None,
+    grouping: Annotated[Grouping, typer.Option("--grouping", help="context: the context view (which word the context predicts), smoothed over nearby lines; kurtosis: contextual vectors split along their most bimodal direction; kmeans: plain spherical 2-means; senses: what `attncli senses` uses by default (kurtosis).")] = Grouping.context,
+    baselines: Annotated[bool, typer.Option("--baselines/--no-baselines", help="Also score static vectors, the uniform and prior-only averages, the parameter-free defaults and the trained weights (kurtosis grouping), with standard errors.")] = True,
+    json_out: Annotated[bool, typer.Option("--json", help='Print {"pairs": [...], "mean_balanced_accuracy", "baselines": [...]} on stdout.')] = False,
     *,
     config,
 ):
@@ -97,7 +100,7 @@ def eval_pseudowords(
     from .. import pseudowords as lib
 
     pair_list = lib.parse_pairs(pairs) if pairs is not None else None
-    result = lib.pseudowords([str(p) for p in corpus], pair_list, config, method=grouping.value)
+    result = lib.pseudowords([str(p) for p in corpus], pair_list, config, method=grouping.value, baselines=baselines)
     for s in result.skipped:
         warn(f"pair left out: {s}")
     if json_out:
