@@ -81,14 +81,24 @@ class LikeResult:
 
 
 LABEL_VOCAB = 20_000  # labels come from the most frequent words: rare ones make poor labels
+# Markup of placeholder tokens: WikiText's `<unk>` is tokenized `<` `unk` `>`, and a sense whose
+# contexts are full of it has a centre pulled toward `<` and `>` (labels "width, mon, col").
+MARKUP = ("<", ">")
 
 
 def _labels(centres: np.ndarray, vectors: Vectors, center: int, forms: list[str], m: int) -> list[list[str]]:
     """Per sense, the m words w of highest cos(w, c_j) + (cos(w, c_j) - mean_{o != j} cos(w, c_o)):
     near its centre c_j and nearer it than the other senses' (k = 1: near the centre).
-    Only the LABEL_VOCAB most frequent words, of 3 letters or more, never a form of the word."""
+    Only the LABEL_VOCAB most frequent words, of 3 letters or more, never a form of the word.
+    The direction of the placeholder markup (MARKUP, `<unk>`'s pieces) is first taken out of
+    each centre: a context of unknown words says nothing of the sense."""
     k = len(centres)
-    top = vectors.unit(center)[: min(LABEL_VOCAB, vectors.vocab_size)]  # (V, d)
+    unit_rows = vectors.unit(center)
+    top = unit_rows[: min(LABEL_VOCAB, vectors.vocab_size)]  # (V, d)
+    markup = [vectors.index[t] for t in MARKUP if t in vectors]
+    if markup and centres.shape[1] == top.shape[1]:  # the markup direction taken out of each centre
+        u = unit(unit_rows[markup].sum(axis=0))  # (d,)
+        centres = unit(centres - (centres @ u)[:, None] * u[None, :])
     sims = top @ centres.T  # (V, k)
     out = []
     for j in range(k):
