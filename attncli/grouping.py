@@ -39,6 +39,7 @@ class SenseOptions:
 
     k: int | None = None  # number of senses; None: choose (-k auto)
     max_k: int = DEFAULT_MAX_K  # -k auto never goes above this
+    method: str = "kurtosis"  # "kurtosis": bisect along the most bimodal directions; "kmeans": spherical k-means
     seed: int = 0  # the direction search's starts; same seed, same senses
     dims: int = DIMS
     restarts: int = RESTARTS
@@ -53,6 +54,8 @@ class SenseOptions:
             raise UsageError(Option("max_k"), f" must be >= 1, not {self.max_k}")
         if self.dims < 1 or self.restarts < 1:
             raise UsageError("dims and restarts must be >= 1")
+        if self.method not in ("kurtosis", "kmeans"):
+            raise UsageError(f"the grouping method must be kurtosis or kmeans, not {self.method!r}")
 
 
 @dataclass
@@ -194,8 +197,42 @@ def silhouette(z: np.ndarray, labels: np.ndarray) -> float:
     return float(s.mean())
 
 
-def group(x: np.ndarray, opts: SenseOptions) -> Grouping:
-    """Group occurrence vectors (n, d) into senses (see the module docstring)."""
+REFERENCES = 1  # -k auto: Gaussian references drawn; a split must beat the best of them (more: fewer splits of real words)
+MIN_SENSE_LINES = 5  # -k auto: a sense holds occurrences from at least this many distinct lines
+
+
+def _steps(z: np.ndarray, k: int, opts: SenseOptions) -> list[np.ndarray]:
+    """Labels for 1, 2, ..., k groups (fewer when no group can be split)."""
+    if opts.method == "kurtosis":
+        return bisect(z, k, opts)
+    out = [np.zeros(len(z), dtype=np.int64)]
+    for j in range(2, k + 1):
+        out.append(spherical_kmeans(z, j, seed=opts.seed, restarts=KMEANS_RESTARTS))
+    return out
+
+
+KMEANS_RESTARTS = 10
+
+
+def _by_line(z: np.ndarray, labels: np.ndarray, lines: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """One point per (line, group): the occurrences of one line have nearly the same vector, and
+    counted apart they make tight groups out of repetition."""
+    if lines is None:
+        return z, labels
+    keys = np.stack([np.asarray(lines), labels], axis=1)
+    _, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    sums = np.zeros((inv.max() + 1, z.shape[1]), dtype=np.float64)
+    np.add.at(sums, inv, z)
+    lab = np.zeros(inv.max() + 1, dtype=np.int64)
+    lab[inv] = labels
+    return unit(sums).astype(np.float32), lab
+
+
+def group(x: np.ndarray, opts: SenseOptions, lines: np.ndarray | None = None) -> Grouping:
+    """Group occurrence vectors (n, d) into senses (see the module docstring). `lines` (n,) says
+    which occurrences share a line (any integer key): -k auto then scores one point per line and
+    group, and takes no sense of fewer than MIN_SENSE_LINES distinct lines."""
     n = len(x)
     z = centered_unit(x)  # (n, d)
     silhouettes: dict[int, float] = {}
@@ -203,16 +240,23 @@ def group(x: np.ndarray, opts: SenseOptions) -> Grouping:
     if opts.k is not None:
         if opts.k > n:
             raise DataError(f"-k {opts.k} is more than the {n} occurrence{'s' if n != 1 else ''} found")
-        labels = bisect(z, opts.k, opts)[-1]
+        labels = _steps(z, opts.k, opts)[-1]
     else:
         labels = np.zeros(n, dtype=np.int64)
-        steps = bisect(z, min(opts.max_k, n), opts)[1:]
-        g_z = _gaussian_like(z, opts.seed)
-        reference = bisect(g_z, min(opts.max_k, n), opts)[1:]
+        steps = _steps(z, min(opts.max_k, n), opts)[1:]
+        refs = []
+        for r in range(REFERENCES):
+            g_z = _gaussian_like(z, opts.seed + r)
+            refs.append((g_z, _steps(g_z, min(opts.max_k, n), opts)[1:]))
+        key = np.asarray(lines) if lines is not None else np.arange(n)
         for cut in steps:
             k = int(cut.max()) + 1
-            silhouettes[k] = silhouette(z, cut)
-            null = next((silhouette(g_z, r) for r in reference if int(r.max()) + 1 == k), 0.0)
+            distinct = [len(np.unique(key[cut == j])) for j in range(k)]
+            if min(distinct) < MIN_SENSE_LINES:
+                continue
+            silhouettes[k] = silhouette(*_by_line(z, cut, lines))
+            null = max((silhouette(*_by_line(g_z, r, lines)) for g_z, ref in refs for r in ref if int(r.max()) + 1 == k),
+                       default=0.0)
             gaps[k] = silhouettes[k] - null
         if gaps and max(gaps.values()) >= MIN_GAP:
             best = max(gaps.values())
@@ -223,6 +267,40 @@ def group(x: np.ndarray, opts: SenseOptions) -> Grouping:
     centres = unit(np.stack([z[labels == j].mean(axis=0) for j in range(k)])) if n else np.zeros((0, x.shape[1]))
     score = np.einsum("nd,nd->n", z, centres[labels]) if n else np.zeros(0)
     return Grouping(labels, score.astype(np.float32), k, silhouettes, gaps)
+
+
+SMOOTH_LINES = 10  # the context grouping pools each occurrence with those of its file within this many lines
+SMOOTH_WEIGHT = 0.5
+
+
+def smooth(z: np.ndarray, sources: list[str], lines: np.ndarray, within: int = SMOOTH_LINES, weight: float = SMOOTH_WEIGHT) -> np.ndarray:
+    """(n, d) -> (n, d): z'_i = (1 - weight) z_i + weight * mean of z_j over the other occurrences
+    of the same file within `within` lines (z_i alone when there is none): one sense per
+    discourse, nearly true of neighbouring paragraphs (0.98 within a line for pseudowords)."""
+    n = len(z)
+    if n < 2 or within < 0 or weight == 0:
+        return z
+    _, src = np.unique(np.asarray([str(s) for s in sources]), return_inverse=True)
+    src = src.ravel()
+    lines = np.asarray(lines, dtype=np.int64)
+    order = np.lexsort((lines, src))  # by file, then line: the neighbours of i are a run around it
+    key = src[order] * (int(lines.max()) + 2 * within + 2) + lines[order]  # (n,) increasing
+    lo = np.searchsorted(key, key - within, side="left")
+    hi = np.searchsorted(key, key + within, side="right")
+    zo = z[order].astype(np.float64)
+    csum = np.concatenate([np.zeros((1, z.shape[1])), np.cumsum(zo, axis=0)])
+    others = hi - lo - 1  # (n,)
+    mean = (csum[hi] - csum[lo] - zo) / np.maximum(others, 1)[:, None]
+    out = np.empty_like(zo)
+    out[order] = np.where(others[:, None] > 0, (1 - weight) * zo + weight * mean, zo)
+    return out.astype(np.float32)
+
+
+def context_groups(pred: np.ndarray, sources: list[str], lines: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """The context grouping (attncli.contextview's predictions): centered, unit length, smoothed
+    over neighbouring lines, unit again, then spherical k-means (seeded)."""
+    z = unit(smooth(centered_unit(pred), sources, lines))
+    return spherical_kmeans(z, k, seed=seed)
 
 
 def _gaussian_like(z: np.ndarray, seed: int) -> np.ndarray:

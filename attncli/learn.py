@@ -23,7 +23,7 @@ import numpy as np
 
 from . import pipeline as P
 from .errors import DataError, UsageError
-from .wic import Pair, Scorer, accuracy, fit_threshold
+from .wic import Pair, Scorer, accuracy, fit_threshold, word_folds  # noqa: F401 (word_folds: learn_qkv takes it from here)
 
 REGULARIZATION = (0.1, 0.03, 0.01, 0.003)  # candidates for mu
 
@@ -77,13 +77,6 @@ def fit_value_projection(parts: np.ndarray, labels: np.ndarray, residual: float,
     fit = minimize(_loss, theta0, args=(parts, labels.astype(np.float64), residual, mu), jac=True,
                    method="L-BFGS-B", options={"maxiter": maxiter})
     return fit.x[: d * d].reshape(d, d)
-
-
-def word_folds(pairs: list[Pair], k: int = 5, seed: int = 0) -> np.ndarray:
-    """Fold number per pair; all pairs of one target word share a fold."""
-    words = sorted({p.word for p in pairs})
-    fold_of = {w: i % k for i, w in enumerate(np.random.default_rng(seed).permutation(words))}
-    return np.array([fold_of[p.word] for p in pairs])
 
 
 def cross_validate(parts, labels, folds, residual: float, mu: float, progress=None) -> float:

@@ -11,9 +11,10 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from . import report
+from .baselines import baseline_configs
 from .corpus import MAX_LINE_BYTES, collect
 from .errors import DataError, UsageError
-from .grouping import SenseOptions, group, spherical_kmeans
+from .grouping import SenseOptions, context_groups, group, spherical_kmeans
 from .inputs import expand, read_lines, reading, rereadable
 from .pipeline import Config, Lexicon, vectors_for
 from .vectors import Vectors
@@ -26,6 +27,14 @@ DEFAULT_PAIRS = [
     ("series", "navy"), ("death", "street"), ("group", "land"), ("history", "service"),
 ]
 MIN_PAIR_OCCURRENCES = 10  # built-in pairs with fewer occurrences of either word are left out
+# How the occurrences are split in two: "context" (the context view, attncli.contextview, smoothed
+# over neighbouring lines, spherical 2-means), "kurtosis" (the contextual vectors split along their
+# most bimodal direction: the grouping of `senses` before issue 21), "kmeans" (plain spherical
+# 2-means of the contextual vectors); "senses": whatever `attncli senses` uses by default.
+METHODS = ("senses", "context", "kurtosis", "kmeans")
+SENSES_DEFAULT = "kurtosis"  # what `attncli senses` groups by default
+# Named pair sets (data/pseudowords, chosen by scripts/choose_pseudoword_pairs.py).
+PAIR_SETS = ("builtin", "tuning", "heldout")
 
 
 @dataclass
@@ -40,10 +49,25 @@ class PairScore:
 
 
 @dataclass
+class Baseline:
+    """One row of the baselines table: a view, its mean balanced accuracy and standard error over pairs."""
+
+    name: str
+    mean: float
+    se: float
+    scores: list[float]
+
+
+@dataclass
 class PseudowordResult:
     pairs: list[PairScore]
     skipped: list[str]  # built-in pairs left out, with why
     method: str
+    baselines: list[Baseline] = dataclasses.field(default_factory=list)
+
+    @property
+    def se_balanced_accuracy(self) -> float:
+        return standard_error([p.balanced_accuracy for p in self.pairs])
 
     @property
     def mean_balanced_accuracy(self) -> float:
@@ -60,8 +84,27 @@ class PseudowordResult:
         return "\n".join(lines)
 
 
+def standard_error(values) -> float:
+    """Standard error of the mean, sd / sqrt(n) (0 for fewer than 2 values)."""
+    v = np.asarray(values, dtype=np.float64)
+    return float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
+
+
+def pair_set(name: str) -> list[tuple[str, str]]:
+    """A named pair set: "builtin" (DEFAULT_PAIRS), "tuning" or "heldout" (data/pseudowords)."""
+    if name == "builtin":
+        return list(DEFAULT_PAIRS)
+    from .vectors import data_dir
+
+    path = data_dir() / "pseudowords" / f"{name}.txt"
+    return parse_pairs(",".join(line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+                                if line.strip() and not line.startswith("#")))
+
+
 def parse_pairs(text: str) -> list[tuple[str, str]]:
-    """"a:b,c:d" -> [("a", "b"), ("c", "d")]."""
+    """"a:b,c:d" -> [("a", "b"), ("c", "d")]; a set's name (builtin, tuning, heldout) -> its pairs."""
+    if text.strip().lower() in PAIR_SETS:
+        return pair_set(text.strip().lower())
     pairs = []
     for part in text.split(","):
         part = part.strip()
@@ -136,15 +179,18 @@ def pseudowords(
     pairs: list[tuple[str, str]] | None = None,
     config: Config | None = None,
     *,
-    method: str = "senses",
+    method: str = "context",
     seed: int = 0,
     vectors: Vectors | None = None,
+    baselines: bool = False,
 ) -> PseudowordResult:
     """Schütze's test: for each pair (a, b), every a and b in the corpus becomes one pseudoword
-    whose static vector is their mean; its occurrences are grouped into 2 (method "senses": the
-    grouping `senses` uses; "kmeans": plain spherical 2-means, the baseline) and scored."""
-    if method not in ("senses", "kmeans"):
-        raise UsageError(f"method must be senses or kmeans, not {method!r}")
+    whose static vector is their mean; its occurrences are grouped into 2 (`method`, see
+    METHODS) and scored. With `baselines`, also the rows of BASELINES (each view grouped by
+    kurtosis, as `senses` did before the context view), with their standard errors over pairs."""
+    if method not in METHODS:
+        raise UsageError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    method = SENSES_DEFAULT if method == "senses" else method
     config = (config or Config()).resolved()
     vec = vectors if vectors is not None else vectors_for(config)
     if isinstance(inputs, (str, os.PathLike)):  # one file
@@ -154,11 +200,33 @@ def pseudowords(
     reading(sources)
     builtin = pairs is None
     pairs = DEFAULT_PAIRS if builtin else pairs
+    for a, b in pairs:
+        for w in (a, b):
+            if w not in vec:
+                raise DataError(f"{w!r} is not in the vocabulary of {vec.name}")
+    with rereadable(sources, MAX_LINE_BYTES) as paths:  # read once per pair: a pipe is copied first
+        context = _ContextRun(paths, pairs, vec, seed) if method == "context" else None
+        scores, skipped = _run(sources, pairs, builtin, lambda a, b: _score_pair(paths, a, b, config, vec, method, seed, context))
+        result = PseudowordResult(scores, skipped, method)
+        if baselines:
+            kept = [(p.a, p.b) for p in scores]
+            for name, cfg in baseline_configs(config):
+                if cfg is None:
+                    values = [0.5] * len(kept)  # every occurrence has the same static vector
+                else:
+                    cfg = cfg.resolved()
+                    v = vec if cfg.vectors == config.vectors else vectors_for(cfg)
+                    values = [_score_pair(paths, a, b, cfg, v, "kurtosis", seed, None).balanced_accuracy for a, b in kept]
+                result.baselines.append(Baseline(name, float(np.mean(values)), standard_error(values), values))
+    return result
+
+
+def _run(sources, pairs, builtin, score_pair):
     scores, skipped = [], []
-    with rereadable(sources, MAX_LINE_BYTES) as paths, report.progress("pseudoword pairs", len(pairs)) as update:
+    with report.progress("pseudoword pairs", len(pairs)) as update:
         for done, (a, b) in enumerate(pairs, start=1):
             try:
-                score = _score_pair(paths, a, b, config, vec, method, seed)
+                score = score_pair(a, b)
             except DataError as e:
                 if not builtin:
                     raise
@@ -172,10 +240,47 @@ def pseudowords(
     if not scores:
         raise DataError(f"no pair has occurrences of both words in {', '.join(s.label for s in sources)}"
                         + (f" ({skipped[0]})" if skipped else ""))
-    return PseudowordResult(scores, skipped, method)
+    return scores, skipped
 
 
-def _score_pair(paths, a, b, config, vec, method, seed) -> PairScore:
+class _ContextRun:
+    """The context view over the whole corpus, fitted once per run with every word of every
+    pair left out of its training positions."""
+
+    def __init__(self, paths, pairs, vec: Vectors, seed: int):
+        from . import contextview as cv
+
+        self.cv, self.vec, self.seed = cv, vec, seed
+        self.tokens = cv.read_tokens(read_lines(paths, MAX_LINE_BYTES), vec)
+        self.x, self.w = cv.inputs(self.tokens, vec)
+        self.exclude = {w for p in pairs for w in p}
+        self.model = None  # fitted at the first pair whose words both occur
+
+    def score(self, a: str, b: str) -> PairScore:
+        t, cv = self.tokens, self.cv
+        pos = t.find([a, b])
+        truth = np.array([int(t.words[i] == b) for i in t.ids[pos]], dtype=np.int64)
+        _check_both(a, b, truth)
+        if self.model is None:
+            self.model = cv.fit(t, self.vec, self.exclude, self.x, self.w, self.seed)
+        m = np.asarray(self.vec.matrix, dtype=np.float32)
+        row = (m[self.vec.index[a]] + m[self.vec.index[b]]) / np.float32(2)  # (d,) the pseudoword's vector
+        pred = cv.predict(self.model, t, self.x, self.w, pos, cv.Merge((a, b), row), self.vec)  # (n, d)
+        labels = context_groups(pred, [t.sources[i] for i in t.line[pos]], t.numbers[t.line[pos]], 2, self.seed)
+        n_a = int(np.sum(truth == 0))
+        return PairScore(a, b, f"{a}{b}", len(truth), n_a, balanced_accuracy(labels, truth), max(n_a, len(truth) - n_a) / len(truth))
+
+
+def _check_both(a: str, b: str, truth: np.ndarray) -> None:
+    n_a = int(np.sum(truth == 0))
+    if n_a == 0 or n_a == len(truth):
+        missing = a if n_a == 0 else b
+        raise DataError(f"{missing!r} does not occur in the corpus")
+
+
+def _score_pair(paths, a, b, config, vec, method, seed, context) -> PairScore:
+    if method == "context":
+        return context.score(a, b)
     pv, pseudo = pseudo_vectors(vec, a, b)
     truth: list[int] = []
     lines = replace_words(read_lines(paths, MAX_LINE_BYTES), a, b, pseudo, Lexicon(pv, config), truth)
@@ -184,11 +289,9 @@ def _score_pair(paths, a, b, config, vec, method, seed) -> PairScore:
     if len(truth) != len(occ):  # a line that could not be embedded: keep the truth of those that were
         raise DataError(f"{a}:{b}: {len(truth) - len(occ)} occurrence(s) could not be embedded")
     y = np.asarray(truth)
+    _check_both(a, b, y)
     n_a = int(np.sum(y == 0))
-    if n_a == 0 or n_a == len(y):
-        missing = a if n_a == 0 else b
-        raise DataError(f"{missing!r} does not occur in the corpus")
-    if method == "senses":
+    if method == "kurtosis":
         labels = group(x, SenseOptions(k=2, seed=seed)).labels
     else:
         labels = spherical_kmeans(x, 2, seed=seed)
@@ -201,8 +304,11 @@ def pseudowords_record(result: PseudowordResult) -> dict:
         "pairs": [{"a": p.a, "b": p.b, "n": p.n, "balanced_accuracy": p.balanced_accuracy, "majority": p.majority}
                   for p in result.pairs],
         "mean_balanced_accuracy": result.mean_balanced_accuracy,
+        "se_balanced_accuracy": result.se_balanced_accuracy,
         "mean_majority": result.mean_majority,
         "method": result.method,
+        "baselines": [{"name": b.name, "mean_balanced_accuracy": b.mean, "se_balanced_accuracy": b.se}
+                      for b in result.baselines],
     }
 
 

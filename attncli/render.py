@@ -268,8 +268,8 @@ def compare_renderables(result) -> list:
     return parts
 
 
-def wic_renderables(result, eval_name: str, fit_name: str) -> list:
-    """The WiC score, the threshold, and what was fitted where."""
+def wic_renderables(result, eval_name: str, fit_name: str, baselines: list | None = None) -> list:
+    """The WiC score, the threshold, and what was fitted where; the baselines table when given."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0), show_header=False)
     table.add_column(style="bold")
     table.add_column()
@@ -281,7 +281,24 @@ def wic_renderables(result, eval_name: str, fit_name: str) -> list:
         table.add_row("tuned", f"best of {len(result.trials)} settings on the fit split "
                                f"(the settings given, untuned: fit accuracy {untuned:.4f})")
     table.add_row("settings", result.config.describe())
-    return [Group(Text("Word-in-Context", style="bold"), table), Text("Static vectors score 0.50 by construction.", style="dim")]
+    parts = [Group(Text("Word-in-Context", style="bold"), table)]
+    if not baselines:
+        return parts + [Text("Static vectors score about 0.50: the target's vector is the same in both sentences "
+                             "(up to its inflection).", style="dim")]
+    from .wic import binomial_se
+
+    base = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    for name, justify in (("stage", "left"), ("accuracy", "right"), ("± s.e.", "right"), ("fit", "right"), ("grouped CV", "right")):
+        base.add_column(name, justify=justify, no_wrap=True)
+    for r in baselines:
+        base.add_row(r.name, f"{r.accuracy:.4f}", f"{r.se:.4f}", f"{r.fit_accuracy:.4f}", f"{r.grouped_cv:.4f}")
+    base.add_section()
+    base.add_row("chosen (the settings above)", f"{result.accuracy:.4f}", f"{binomial_se(result.accuracy, result.n):.4f}",
+                 f"{result.fit_accuracy:.4f}", "", style="bold")
+    note = Text("accuracy on the eval split, threshold fitted on the fit split; s.e. = sqrt(p (1 - p) / n); grouped CV: "
+                "the threshold fitted on 4 of 5 folds of the fit split grouped by target word, accuracy on the fifth "
+                "(for the trained weights, trained on all of WiC train, the threshold only)", style="dim")
+    return parts + [Text(""), Text("Baselines", style="bold"), base, note]
 
 
 def svg_image(parts: list, *, title: str = "attncli", width: int | None = None) -> str:
@@ -724,8 +741,22 @@ def pseudowords_table(result) -> Group:
     for p in result.pairs:
         table.add_row(cell(f"{p.a}:{p.b}"), f"{p.n:,}", f"{p.balanced_accuracy:.3f}", f"{p.majority:.3f}")
     table.add_section()
-    table.add_row(f"mean of {len(result.pairs)}", "", f"{result.mean_balanced_accuracy:.3f}", f"{result.mean_majority:.3f}", style="bold")
-    how = "the grouping of `attncli senses`" if result.method == "senses" else "plain spherical 2-means"
+    table.add_row(f"mean of {len(result.pairs)}", "", f"{result.mean_balanced_accuracy:.3f} ± {result.se_balanced_accuracy:.3f}",
+                  f"{result.mean_majority:.3f}", style="bold")
+    how = {"context": "the context view (the word its context predicts), smoothed over nearby lines, spherical 2-means",
+           "kurtosis": "the contextual vectors' most bimodal direction (kurtosis)",
+           "kmeans": "plain spherical 2-means of the contextual vectors"}.get(result.method, result.method)
     note = Text(f"2 groups by {how}; balanced accuracy = mean recall of the two words (0.5: chance, "
-                "and what static vectors get); majority = share of the more frequent word", style="dim")
-    return Group(Text("Pseudoword test: A and B merged into one word", style="bold"), table, note)
+                "and what static vectors get), ± its standard error over pairs; majority = share of the more frequent word", style="dim")
+    parts = [Text("Pseudoword test: A and B merged into one word", style="bold"), table, note]
+    if result.baselines:
+        base = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+        base.add_column("view", no_wrap=True)
+        base.add_column("balanced accuracy", justify="right", no_wrap=True)
+        base.add_column("± s.e.", justify="right", no_wrap=True)
+        for b in result.baselines:
+            base.add_row(b.name, f"{b.mean:.3f}", f"{b.se:.3f}")
+        base.add_section()
+        base.add_row(f"chosen: {result.method}", f"{result.mean_balanced_accuracy:.3f}", f"{result.se_balanced_accuracy:.3f}", style="bold")
+        parts += [Text(""), Text("Baselines on the same pairs (contextual vectors grouped by kurtosis)", style="bold"), base]
+    return Group(*parts)

@@ -13,6 +13,8 @@ Raises attncli.errors exceptions; never prints. No typer, no rich.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -20,7 +22,7 @@ from typing import Iterable
 import numpy as np
 
 from .corpus import MAX_LINE_BYTES, Collected, Occurrence, collect, collect_file, merge_collected, resolve_forms
-from .inputs import ReadStats, expand, read_lines, reading
+from .inputs import ReadStats, expand, read_lines, reading, rereadable
 from .errors import DataError, Option, UsageError
 from .export import config_record
 from .grouping import Grouping, SenseOptions, centered_unit, group, unit
@@ -100,14 +102,24 @@ class LikeResult:
 
 
 LABEL_VOCAB = 20_000  # labels come from the most frequent words: rare ones make poor labels
+# Markup of placeholder tokens: WikiText's `<unk>` is tokenized `<` `unk` `>`, and a sense whose
+# contexts are full of it has a centre pulled toward `<` and `>` (labels "width, mon, col").
+MARKUP = ("<", ">")
 
 
 def _labels(centres: np.ndarray, vectors: Vectors, center: int, forms: list[str], m: int) -> list[list[str]]:
     """Per sense, the m words w of highest cos(w, c_j) + (cos(w, c_j) - mean_{o != j} cos(w, c_o)):
     near its centre c_j and nearer it than the other senses' (k = 1: near the centre).
-    Only the LABEL_VOCAB most frequent words, of 3 letters or more, never a form of the word."""
+    Only the LABEL_VOCAB most frequent words, of 3 letters or more, never a form of the word.
+    The direction of the placeholder markup (MARKUP, `<unk>`'s pieces) is first taken out of
+    each centre: a context of unknown words says nothing of the sense."""
     k = len(centres)
-    top = vectors.unit(center)[: min(LABEL_VOCAB, vectors.vocab_size)]  # (V, d)
+    unit_rows = vectors.unit(center)
+    top = unit_rows[: min(LABEL_VOCAB, vectors.vocab_size)]  # (V, d)
+    markup = [vectors.index[t] for t in MARKUP if t in vectors]
+    if markup and centres.shape[1] == top.shape[1]:  # the markup direction taken out of each centre
+        u = unit(unit_rows[markup].sum(axis=0))  # (d,)
+        centres = unit(centres - (centres @ u)[:, None] * u[None, :])
     sims = top @ centres.T  # (V, k)
     out = []
     for j in range(k):
@@ -172,6 +184,7 @@ def senses(
     engine: str = "local",
     scheduler: str | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
+    grouping: str = "kurtosis",
 ) -> SensesResult:
     """Every occurrence of `word` (or its `forms`) in the files `inputs` (paths, globs, '-'),
     grouped into senses. With `like`, also rank the occurrences by cosine to the word in that
@@ -179,7 +192,12 @@ def senses(
     processes, or the cluster at `scheduler`, whose workers see the files and vectors at the
     same paths); the grouping then runs here on the gathered vectors. `texts` in place of
     `inputs`: the texts themselves (a list, a dataframe's column), each a line (numbered from 1)
-    of a corpus named "<texts>"."""
+    of a corpus named "<texts>". grouping="context": the occurrences are grouped by
+    attncli.contextview's prediction (fitted on the whole corpus, the word's forms left out),
+    smoothed over nearby lines, by spherical k-means; "kurtosis": their contextual vectors by
+    the bisection along the most bimodal directions (attncli.grouping)."""
+    if grouping not in GROUPINGS:
+        raise UsageError(Option("grouping"), f" must be one of {', '.join(GROUPINGS)}, not {grouping!r}")
     config = (config or Config()).resolved()
     options = options or SenseOptions()
     vec = vectors if vectors is not None else vectors_for(config)
@@ -193,30 +211,54 @@ def senses(
             raise UsageError(Option("texts"), " must be a list (or iterable) of strings, not one string")
         lines = [(TEXTS, n, t if isinstance(t, str) else "") for n, t in enumerate(texts, start=1)]  # a gap: no occurrence
         found = collect(iter(lines), forms, config, vec, stats=ReadStats(files=1, lines=len(lines)))
-        return _finish(word, forms, [TEXTS], found, config, vec, options, like, top)
+        view = context_view(lambda: iter(lines), forms, found, vec, options.seed) if grouping == "context" and found.occurrences else None
+        return _finish(word, forms, [TEXTS], found, config, vec, options, like, top, view)
     sources = expand([os.fspath(p) for p in inputs])  # pathlib.Path too
     reading(sources)
-    if engine == "dask":
-        if vectors is not None:
-            raise UsageError("engine='dask' loads the vectors on each worker from config.vectors: pass no vectors=")
-        if not all(s.regular for s in sources):
-            raise UsageError("engine='dask' reads regular files (each on a worker), not standard input or pipes")
-        from .dask_engine import compute
+    # the context view reads the corpus a second time: a pipe or stdin is first copied (rereadable)
+    with rereadable(sources, max_line_bytes) if grouping == "context" else contextlib.nullcontext(sources) as srcs:
+        if engine == "dask":
+            if vectors is not None:
+                raise UsageError("engine='dask' loads the vectors on each worker from config.vectors: pass no vectors=")
+            if not all(s.regular for s in sources):
+                raise UsageError("engine='dask' reads regular files (each on a worker), not standard input or pipes")
+            from .dask_engine import compute
 
-        found = merge_collected(compute(collect_file, [(s.name, forms, config, max_line_bytes) for s in sources], scheduler))
-    elif engine == "local":
-        if scheduler is not None:
-            raise UsageError(Option("scheduler"), " needs ", Option("engine", value="dask"))
-        stats = ReadStats()
-        sizes = [s.size for s in sources]
-        found = collect(read_lines(sources, max_line_bytes, stats), forms, config, vec, stats=stats,
-                        total=sum(sizes) if None not in sizes else None)
-    else:
-        raise UsageError(Option("engine"), f" must be local or dask, not {engine!r}")
-    return _finish(word, forms, [s.label for s in sources], found, config, vec, options, like, top)
+            found = merge_collected(compute(collect_file, [(s.name, forms, config, max_line_bytes) for s in sources], scheduler))
+        elif engine == "local":
+            if scheduler is not None:
+                raise UsageError(Option("scheduler"), " needs ", Option("engine", value="dask"))
+            stats = ReadStats()
+            sizes = [s.size for s in srcs]
+            found = collect(read_lines(srcs, max_line_bytes, stats), forms, config, vec, stats=stats,
+                            total=sum(sizes) if None not in sizes else None)
+        else:
+            raise UsageError(Option("engine"), f" must be local or dask, not {engine!r}")
+        view = None
+        if grouping == "context" and found.occurrences:
+            view = context_view(lambda: read_lines(srcs, max_line_bytes), forms, found, vec, options.seed)
+    return _finish(word, forms, [s.label for s in sources], found, config, vec, options, like, top, view)
 
 
-def _finish(word, forms, sources, found: Collected, config, vec, options, like, top) -> SensesResult:
+GROUPINGS = ("context", "kurtosis")
+
+
+def context_view(lines, forms: list[str], found: Collected, vec: Vectors, seed: int) -> np.ndarray:
+    """(n, d) the context view of each occurrence (attncli.contextview), centered, unit length and
+    smoothed over the occurrences of the same file within 10 lines. `lines()`: the corpus's
+    (source, line number, text) again, as collect() read them."""
+    from . import contextview as cv
+    from .grouping import smooth
+
+    tokens = cv.read_tokens(lines(), vec)
+    x, w = cv.inputs(tokens, vec)
+    model = cv.fit(tokens, vec, set(forms), x, w, seed)
+    occ = found.occurrences
+    pred = cv.predict(model, tokens, x, w, tokens.positions((o.source, o.line, o.position) for o in occ))
+    return unit(smooth(centered_unit(pred), [o.source for o in occ], np.array([o.line for o in occ])))
+
+
+def _finish(word, forms, sources, found: Collected, config, vec, options, like, top, view=None) -> SensesResult:
     occ, x, skipped, n_lines = found.occurrences, found.vectors, found.skipped, found.lines_read
     n = len(occ)
     where = f"{len(sources)} file{'s' if len(sources) != 1 else ''} ({n_lines:,} lines)"
@@ -230,7 +272,11 @@ def _finish(word, forms, sources, found: Collected, config, vec, options, like, 
         raise DataError(f"{names!r} does not occur in {where}")
     if n == 1 and (options.k is None or options.k > 1):
         raise DataError(f"{'/'.join(forms)!r} occurs once in {where}: one occurrence cannot be grouped")
-    grouping = group(x, options)
+    lines = np.unique([(o.source, o.line) for o in occ], axis=0, return_inverse=True)[1].ravel()
+    if view is not None:
+        grouping = group(view, dataclasses.replace(options, method="kmeans"), lines)
+    else:
+        grouping = group(x, options, lines)
     described = describe(occ, x, grouping, forms, vec, config.center, options)
     result = SensesResult(word, forms, sources, occ, x, grouping, described, config, vec.info(), n_lines, skipped)
     if like is not None:

@@ -271,3 +271,70 @@ def evaluate(
         fallbacks=scorer.fallbacks,
         trials=trials,
     )
+
+
+# ---------------------------------------------------------------- baselines
+
+
+@dataclass
+class BaselineRow:
+    """One stage of `eval wic`'s baselines table."""
+
+    name: str
+    accuracy: float  # on the eval split, threshold fitted on the fit split
+    se: float  # binomial standard error of that accuracy, sqrt(p (1 - p) / n)
+    fit_accuracy: float
+    grouped_cv: float  # threshold-only cross-validation on the fit split, folds grouped by target word
+
+
+def word_folds(pairs: list[Pair], k: int = 5, seed: int = 0) -> np.ndarray:
+    """Fold number per pair; all pairs of one target word share a fold."""
+    words = sorted({p.word for p in pairs})
+    fold_of = {w: i % k for i, w in enumerate(np.random.default_rng(seed).permutation(words))}
+    return np.array([fold_of[p.word] for p in pairs])
+
+
+def binomial_se(p: float, n: int) -> float:
+    return float(np.sqrt(p * (1 - p) / n)) if n else 0.0
+
+
+def grouped_cv(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> float:
+    """Mean held-out accuracy over the folds, the threshold fitted on the other folds."""
+    accs = []
+    for f in np.unique(folds):
+        t, _ = fit_threshold(scores[folds != f], labels[folds != f])
+        accs.append(accuracy(scores[folds == f], labels[folds == f], t))
+    return float(np.mean(accs))
+
+
+def baselines(eval_pairs: list[Pair], eval_gold: np.ndarray, fit_pairs: list[Pair], fit_gold: np.ndarray, cfg: P.Config,
+              vec: Vectors, progress: Callable[[int], None] | None = None) -> list[BaselineRow]:
+    """The stages every evaluation prints beside the chosen settings (pseudowords.baseline_configs):
+    static vectors (the target's own vector in both sentences), the uniform mean of the context,
+    the prior-only average, the parameter-free defaults and the trained weights. The trained
+    weights were fitted on WiC train: their grouped CV here is the threshold's only."""
+    from .baselines import baseline_configs
+
+    folds = word_folds(fit_pairs)
+    rows = []
+    for name, c in baseline_configs(cfg):
+        scorer = Scorer(vec, cfg.oov)
+        if c is None:
+            c = cfg.resolved()
+
+            def score(pairs):
+                out = np.array([_cosine(scorer.target_input(p.sentence1, p.index1, c), scorer.target_input(p.sentence2, p.index2, c))
+                                for p in pairs])
+                if progress:
+                    progress(len(pairs))
+                return out
+        else:
+            c = c.resolved()
+
+            def score(pairs, c=c):
+                return scorer.scores(pairs, c, progress)
+        fit_s, eval_s = score(fit_pairs), score(eval_pairs)
+        t, fit_acc = fit_threshold(fit_s, fit_gold)
+        acc = accuracy(eval_s, eval_gold, t)
+        rows.append(BaselineRow(name, acc, binomial_se(acc, len(eval_pairs)), fit_acc, grouped_cv(fit_s, fit_gold, folds)))
+    return rows

@@ -167,7 +167,11 @@ def test_progress_lines_without_a_total_every_few_seconds(capsys):
 def test_eval_prints_progress_lines_when_stderr_is_not_a_terminal():
     r = ok("eval", "wic", *TINY, *FIT, "--json")
     progress = [line for line in r.stderr.splitlines() if "scoring WiC pairs" in line]
-    assert len(progress) == 10 and progress[-1].startswith("attncli: scoring WiC pairs: 100% (16 of 16)")
+    # the chosen settings and the five baselines each score both splits (8 + 8 pairs)
+    assert len(progress) == 10 and progress[-1].startswith("attncli: scoring WiC pairs: 100% (96 of 96)")
+    r = ok("eval", "wic", *TINY, *FIT, "--json", "--no-baselines")
+    assert [line for line in r.stderr.splitlines() if "scoring WiC pairs" in line][-1].startswith(
+        "attncli: scoring WiC pairs: 100% (16 of 16)")
     assert "scoring" not in ok("eval", "wic", *TINY, *FIT, "--json", "-q").stderr
 
 

@@ -155,8 +155,15 @@ def test_eval_json_exact_keys_and_fit_only_on_fit_split(tmp_path):
     r = run("eval", "wic", *TINY, *FIT, "--json")
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert set(data) == {"accuracy", "threshold", "n", "fallbacks", "config"}
+    assert set(data) == {"accuracy", "se", "threshold", "n", "fallbacks", "config", "baselines"}
     assert data["n"] == 8 and 0.5 <= data["accuracy"] <= 1.0
+    p = data["accuracy"]
+    assert data["se"] == pytest.approx((p * (1 - p) / 8) ** 0.5)
+    rows = {b["name"]: b for b in data["baselines"]}
+    assert list(rows) == ["static vectors", "uniform mean of the context", "prior-only average (similarity off)",
+                          "parameter-free defaults", "trained weights (--weights wic)"]
+    assert rows["parameter-free defaults"]["accuracy"] == data["accuracy"]  # the defaults were chosen here
+    assert all(set(b) == {"name", "accuracy", "se", "fit_accuracy", "grouped_cv"} for b in rows.values())
     # a different fit split moves the threshold; the eval split alone never does
     flipped = tmp_path / "flipped.gold.txt"
     flipped.write_text("".join("F\n" if l.strip() == "T" else "T\n" for l in open(TINY[1])))

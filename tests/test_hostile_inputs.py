@@ -155,7 +155,7 @@ def test_endless_input_stops_with_one_line(command):
 def test_eval_pseudowords_reads_a_pipe_once(tmp_path):
     lines = ["the film was shown at the festival"] * 12 + ["the river flows to the sea"] * 12 \
         + ["the army marched"] * 12 + ["the music played"] * 12
-    r = proc("eval", "pseudowords", "-", "--pairs", "film:river,army:music", "--json",
+    r = proc("eval", "pseudowords", "-", "--pairs", "film:river,army:music", "--json", "--grouping", "kurtosis", "--no-baselines",
              input=("\n".join(lines) + "\n").encode(), timeout=120)
     assert r.returncode == 0, r.stderr
     pairs = json.loads(r.stdout)["pairs"]

@@ -14,7 +14,8 @@ from .app import commands, eval_app
 from .console import WARN_LINES, check_writable, print_json, print_renderables, warn, write_file
 from .options import Engine, HtmlOpt, InputsOpt, MaxLineBytesOpt, QuietOpt, VerboseOpt, _choices, bounded, config_options
 
-Grouping = _choices("Grouping", ("senses", "kmeans"))
+Grouping = _choices("Grouping", ("context", "kurtosis", "kmeans", "senses"))
+SensesGrouping = _choices("SensesGrouping", ("kurtosis", "context"))
 
 
 def parse_k(value: str) -> int | None:
@@ -50,6 +51,7 @@ def senses(
     engine: Annotated[Engine, typer.Option(help="dask: each file searched and embedded by a Dask task (pip install 'attncli\\[dask]').")] = Engine.local,
     scheduler: Annotated[Optional[str], typer.Option(show_default=False,
                          help="--engine dask: address of a Dask scheduler (default: local processes).")] = None,
+    grouping: Annotated[SensesGrouping, typer.Option("--grouping", help="kurtosis: by the contextual vectors' most bimodal directions; context: by which word each occurrence's context predicts (a ridge model fitted on the whole corpus), smoothed over nearby lines (better on pseudowords; -k auto is not calibrated for it: give -k).")] = SensesGrouping.kurtosis,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     *,
@@ -73,7 +75,7 @@ def senses(
     if html_file is not None:
         check_writable(html_file)
     result = lib.senses(word, inputs, config, options, forms=form_list, like=like, top=top,
-                        engine=engine.value, scheduler=scheduler, max_line_bytes=max_line_bytes)
+                        engine=engine.value, scheduler=scheduler, max_line_bytes=max_line_bytes, grouping=grouping.value)
     shown = result.skipped if verbose else result.skipped[:WARN_LINES]
     for line in shown:
         warn(f"not embedded: {line}")
@@ -101,9 +103,10 @@ def senses(
 def eval_pseudowords(
     corpus: Annotated[list[str], typer.Argument(help="Corpus files, one text per line ('-': stdin; globs like 'dir/*.txt' work).", show_default=False, metavar="CORPUS...")],
     pairs: Annotated[Optional[str], typer.Option("--pairs", show_default=False,
-                     help="Word pairs A:B,C:D,... (default: a built-in list of frequent unrelated nouns).")] = None,
-    grouping: Annotated[Grouping, typer.Option("--grouping", help="senses: the grouping `attncli senses` uses; kmeans: plain spherical 2-means (the baseline).")] = Grouping.senses,
-    json_out: Annotated[bool, typer.Option("--json", help='Print {"pairs": [...], "mean_balanced_accuracy"} on stdout.')] = False,
+                     help="Word pairs A:B,C:D,..., or a named set: builtin (the default: frequent unrelated nouns), tuning or heldout (hard pairs, docs/senses.md).")] = None,
+    grouping: Annotated[Grouping, typer.Option("--grouping", help="context: the context view (which word the context predicts), smoothed over nearby lines; kurtosis: contextual vectors split along their most bimodal direction; kmeans: plain spherical 2-means; senses: what `attncli senses` uses by default (kurtosis).")] = Grouping.context,
+    baselines: Annotated[bool, typer.Option("--baselines/--no-baselines", help="Also score static vectors, the uniform and prior-only averages, the parameter-free defaults and the trained weights (kurtosis grouping), with standard errors.")] = True,
+    json_out: Annotated[bool, typer.Option("--json", help='Print {"pairs": [...], "mean_balanced_accuracy", "baselines": [...]} on stdout.')] = False,
     quiet: QuietOpt = False,
     *,
     config,
@@ -115,7 +118,7 @@ def eval_pseudowords(
     from .. import pseudowords as lib
 
     pair_list = lib.parse_pairs(pairs) if pairs is not None else None
-    result = lib.pseudowords(corpus, pair_list, config, method=grouping.value)
+    result = lib.pseudowords(corpus, pair_list, config, method=grouping.value, baselines=baselines)
     for s in result.skipped:
         warn(f"pair left out: {s}")
     if json_out:

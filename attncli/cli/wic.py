@@ -23,7 +23,8 @@ def eval_wic(
     fit_gold: Annotated[Path, typer.Option("--fit-gold", help="Its gold labels.", show_default=False)] = ...,
     tune: Annotated[bool, typer.Option("--tune", help="Also choose temperature, prior a, centering and exclude-self on the fit split (grid search).")] = False,
     save_config: Annotated[Optional[Path], typer.Option("--save-config", help="Write the chosen settings to this JSON file (read back with --config).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help='Print {"accuracy", "threshold", "n", "fallbacks", "config"} on stdout.')] = False,
+    baselines: Annotated[bool, typer.Option("--baselines/--no-baselines", help="Also score static vectors, the uniform and prior-only averages, the parameter-free defaults and the trained weights, with standard errors and grouped cross-validation on the fit split.")] = True,
+    json_out: Annotated[bool, typer.Option("--json", help='Print {"accuracy", "se", "threshold", "n", "fallbacks", "config", "baselines"} on stdout.')] = False,
     quiet: QuietOpt = False,
     *,
     config,
@@ -39,9 +40,10 @@ def eval_wic(
     fit_pairs, fit_labels = wic.read_split(fit_data, fit_gold)
     vec = pipeline.vectors_for(config)
     trials = len(list(wic.grid(config))) if tune else 1
-    total = trials * len(fit_pairs) + len(eval_pairs)
+    total = (trials + 5 * baselines) * len(fit_pairs) + (1 + 5 * baselines) * len(eval_pairs)
     with progress("scoring WiC pairs", total, quiet=quiet) as advance:
         result = wic.evaluate(eval_pairs, eval_labels, fit_pairs, fit_labels, config, vec, tune=tune, progress=advance)
+        rows = wic.baselines(eval_pairs, eval_labels, fit_pairs, fit_labels, config, vec, advance) if baselines else []
     if result.unknown_targets:
         warn(f"{result.unknown_targets} eval target word(s) out of the vocabulary: each taking part as a zero vector (it gets its sentence's prior-weighted mean)")
     if result.fallbacks:
@@ -54,12 +56,14 @@ def eval_wic(
                  "fit_accuracy": result.fit_accuracy, "threshold": result.threshold}
         write_file(save_config, settings_json(result.config, notes), announce=not quiet)
     if json_out:
-        print_json({"accuracy": result.accuracy, "threshold": result.threshold, "n": result.n,
-                    "fallbacks": result.fallbacks, "config": result.config.to_dict()})
+        print_json({"accuracy": result.accuracy, "se": wic.binomial_se(result.accuracy, result.n), "threshold": result.threshold,
+                    "n": result.n, "fallbacks": result.fallbacks, "config": result.config.to_dict(),
+                    "baselines": [{"name": r.name, "accuracy": r.accuracy, "se": r.se, "fit_accuracy": r.fit_accuracy,
+                                   "grouped_cv": r.grouped_cv} for r in rows]})
         return
     from ..render import wic_renderables
 
-    print_renderables(wic_renderables(result, str(eval_data), str(fit_data)), numbers=result)
+    print_renderables(wic_renderables(result, str(eval_data), str(fit_data), rows), numbers=[result, rows])
 
 
 def _stdin_once(**files: Path) -> None:
