@@ -3,6 +3,7 @@ into two recovers which word was there (balanced accuracy; one group for all sco
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -132,23 +133,24 @@ def pseudowords(
     method: str = "senses",
     seed: int = 0,
     vectors: Vectors | None = None,
+    index: str | None = None,
 ) -> PseudowordResult:
     """Schütze's test: for each pair (a, b), every a and b in the corpus becomes one pseudoword
     whose static vector is their mean; its occurrences are grouped into 2 (method "senses": the
-    grouping `senses` uses; "kmeans": plain spherical 2-means, the baseline) and scored."""
+    grouping `senses` uses; "kmeans": plain spherical 2-means, the baseline) and scored.
+    `index`: an index (attncli.store) read instead of the files `inputs` (which then pick some
+    of its files; none: all), only the lines that may hold a, b or the pseudoword."""
     if method not in ("senses", "kmeans"):
         raise UsageError(f"method must be senses or kmeans, not {method!r}")
     config = (config or Config()).resolved()
     vec = vectors if vectors is not None else vectors_for(config)
-    sources = expand(inputs)
-    reading(sources)
     builtin = pairs is None
     pairs = DEFAULT_PAIRS if builtin else pairs
     scores, skipped = [], []
-    with rereadable(sources) as paths, report.progress("pseudoword pairs", len(pairs)) as update:
+    with _corpus(inputs, index) as (read, labels), report.progress("pseudoword pairs", len(pairs)) as update:
         for done, (a, b) in enumerate(pairs, start=1):
             try:
-                score = _score_pair(paths, a, b, config, vec, method, seed)
+                score = _score_pair(read, a, b, config, vec, method, seed)
             except DataError as e:
                 if not builtin:
                     raise
@@ -160,15 +162,32 @@ def pseudowords(
             scores.append(score)
             update(done)
     if not scores:
-        raise DataError(f"no pair has occurrences of both words in {', '.join(s.label for s in sources)}"
+        raise DataError(f"no pair has occurrences of both words in {', '.join(labels)}"
                         + (f" ({skipped[0]})" if skipped else ""))
     return PseudowordResult(scores, skipped, method)
 
 
-def _score_pair(paths, a, b, config, vec, method, seed) -> PairScore:
+@contextlib.contextmanager
+def _corpus(inputs: list[str] | None, index: str | None):
+    """(read, labels): read(forms) gives the corpus lines ((source, line number, text), as
+    inputs.read_lines does) that may hold one of `forms` (from the files: every line, each
+    time; from an index: those it finds), and labels names the files."""
+    if index is None:
+        sources = expand(inputs or [])
+        reading(sources)
+        with rereadable(sources) as paths:
+            yield (lambda forms: read_lines(paths, MAX_LINE_BYTES)), [s.label for s in sources]
+        return
+    from .store import reading as index_reading
+
+    with index_reading(index, inputs or None) as (ix, files):
+        yield (lambda forms: ix.lines(forms, files, MAX_LINE_BYTES)), [f.label for f in files]
+
+
+def _score_pair(read, a, b, config, vec, method, seed) -> PairScore:
     pv, pseudo = pseudo_vectors(vec, a, b)
     truth: list[int] = []
-    lines = replace_words(read_lines(paths, MAX_LINE_BYTES), a, b, pseudo, Lexicon(pv, config), truth)
+    lines = replace_words(read([a, b, pseudo]), a, b, pseudo, Lexicon(pv, config), truth)
     found = collect(lines, [pseudo], config, pv, with_attention=False)
     occ, x = found.occurrences, found.vectors
     if len(truth) != len(occ):  # a line that could not be embedded: keep the truth of those that were

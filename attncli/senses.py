@@ -149,16 +149,29 @@ def senses(
     engine: str = "local",
     scheduler: str | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
+    index: str | None = None,
 ) -> SensesResult:
     """Every occurrence of `word` (or its `forms`) in the files `inputs` (paths, globs, '-'),
     grouped into senses. With `like`, also rank the occurrences by cosine to the word in that
     example sentence. engine="dask": each file is searched and embedded by a Dask task (local
     processes, or the cluster at `scheduler`, whose workers see the files and vectors at the
-    same paths); the grouping then runs here on the gathered vectors."""
+    same paths); the grouping then runs here on the gathered vectors. `index`: an index
+    (attncli.store) read instead of the files, only the lines that may hold a form; `inputs`
+    then picks some of its files (none: all). The results are those of the same files read."""
     config = (config or Config()).resolved()
     options = options or SenseOptions()
     vec = vectors if vectors is not None else vectors_for(config)
     forms = resolve_forms(word, forms, Lexicon(vec, config))
+    if index is not None:
+        if engine != "local" or scheduler is not None:
+            raise UsageError("--index reads the index here; --engine dask and --scheduler are for -i")
+        from .store import reading as index_reading
+
+        with index_reading(index, inputs or None) as (ix, files):
+            stats = ReadStats()
+            found = collect(ix.lines(forms, files, max_line_bytes, stats), forms, config, vec, stats=stats,
+                            total=sum(f.size for f in files))
+        return _finish(word, forms, [f.label for f in files], found, config, vec, options, like, top)
     sources = expand(inputs)
     reading(sources)
     if engine == "dask":
