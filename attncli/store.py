@@ -157,26 +157,25 @@ class StoreError(DataError):
     """SQLite could not read or write the index (a build adds what became of the index)."""
 
 
+# What SQLite's message holds -> what the user reads ({path}: the file, {msg}: SQLite's words).
+_ERRORS = [
+    (("file is not a database",), "{path}: not an attncli index (not an SQLite database)"),
+    (("malformed", "corrupt"), "{path}: damaged ({msg}); build the index again"),
+    (("locked", "busy"), "{path}: locked by another process (an index build?); try again when it ends"),
+    (("full",), "{path}: the disk is full ({msg})"),
+    (("disk i/o error",), "{path}: {msg} (a full disk, a file size limit, a failing disk?)"),
+    (("readonly", "read-only"), "{path}: cannot write ({msg})"),
+    (("unable to open",), "{path}: cannot open ({msg})"),
+    (("no such module: fts5",), "this Python's SQLite has no FTS5: attncli index needs it"),
+]
+
+
 def _error(e: sqlite3.Error, path: str | os.PathLike) -> StoreError:
     """One line for an SQLite error on the index or a shard at `path`."""
     msg = str(e)
-    low = msg.lower()
-    if "file is not a database" in low:
-        return StoreError(f"{path}: not an attncli index (not an SQLite database)")
-    if "malformed" in low or "corrupt" in low:
-        return StoreError(f"{path}: damaged ({msg}); build the index again")
-    if "locked" in low or "busy" in low:
-        return StoreError(f"{path}: locked by another process (an index build?); try again when it ends")
-    if "full" in low:
-        return StoreError(f"{path}: the disk is full ({msg})")
-    if "disk i/o error" in low:
-        return StoreError(f"{path}: {msg} (a full disk, a file size limit, a failing disk?)")
-    if "readonly" in low or "read-only" in low:
-        return StoreError(f"{path}: cannot write ({msg})")
-    if "unable to open" in low:
-        return StoreError(f"{path}: cannot open ({msg})")
-    if "no such module: fts5" in low:
-        return StoreError("this Python's SQLite has no FTS5: attncli index needs it")
+    for words, text in _ERRORS:
+        if any(w in msg.lower() for w in words):
+            return StoreError(text.format(path=path, msg=msg))
     return StoreError(f"{path}: {msg}")
 
 
@@ -735,10 +734,7 @@ def build(path: str | os.PathLike, patterns: list[str] | None = None, *, prune: 
                                      "read again; build a new index (another -o) for another limit")
             else:
                 limit = max_line_bytes or DEFAULT_MAX_LINE_BYTES
-                conn.execute("PRAGMA journal_mode = OFF")  # a temp file nobody reads: no journal needed
-                conn.execute("PRAGMA synchronous = OFF")
-                _create(conn, "index", limit)
-                conn.execute("BEGIN")
+                _start_new(conn, "index", limit)
             inputs = _inputs(conn, path, patterns, report)
             _build(conn, path, report, inputs, prune=prune, limit=limit, engine=engine, scheduler=scheduler,
                    advance=progress or (lambda n: None), total=total, new_shards=new_shards)
@@ -803,14 +799,28 @@ def _open_for_build(path: Path) -> tuple[sqlite3.Connection, Path | None]:
         raise _error(e, path) from None
 
 
-def _publish(tmp: Path, path: Path) -> None:
-    """Give the complete temp database its final name, unless a file took that name meanwhile."""
+def _seal(tmp: Path) -> None:
+    """A complete temp database on the disk, readable by all, before it takes its name."""
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
     os.chmod(tmp, 0o644)
+
+
+def _start_new(conn: sqlite3.Connection, kind: str, limit: int) -> None:
+    """The tables of a new temp database, and its one transaction begun (no journal: until it
+    takes its name, nobody reads it, and a failed build removes it)."""
+    conn.execute("PRAGMA journal_mode = OFF")
+    conn.execute("PRAGMA synchronous = OFF")
+    _create(conn, kind, limit)
+    conn.execute("BEGIN")
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    """Give the complete temp database its final name, unless a file took that name meanwhile."""
+    _seal(tmp)
     try:
         os.link(tmp, path)  # fails when the name exists: never replaces what another build made
     except FileExistsError:
@@ -1031,10 +1041,7 @@ def build_shard(target: str, files: list[tuple[int, str, str]], limit: int) -> l
     conn = sqlite3.connect(tmp, isolation_level=None)
     try:
         with _sqlite_errors(target):
-            conn.execute("PRAGMA journal_mode = OFF")
-            conn.execute("PRAGMA synchronous = OFF")
-            _create(conn, "shard", limit)
-            conn.execute("BEGIN")
+            _start_new(conn, "shard", limit)
             recs, first = [], 1
             for file_id, p, name in files:
                 rec = _index_file(conn, file_id, p, name, first, limit, lambda n: None)
@@ -1043,12 +1050,7 @@ def build_shard(target: str, files: list[tuple[int, str, str]], limit: int) -> l
             conn.execute("COMMIT")
             conn.execute("INSERT INTO fts(fts) VALUES ('optimize')")
         conn.close()
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.chmod(tmp, 0o644)
+        _seal(tmp)
         os.rename(tmp, target)
     except BaseException:
         with contextlib.suppress(sqlite3.Error):

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from attncli import store
 from attncli.cli import app
 
-from .test_hostile import ATTNCLI, ROOT, assert_error, proc
+from .test_hostile import ATTNCLI, assert_error, proc, small_tmpfs  # noqa: F401 (a fixture)
 
 runner = CliRunner()
 TEXT = "the bank raised its rates\n\nwe sat on the river bank\nmoney in the bank\n"
@@ -314,19 +314,6 @@ def test_a_write_limit_mid_build_leaves_the_index_as_it_was(tmp_path, db, corpus
     r = _limited(100_000, "index", "build", *corpus, big, "-o", tmp_path / "new.db")
     assert_error(r, 1, "new.db", "nothing written")
     assert not (tmp_path / "new.db").exists() and not [x for x in tmp_path.iterdir() if ".tmp-" in x.name]
-
-
-@pytest.fixture
-def small_tmpfs(tmp_path):
-    """A 1 MiB tmpfs (root only): a real full disk."""
-    if not ROOT:
-        pytest.skip("mounting a tmpfs needs root")
-    mnt = tmp_path / "full"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here")
-    yield mnt
-    subprocess.run(["umount", str(mnt)], capture_output=True)
 
 
 @pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
