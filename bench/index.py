@@ -16,9 +16,9 @@ before and after (the machine may be shared):
   largest corpus (and words of about 2,000 at each size, and the same word at each size),
   beside its lower bound, the same command on a file holding just that word's lines (the
   embedding and grouping any run of that word does), and `-i` on the whole corpus (largest
-  size only, in the same run). Also the corpus part alone, in-process: the index's (Index.open
-  and lines(): the lines that may hold the word) beside -i's (read_lines and the substring test
-  collect makes before it tokenizes a line).
+  size only, in the same run). Also the corpus part alone, in-process, after the imports: the
+  index's (Index.open and lines(): the lines that may hold the word) beside -i's (read_lines and
+  the substring test collect makes before it tokenizes a line).
 
     python bench/index.py [--tokens 100] [--repeat 3] [--corpus DIR] [--tmp DIR] [--no-files]
 """
@@ -125,8 +125,8 @@ c.execute("INSERT INTO fts(fts) VALUES ('optimize')")
 
 FILES_PART = r"""
 import sys, time
-t = time.perf_counter()
 from attncli.inputs import ReadStats, expand, read_lines
+t = time.perf_counter()
 w = sys.argv[1]
 n = sum(1 for _, _, text in read_lines(expand(sys.argv[2:]), 100_000, ReadStats())
         if type(text) is not str or w in text.lower())
@@ -135,9 +135,9 @@ print(n, time.perf_counter() - t)
 
 INDEX_PART = r"""
 import sys, time
-t = time.perf_counter()
 from attncli.store import reading
 from attncli.inputs import ReadStats
+t = time.perf_counter()
 with reading(sys.argv[1]) as (ix, files):
     n = sum(1 for _ in ix.lines([sys.argv[2]], files, 100_000, ReadStats()))
 print(n, time.perf_counter() - t)
@@ -196,7 +196,7 @@ def main() -> None:
         word = word_with(counts, round(TARGET / copies[big]), vocab)
         print(f"\nquery `attncli senses WORD --index DB --json` (medians of {a.repeat}); bound: the same command "
               "with -i on a file of just the word's lines\n")
-        print("| corpus | word | occurrences | --index | RSS MiB | bound | ratio | index part (in-process) |")
+        print("| corpus | word | occurrences | --index | RSS MiB | bound | ratio | lines found by the index |")
         print("|---|---|---|---|---|---|---|---|")
         for n in sizes:
             for w in dict.fromkeys([word_with(counts, round(TARGET / copies[n]), vocab), word]):
@@ -211,7 +211,7 @@ def main() -> None:
                                          for _ in range(a.repeat))
                 occ = counts[w] * copies[n]
                 print(f"| {n * tokens_per_file / 1e6:.0f}M | {w} | {occ:,} | {q:.2f} s | {rss:.0f} | {b:.2f} s | "
-                      f"{q / b:.2f} | {part * 1000:.0f} ms |", flush=True)
+                      f"{q / b:.2f} | {part * 1000:.1f} ms |", flush=True)
                 only.unlink()
         if not a.no_files:
             print(f"\n`-i` on the same {big * tokens_per_file / 1e6:.0f}M-token corpus, paired with --index "
@@ -224,7 +224,7 @@ def main() -> None:
                                      for _ in range(a.repeat))
             print("| word | --index | RSS MiB | -i | RSS MiB | -i / --index | lines found: index | lines found: -i's reading | ratio |")
             print("|---|---|---|---|---|---|---|---|---|")
-            print(f"| {word} | {q:.2f} s | {qr:.0f} | {i:.1f} s | {ir:.0f} | {i / q:.1f}x | {part * 1000:.0f} ms | "
+            print(f"| {word} | {q:.2f} s | {qr:.0f} | {i:.1f} s | {ir:.0f} | {i / q:.1f}x | {part * 1000:.1f} ms | "
                   f"{read:.1f} s | {read / part:.0f}x |")
     finally:
         shutil.rmtree(where, ignore_errors=True)
