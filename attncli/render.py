@@ -760,3 +760,37 @@ def pseudowords_table(result) -> Group:
         base.add_row(f"chosen: {result.method}", f"{result.mean_balanced_accuracy:.3f}", f"{result.se_balanced_accuracy:.3f}", style="bold")
         parts += [Text(""), Text("Baselines on the same pairs (contextual vectors grouped by kurtosis)", style="bold"), base]
     return Group(*parts)
+
+
+# ---------------------------------------------------------------- attncli index info
+
+
+def index_info_renderables(d: dict) -> list:
+    """`attncli index info`: what the index holds, then one row per file."""
+    facts = Table(title=cell(f"index {d['index']}"), box=box.SIMPLE_HEAD, show_header=False)
+    facts.add_column("field", style="bold")
+    facts.add_column("value", overflow="fold")
+    ratio = f" ({d['ratio']:.2f}x the text)" if d.get("ratio") else ""
+    shards = f" in {d['shards'] + 1} files (DB and its shards)" if d.get("shards") else ""
+    rows = [
+        ("files", f"{d['files']:,}"),
+        ("lines", f"{d['lines']:,} ({d['blank']:,} blank)" + (f", {d['skipped']:,} not stored (not UTF-8 or too long)" if d["skipped"] else "")),
+        ("words", f"{d['words']:,} (whitespace-separated)"),
+        ("text", _mib(d["text_bytes"]) or "0 bytes"),
+        ("size", f"{_mib(d['index_bytes'])}{ratio}{shards}"),
+        ("built", f"{d['built']} by attncli {d['attncli']} (created {d['created']})"),
+        ("schema", f"{d['schema']}; search keys {d['key']}; SQLite {d['sqlite']}"),
+        ("lines up to", f"{d['max_line_bytes']:,} bytes (--max-line-bytes)"),
+    ]
+    if d.get("check"):
+        rows.append(("check", "; ".join(d["check"])))
+    for field, value in rows:
+        facts.add_row(field, cell(value))
+    files = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("file", "lines", "words", "size", "sha256", "on disk"):
+        files.add_column(col, justify="right" if col in ("lines", "words", "size") else "left",
+                         overflow="fold" if col == "file" else "ellipsis")
+    for f in d["file_list"]:
+        files.add_row(PathText(f["name"]), f"{f['lines']:,}", f"{f['words']:,}", _mib(f["size"]) or f"{f['size']} B",
+                      f["sha256"][:12], f["state"])
+    return [facts, files]

@@ -185,6 +185,7 @@ def senses(
     scheduler: str | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
     grouping: str = "kurtosis",
+    index: str | None = None,
 ) -> SensesResult:
     """Every occurrence of `word` (or its `forms`) in the files `inputs` (paths, globs, '-'),
     grouped into senses. With `like`, also rank the occurrences by cosine to the word in that
@@ -192,8 +193,10 @@ def senses(
     processes, or the cluster at `scheduler`, whose workers see the files and vectors at the
     same paths); the grouping then runs here on the gathered vectors. `texts` in place of
     `inputs`: the texts themselves (a list, a dataframe's column), each a line (numbered from 1)
-    of a corpus named "<texts>". grouping="context": the occurrences are grouped by
-    attncli.contextview's prediction (fitted on the whole corpus, the word's forms left out),
+    of a corpus named "<texts>". `index`: an index (attncli.store) read instead of the files,
+    only the lines that may hold a form; `inputs` then picks some of its files (none: all). The
+    results are those of the same files read. grouping="context": the occurrences are grouped
+    by attncli.contextview's prediction (fitted on the whole corpus, the word's forms left out),
     smoothed over nearby lines, by spherical k-means; "kurtosis": their contextual vectors by
     the bisection along the most bimodal directions (attncli.grouping)."""
     if grouping not in GROUPINGS:
@@ -201,8 +204,9 @@ def senses(
     config = (config or Config()).resolved()
     options = options or SenseOptions()
     vec = vectors if vectors is not None else vectors_for(config)
-    if (texts is None) == (inputs is None):
-        raise UsageError("give the corpus as ", Option("inputs"), " (files) or as ", Option("texts"), " (the texts), one of the two")
+    if texts is not None and (inputs is not None or index is not None) or texts is None and inputs is None and index is None:
+        raise UsageError("give the corpus as ", Option("inputs"), " (files), ", Option("index"), " or ", Option("texts"),
+                         " (the texts): one of them (inputs may pick some of an index's files)")
     if isinstance(inputs, (str, os.PathLike)):  # one file: a list of its characters would be meant by nobody
         inputs = [inputs]
     forms = resolve_forms(word, forms, Lexicon(vec, config))
@@ -213,6 +217,20 @@ def senses(
         found = collect(iter(lines), forms, config, vec, stats=ReadStats(files=1, lines=len(lines)))
         view = context_view(lambda: iter(lines), forms, found, vec, options.seed) if grouping == "context" and found.occurrences else None
         return _finish(word, forms, [TEXTS], found, config, vec, options, like, top, view)
+    if index is not None:
+        if engine != "local" or scheduler is not None:
+            raise UsageError(Option("index"), " reads the index here; ", Option("engine", value="dask"), " and ",
+                             Option("scheduler"), " are for -i")
+        from .store import reading as index_reading
+
+        with index_reading(index, inputs or None) as (ix, files):
+            stats = ReadStats()
+            found = collect(ix.lines(forms, files, max_line_bytes, stats), forms, config, vec, stats=stats,
+                            total=sum(f.size for f in files))
+            view = None
+            if grouping == "context" and found.occurrences:
+                view = context_view(lambda: ix.lines(None, files, max_line_bytes), forms, found, vec, options.seed)
+        return _finish(word, forms, [f.label for f in files], found, config, vec, options, like, top, view)
     sources = expand([os.fspath(p) for p in inputs])  # pathlib.Path too
     reading(sources)
     # the context view reads the corpus a second time: a pipe or stdin is first copied (rereadable)

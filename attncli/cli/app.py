@@ -51,6 +51,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "senses": ("senses",),
     "eval": ("senses", "wic"),  # `attncli eval --help` lists pseudowords, then wic
     "train": ("wic",),
+    "index": ("index",),
     "weights": ("weights",),
     "vectors": ("vectors",),
 }

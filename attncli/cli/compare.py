@@ -11,7 +11,7 @@ from ..inputs import nonblank_lines
 from ..pipeline import MAX_ATTENTION_CELLS
 from .app import commands
 from .console import note, print_json, print_renderables, report_results, warn, write_file
-from .options import HtmlOpt, QuietOpt, SvgOpt, VerboseOpt, bounded, config_options
+from .options import HtmlOpt, IndexOpt, QuietOpt, SvgOpt, VerboseOpt, bounded, config_options
 
 
 @commands.command()
@@ -21,6 +21,7 @@ def compare(
     word: Annotated[str, typer.Option("--word", "-w", help="The word to follow across the sentences.", show_default=False)] = ...,
     inputs: Annotated[Optional[list[str]], typer.Option("--input", "-i", metavar="FILE", show_default=False,
                       help="Also compare the lines of FILE that hold the word ('-': stdin; repeat -i; globs work); lines without it are skipped and counted.")] = None,
+    index: IndexOpt = None,
     occurrence: Annotated[int, typer.Option(**bounded(1), help="Which appearance of the word (1-based) in a sentence holding it more than once.")] = 1,
     top: Annotated[int, typer.Option("-n", "--top", **bounded(0), help="Nearest vocabulary words shown per occurrence.")] = 5,
     include_word: Annotated[bool, typer.Option("--include-word", help="Let the word itself appear among its neighbours.")] = False,
@@ -37,8 +38,8 @@ def compare(
 
     Example: attncli compare "money bank grows" "bank river flows" --word bank
 
-    Sentences given as arguments must hold the word; of the lines read with -i, those without
-    it are skipped (and counted on stderr).
+    Sentences given as arguments must hold the word; of the lines read with -i (or from
+    --index), those without it are skipped (and counted on stderr).
     """
     from .. import pipeline
     from ..inputs import ReadStats, expand, read_lines, reading
@@ -53,21 +54,42 @@ def compare(
     n_args = len(texts)
     stats = ReadStats()
     where: list[str] = []  # "file:line" of each line read with -i
-    if patterns:
-        sources = expand(patterns)
-        reading(sources)
-        for label, number, text in read_lines(sources, stats=stats):
+
+    def take(lines, several: bool) -> int:
+        """Keep the lines holding text (and where they are); warn about the others. Returns how many lines came."""
+        seen = 0
+        for label, number, text in lines:
+            seen += 1
             if type(text) is not str:
                 warn(f"{label}: line {number}: {text.error}")
                 continue
             texts.append(text.strip())
-            where.append(f"{label}:{number}" if len(sources) > 1 else f"line {number}")
-    result = pipeline.compare(texts, word, config, occurrence=occurrence, k=top, exclude_word=not include_word,
-                              skip_missing=bool(patterns), max_attention_cells=max_attention_cells)
+            where.append(f"{label}:{number}" if several else f"line {number}")
+        return seen
+
+    vec = None
+    if index is not None:
+        from ..inputs import DEFAULT_MAX_LINE_BYTES
+        from ..store import reading as index_reading
+
+        vec = pipeline.vectors_for(config)
+        target = pipeline.single_token(word, pipeline.Lexicon(vec, config))
+        with index_reading(index, patterns or None) as (ix, files):
+            # --verbose lists why each line was skipped: every line is read, as -i reads them
+            seen = take(ix.lines(None if verbose else [target], files, DEFAULT_MAX_LINE_BYTES, stats), len(files) > 1)
+        # The lines the index did not read lack the word: each an "absent" place, as -i has it
+        # (counted as skipped; the error for too few holding the word counts them).
+        texts += [""] * (stats.lines - stats.blank - seen)
+    elif patterns:
+        sources = expand(patterns)
+        reading(sources)
+        take(read_lines(sources, stats=stats), len(sources) > 1)
+    result = pipeline.compare(texts, word, config, vec, occurrence=occurrence, k=top, exclude_word=not include_word,
+                              skip_missing=bool(patterns) or index is not None, max_attention_cells=max_attention_cells)
     for i, why in result.missing:
         if i < n_args:
             raise DataError(f"the word is {why} in sentence {i + 1}: {texts[i][:60]!r}")
-    if patterns and not quiet:
+    if (patterns or index is not None) and not quiet:
         held = len(result.occurrences) - n_args
         note(f"read {stats.summary()}: {held:,} hold the word, {len(result.missing):,} skipped"
              + (" (--verbose lists them)" if result.missing and not verbose else ""))

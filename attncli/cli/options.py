@@ -74,6 +74,12 @@ InputsOpt = Annotated[
     typer.Option("-i", "--input", metavar="FILE", show_default=False,
                  help="A text file, one sentence per line ('-': stdin). Repeat -i for several; globs like 'dir/*.txt' work (quote them)."),
 ]
+IndexOpt = Annotated[
+    Optional[Path],
+    typer.Option("--index", metavar="DB", dir_okay=False, show_default=False,
+                 help="Read the corpus from this index (attncli index build): only the lines that may hold the word, "
+                      "with the results of reading its files; -i then picks some of its files."),
+]
 MaxLineBytesOpt = Annotated[
     int,
     typer.Option(min=1, max=1 << 40, metavar="BYTES",

@@ -12,7 +12,7 @@ from ..corpus import MAX_LINE_BYTES
 from ..errors import UsageError, os_error
 from .app import commands, eval_app
 from .console import WARN_LINES, check_writable, print_json, print_renderables, warn, write_file
-from .options import Engine, HtmlOpt, InputsOpt, MaxLineBytesOpt, QuietOpt, VerboseOpt, _choices, bounded, config_options
+from .options import Engine, HtmlOpt, IndexOpt, InputsOpt, MaxLineBytesOpt, QuietOpt, VerboseOpt, _choices, bounded, config_options
 
 Grouping = _choices("Grouping", ("context", "kurtosis", "kmeans", "senses"))
 SensesGrouping = _choices("SensesGrouping", ("kurtosis", "context"))
@@ -35,7 +35,8 @@ def parse_k(value: str) -> int | None:
 @config_options
 def senses(
     word: Annotated[str, typer.Argument(help="The word whose occurrences are grouped.", show_default=False)],
-    inputs: InputsOpt = ...,
+    inputs: InputsOpt = None,
+    index: IndexOpt = None,
     k: Annotated[str, typer.Option("-k", metavar="K|auto", help="Number of senses, or auto: chosen by silhouette against one Gaussian blob of the same spread; 1 when no split is clear (docs/senses.md).")] = "auto",
     max_k: Annotated[int, typer.Option("--max-k", min=1, max=20, help="-k auto never chooses more senses than this.")] = 5,
     forms: Annotated[Optional[str], typer.Option("--forms", show_default=False,
@@ -61,11 +62,15 @@ def senses(
 
     Example: attncli senses bank -i corpus.txt -k auto --html bank.html
 
+    With --index corpus.db (attncli index build), only the lines that may hold the word are read.
+
     Per sense: its size, a label (vocabulary words nearest its centre), the context words it
     attends to, and its most central examples. --like ranks the occurrences by meaning.
     """
     from .. import senses as lib
 
+    if not inputs and index is None:
+        raise UsageError("give the corpus: -i FILE (repeat for several), or --index DB")
     if projector is not None:
         from ..writers import check_projector_dir
 
@@ -75,7 +80,8 @@ def senses(
     if html_file is not None:
         check_writable(html_file)
     result = lib.senses(word, inputs, config, options, forms=form_list, like=like, top=top,
-                        engine=engine.value, scheduler=scheduler, max_line_bytes=max_line_bytes, grouping=grouping.value)
+                        engine=engine.value, scheduler=scheduler, max_line_bytes=max_line_bytes, grouping=grouping.value,
+                        index=None if index is None else str(index))
     shown = result.skipped if verbose else result.skipped[:WARN_LINES]
     for line in shown:
         warn(f"not embedded: {line}")
@@ -101,12 +107,13 @@ def senses(
 @eval_app.command("pseudowords")
 @config_options
 def eval_pseudowords(
-    corpus: Annotated[list[str], typer.Argument(help="Corpus files, one text per line ('-': stdin; globs like 'dir/*.txt' work).", show_default=False, metavar="CORPUS...")],
+    corpus: Annotated[Optional[list[str]], typer.Argument(help="Corpus files, one text per line ('-': stdin; globs like 'dir/*.txt' work); with --index, some of its files (none: all).", show_default=False, metavar="[CORPUS]...")] = None,
     pairs: Annotated[Optional[str], typer.Option("--pairs", show_default=False,
                      help="Word pairs A:B,C:D,..., or a named set: builtin (the default: frequent unrelated nouns), tuning or heldout (hard pairs, docs/senses.md).")] = None,
     grouping: Annotated[Grouping, typer.Option("--grouping", help="context: the context view (which word the context predicts), smoothed over nearby lines; kurtosis: contextual vectors split along their most bimodal direction; kmeans: plain spherical 2-means; senses: what `attncli senses` uses by default (kurtosis).")] = Grouping.context,
     baselines: Annotated[bool, typer.Option("--baselines/--no-baselines", help="Also score static vectors, the uniform and prior-only averages, the parameter-free defaults and the trained weights (kurtosis grouping), with standard errors.")] = True,
     json_out: Annotated[bool, typer.Option("--json", help='Print {"pairs": [...], "mean_balanced_accuracy", "baselines": [...]} on stdout.')] = False,
+    index: IndexOpt = None,
     quiet: QuietOpt = False,
     *,
     config,
@@ -117,8 +124,11 @@ def eval_pseudowords(
     """
     from .. import pseudowords as lib
 
+    if not corpus and index is None:
+        raise UsageError("give the corpus: CORPUS files, or --index DB")
     pair_list = lib.parse_pairs(pairs) if pairs is not None else None
-    result = lib.pseudowords(corpus, pair_list, config, method=grouping.value, baselines=baselines)
+    result = lib.pseudowords(corpus, pair_list, config, method=grouping.value, baselines=baselines,
+                             index=None if index is None else str(index))
     for s in result.skipped:
         warn(f"pair left out: {s}")
     if json_out:
