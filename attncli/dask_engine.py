@@ -135,7 +135,8 @@ def _compute_local(dask, tasks: list) -> list:
     from concurrent.futures import ProcessPoolExecutor
 
     workers = max(1, min(len(tasks), os.cpu_count() or 1))
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
+                               initargs=(os.getpid(),))
     with _sigint_ignored():  # spawned now, the workers start with SIGINT ignored (no traceback from their start-up)
         for _ in range(workers):
             pool.submit(int)
@@ -151,9 +152,20 @@ def _compute_local(dask, tasks: list) -> list:
     return list(results)
 
 
-def _ignore_sigint() -> None:
-    """In each local worker: Ctrl-C is for the parent, which ends the workers."""
+def _worker_start(parent: int) -> None:
+    """In each local worker: Ctrl-C is for the parent, which ends the workers; and when the
+    parent dies without ending them (kill -9), the kernel ends them too (Linux's
+    PR_SET_PDEATHSIG; elsewhere they end when the pool's pipe closes)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() != parent:  # the parent died before the line above: nothing will signal us
+        os._exit(1)
 
 
 def _check_scheduler(address: str) -> None:

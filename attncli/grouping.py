@@ -101,14 +101,15 @@ def min_kurtosis_direction(w_z: np.ndarray, restarts: int, seed: int, steps: int
     w = unit(rng.normal(size=(restarts, m))).T  # (m, R)
     for _ in range(steps):
         s = w_z @ w  # (n, R)
-        grad = w_z.T @ s**3 / n - 3 * w  # (m, R)
+        grad = w_z.T @ (s * s * s) / n - 3 * w  # (m, R); s * s * s: numpy's s**3 takes libm's pow, ~40x slower
         new = unit((w - rate * grad).T).T
         done = np.all(np.abs(np.sum(new * w, axis=0)) > 1 - 1e-9)
         w = new
         if done:
             break
     s = w_z @ w  # (n, R)
-    kurt = np.mean(s**4, axis=0) - 3  # (R,)
+    s2 = s * s
+    kurt = np.mean(s2 * s2, axis=0) - 3  # (R,)
     best = int(np.argmin(kurt))
     return s[:, best], float(kurt[best])
 

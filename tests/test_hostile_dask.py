@@ -178,11 +178,11 @@ def test_after_an_interrupted_run_the_next_one_is_whole(big, tmp_path):
     p = subprocess.Popen([ATTNCLI, "batch", "-i", str(big / "*.txt"), "--engine", "dask", "-o", str(out), "-q"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_new_group)
     time.sleep(1.5)
+    workers = _children(p.pid)
     p.kill()  # kill -9: the staging folder stays, named after the dead pid
     p.wait(30)
     time.sleep(0.5)
-    for w in _children(p.pid):
-        os.kill(w, signal.SIGKILL)
+    assert [w for w in workers if _running(w)] == []  # the kernel ended the workers with their parent
     r = subprocess.run([ATTNCLI, "batch", "-i", str(big / "*.txt"), "--engine", "dask", "-o", str(out), "-q"], capture_output=True,
                        timeout=120)
     assert r.returncode == 0, r.stderr
