@@ -22,7 +22,7 @@ from .tokens import nfc
 from .vectors import Vectors
 
 SNIPPET_TOKENS = 20  # tokens kept each side of the word in an occurrence's text
-CHUNK_LINES = 512  # lines embedded together (their attention matrices are kept for one chunk)
+CHUNK_LINES = 64  # lines embedded together (their attention matrices are kept for one chunk)
 ATTENDS_KEPT = 8  # context tokens of highest weight remembered per occurrence
 # A corpus line longer than this is skipped (and reported): a paragraph of WikiText-2 is at most
 # 2.5 KB; a 100 KB line of 20,000 tokens takes about a second to attend, a 1 MB line minutes.
@@ -78,6 +78,7 @@ class _Line:
     text: str
     targets: list[int]  # token indices of the occurrences
     first: int  # index of its first occurrence
+    tokens: tuple[str, ...] = ()  # its tokens as looked up: what is embedded (not tokenized twice)
 
 
 def _find(lines: Iterable[tuple[str, int, str | BatchError]], forms: list[str], lexicon: Lexicon,
@@ -100,7 +101,7 @@ def _find(lines: Iterable[tuple[str, int, str | BatchError]], forms: list[str], 
         for i in targets:
             snippet, start, end = _snippet(text, tokens, i)
             occurrences.append(Occurrence(source, number, i, tokens[i].text, snippet, start, end))
-        yield _Line(source, number, text, targets, first)
+        yield _Line(source, number, text, targets, first, tuple(t.text for t in tokens))
 
 
 @dataclass
@@ -139,16 +140,17 @@ def collect(
     def items():
         for k, ln in enumerate(_find(lines, forms, Lexicon(vectors, config), found, skipped)):
             held[k] = ln
-            yield k, ln.text
+            yield k, ln.tokens  # the tokens _find made: the embedder looks them up as they are
 
     def take(chunk, k: int, ln: _Line) -> None:
         where = {p: r for r, p in enumerate(chunk.positions[k])}  # token index -> row
+        attended = None if chunk.attention is None else _Attended(chunk.tokens[k], forms)
         for j, target in enumerate(ln.targets):
             r = where.get(target)
             if r is None:  # out of the vocabulary and skipped (--oov skip)
                 continue
-            if chunk.attention is not None:
-                found[ln.first + j].attends = _attended(chunk.tokens[k], chunk.attention[k][r], forms)
+            if attended is not None:
+                found[ln.first + j].attends = attended.top(chunk.attention[k][r])
             got[ln.first + j] = chunk.contextual[chunk.offsets[k] + r]
 
     with report.progress("finding and embedding occurrences", total) as update:
@@ -158,7 +160,7 @@ def collect(
                 ln = held.pop(e.line)
                 if with_attention:  # maybe only its attention weights were too big: once more without
                     plain = plain or BatchEmbedder(config, vectors, BatchOptions(), detail=True)
-                    again = plain.embed_chunk([(e.line, ln.text)])
+                    again = plain.embed_chunk([(e.line, ln.tokens)])
                     if len(again.lines):
                         take(again, 0, ln)
                         continue
@@ -186,13 +188,24 @@ def merge_collected(parts: list[Collected]) -> Collected:
     return Collected(occurrences, vectors, [s for p in parts for s in p.skipped], sum(p.lines_read for p in parts))
 
 
-def _attended(tokens: list[str], weights: np.ndarray, forms: list[str]) -> list[tuple[str, float]]:
-    """The context words of highest weight in one attention row (punctuation and the word left out)."""
-    out: dict[str, float] = {}
-    for t, w in zip(tokens, weights.tolist()):
-        if t in forms or not any(ch.isalpha() for ch in t):
-            continue
-        out[t] = out.get(t, 0.0) + w
-    return sorted(out.items(), key=lambda tw: -tw[1])[:ATTENDS_KEPT]
+class _Attended:
+    """The context words of highest weight in attention rows over one line's tokens: a word's
+    weights summed over its appearances, punctuation and the word itself left out, the
+    heaviest ATTENDS_KEPT first (ties: first appearance first). The line's words are sorted
+    out once; each row is then a few numpy operations (lines hold hundreds of tokens, and a
+    frequent word many occurrences)."""
+
+    def __init__(self, tokens: list[str], forms: list[str]):
+        first: dict[str, int] = {}
+        self.inverse = np.fromiter((first.setdefault(t, len(first)) for t in tokens), np.int64, len(tokens))  # (n,)
+        names = list(first)  # in order of first appearance
+        self.kept = np.flatnonzero([t not in forms and any(ch.isalpha() for ch in t) for t in names]).astype(np.int64)
+        self.names = [names[i] for i in self.kept.tolist()]
+
+    def top(self, weights: np.ndarray) -> list[tuple[str, float]]:
+        """One row (n,) of weights -> [(word, summed weight), ...], heaviest first."""
+        sums = np.bincount(self.inverse, weights=weights.astype(np.float64), minlength=len(self.inverse))[self.kept]  # in token order, as Python's own sums
+        order = np.argsort(-sums, kind="stable")[:ATTENDS_KEPT]
+        return [(self.names[i], float(sums[i])) for i in order.tolist()]
 
 
