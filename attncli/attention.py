@@ -449,6 +449,35 @@ def self_attention(
     return h.astype(np.float32, copy=False), weights
 
 
+def attention_rows(
+    x: np.ndarray,
+    rows: np.ndarray,
+    settings: AttentionSettings,
+    proj: Projections,
+    key_bias: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One layer of `self_attention(x)` for the query rows `rows` only: x (n, d), rows (R,) ->
+    (contextual (R, d_out), weights (H, R, n)), the same numbers as self_attention's rows (up to
+    float rounding: other matrix shapes), in R x n cells instead of n x n. What a word's
+    occurrences in long lines need (attncli.corpus). One layer only: a second needs every row
+    of the first."""
+    if settings.layers != 1:
+        raise ValueError("attention_rows computes one layer; more need every row")
+    x = np.asarray(x, dtype=np.float32)
+    n, d = x.shape  # tokens, dims
+    if settings.residual > 0 and proj.d_out != d:
+        raise ValueError(f"residual mixing needs d_out == d, found {proj.d_out} != {d}")
+    rows = np.asarray(rows, dtype=np.int64)  # (R,)
+    q, k, v = _qkv(x, proj)  # (n, H*d_k), (n, H*d_k), (n, H*d_v)
+    masks = [build_mask(1, settings, n, offset=int(r)) for r in rows.tolist()]
+    mask = None if masks and masks[0] is None else np.concatenate(masks)[None] if masks else None  # (1, R, n)
+    kb = None if key_bias is None else np.asarray(key_bias, dtype=np.float32)[None, None, :]  # (1, 1, n)
+    H = proj.heads
+    out, weights = attention(_split_heads(q[rows], H), _split_heads(k, H), _split_heads(v, H), mask, key_bias=kb,
+                             **settings.scores)  # (H, R, d_v), (H, R, n)
+    return _mix(x[rows], _project_out(_merge_heads(out), proj), settings.residual).astype(np.float32, copy=False), weights
+
+
 def blocked_self_attention(
     x: np.ndarray,
     settings: AttentionSettings,

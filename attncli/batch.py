@@ -36,6 +36,7 @@ from .pipeline import (
     EmbedResult,
     Lexicon,
     contextualize,
+    contextualize_rows,
     key_prior,
     key_probability,
     load_projections,
@@ -149,6 +150,17 @@ class Computed(NamedTuple):
     static: np.ndarray | None  # (T, d); None when compute(with_static=False)
     attention: list[np.ndarray] | None  # (m,) of (n, n), mean over heads; with_attention only
     heads: list[np.ndarray] | None  # (m,) of (H, n, n); with_attention only
+
+
+class Rows(NamedTuple):
+    """Some token rows of one sentence, embedded alone (BatchEmbedder.embed_rows)."""
+
+    tokens: list[str]  # (n,) the tokens that took part
+    ids: np.ndarray  # (n,) their vocabulary rows, -1 for an OOV word (zeroed, or a fastText subword vector)
+    positions: list[int]  # (n,) index of each in the full token list
+    rows: list[int | None]  # for each position asked for: its row among the n, None when it took no part (OOV skipped)
+    contextual: np.ndarray  # (R, d_out) the contextual vector of each row found, in the order asked
+    attention: np.ndarray  # (R, n) its attention weights, mean over heads
 
 
 class _Vocab:
@@ -335,6 +347,8 @@ class BatchEmbedder:
         return np.asarray(s.ids, dtype=np.int64) if not (self.detail or s.oov or s.subword) else s
 
     def _prepare(self, text: str) -> Sentence:
+        if self.detail and (s := self._skipping_tuple(text)) is not None:
+            return s
         if not self.detail:
             lex = self._lexicon
             if type(text) is tuple:
@@ -424,6 +438,45 @@ class BatchEmbedder:
         if self.options.pool == "sif":
             weights = sif_weights(key_probability(self.vectors, ids), self.config.prior_a)  # (T,)
         return pool(contextual, offsets, weights)
+
+    def embed_rows(self, items: Iterable[tuple[int, str | tuple, list[int]]]) -> list[tuple[int, Rows | BatchError]]:
+        """(line, text, positions) -> (line, Rows) with the contextual vectors and attention
+        weights of those token positions only (attention.attention_rows: R x n cells a
+        sentence, not n x n), or a BatchError. One layer only (config.layers == 1); detail
+        mode (the positions are those of the full token list)."""
+        if not self.detail or self.config.layers != 1:
+            raise ValueError("embed_rows needs detail mode and one layer")
+        items = list(items)
+        out = []
+        for (line, text, wanted), f in zip(items, self.lookup([t for _, t, _ in items])):
+            if type(f) is str:
+                out.append((line, BatchError(line, f, sentence_text(text))))
+                continue
+            ids = np.asarray(f.ids, dtype=np.int64)  # (n,)
+            where = {p: r for r, p in enumerate(f.positions)}
+            rows = [where.get(p) for p in wanted]
+            present = np.array([r for r in rows if r is not None], dtype=np.int64)  # (R,)
+            x = model_input(static_rows(self.vectors, ids, f.subword), self.vectors, self.config)  # (n, d)
+            ctx, weights = contextualize_rows(x, present, self.config, self.proj, key_prior(self.vectors, ids, self.config))
+            out.append((line, Rows(f.tokens, ids, f.positions, rows, ctx, weights.mean(axis=0))))  # (R, d_out), (R, n)
+        return out
+
+    def _skipping_tuple(self, tokens) -> Sentence | None:
+        """A sentence given as tokens (a tuple) looked up in one C loop, its unknown words
+        skipped (--oov skip, no fastText): what pipeline.prepare gives it in detail mode, when
+        a word of it is in the vocabulary; None for anything else (prepare's exact path then)."""
+        lex = self._lexicon
+        if type(tokens) is not tuple or not tokens or lex.case == "fallback" or self.config.oov != "skip" or self.vectors.subwords:
+            return None
+        toks = [t.lower() for t in tokens] if lex.lower else list(tokens)
+        ids = list(map(self._index.get, toks))
+        kept = [i for i, row in enumerate(ids) if row is not None]
+        if not kept or not self._isalnum[[ids[i] for i in kept]].any():  # prepare says why it cannot be embedded
+            return None
+        if len(kept) == len(ids):
+            return Sentence(toks, ids, [], None, list(tokens), kept)
+        oov = [{"token": toks[i], "position": i} for i, row in enumerate(ids) if row is None]
+        return Sentence([toks[i] for i in kept], [ids[i] for i in kept], oov, None, [tokens[i] for i in kept], kept)
 
     def _too_big(self, n: int) -> str:
         H = self.proj.heads

@@ -153,6 +153,25 @@ def collect(
                 found[ln.first + j].attends = attended.top(chunk.attention[k][r])
             got[ln.first + j] = chunk.contextual[chunk.offsets[k] + r]
 
+    if config.layers == 1:  # only the occurrences' rows of attention: R x n cells a line, not n x n
+        with report.progress("finding and embedding occurrences", total) as update:
+            for batch in _batched(((k, tokens, ln.targets) for k, tokens in items() for ln in (held[k],)), CHUNK_LINES):
+                update(stats.bytes)
+                for key, r in emb.embed_rows(batch):
+                    ln = held.pop(key)
+                    if type(r) is BatchError:
+                        skipped.append(f"{ln.source}:{ln.line}: {r.error}")
+                        continue
+                    at = 0
+                    attended = _Attended(r.tokens, forms, r.ids, emb.vectors) if with_attention else None
+                    for j, row in enumerate(r.rows):
+                        if row is None:  # out of the vocabulary and skipped (--oov skip)
+                            continue
+                        if attended is not None:
+                            found[ln.first + j].attends = attended.top(r.attention[at])
+                        got[ln.first + j] = r.contextual[at]
+                        at += 1
+        return _collected(found, got, skipped, stats, emb.d_out)
     with report.progress("finding and embedding occurrences", total) as update:
         for chunk in emb.embed_chunks(items(), chunk_sentences=CHUNK_LINES):
             update(stats.bytes)
@@ -168,10 +187,37 @@ def collect(
                 skipped.append(f"{ln.source}:{ln.line}: {e.error}")
             for k, key in enumerate(chunk.lines.tolist()):
                 take(chunk, k, held.pop(key))
+    return _collected(found, got, skipped, stats, emb.d_out)
+
+
+def _collected(found: list[Occurrence], got: dict[int, np.ndarray], skipped: list[str], stats: ReadStats, d_out: int) -> Collected:
+    """The occurrences that got a vector, in reading order, and their vectors."""
     order = sorted(got)
     occurrences = [found[i] for i in order]
-    matrix = np.stack([got[i] for i in order]).astype(np.float32) if got else np.zeros((0, emb.d_out), np.float32)  # (n, d_out)
+    matrix = np.stack([got[i] for i in order]).astype(np.float32) if got else np.zeros((0, d_out), np.float32)  # (n, d_out)
     return Collected(occurrences, matrix, skipped, stats.lines)
+
+
+class _Names:
+    """names[i]: the word of vocabulary row rows[i] (a cached vocabulary splits its words on
+    first need: asking for eight of a line's words needs no more)."""
+
+    def __init__(self, words, rows: np.ndarray):
+        self.words, self.rows = words, rows
+
+    def __getitem__(self, i: int) -> str:
+        return self.words[int(self.rows[i])]
+
+
+def _batched(items: Iterable, size: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def collect_file(path: str, forms: list[str], config: Config, max_line_bytes: int = MAX_LINE_BYTES) -> Collected:
@@ -195,7 +241,18 @@ class _Attended:
     out once; each row is then a few numpy operations (lines hold hundreds of tokens, and a
     frequent word many occurrences)."""
 
-    def __init__(self, tokens: list[str], forms: list[str]):
+    def __init__(self, tokens: list[str], forms: list[str], ids: np.ndarray | None = None, vectors: Vectors | None = None):
+        if ids is not None and len(ids) and ids.min() >= 0:  # every token a vocabulary word: by their rows, in numpy
+            rows, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+            order = np.argsort(first, kind="stable")  # the words in order of first appearance
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            self.inverse = rank[inverse.reshape(-1)]  # (n,) each token's word, numbered by first appearance
+            rows = rows[order]
+            form_rows = [vectors.index[f] for f in forms if f in vectors.index]
+            self.kept = np.flatnonzero(vectors.has_letter()[rows] & ~np.isin(rows, form_rows)).astype(np.int64)
+            self.names = _Names(vectors.words, rows[self.kept])  # looked up for the few words shown only
+            return
         first: dict[str, int] = {}
         self.inverse = np.fromiter((first.setdefault(t, len(first)) for t in tokens), np.int64, len(tokens))  # (n,)
         names = list(first)  # in order of first appearance

@@ -549,6 +549,23 @@ def contextualize(
     return out, weights
 
 
+def contextualize_rows(
+    x: np.ndarray, rows: np.ndarray, cfg: Config, proj: att.Projections, prior: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Model input (n, d) -> (contextual (R, d_out), weights (H, R, n)) of the rows `rows` only
+    (attention.attention_rows; one layer: cfg.layers == 1)."""
+    if cfg.positions == "sinusoidal":
+        x = x + att.sinusoidal_positions(x.shape[-2], x.shape[-1])
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below, once
+            out, weights = att.attention_rows(x, rows, cfg.settings, proj, key_bias=prior)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if not (np.isfinite(out).all() and np.isfinite(weights).all()):
+        raise not_finite(cfg, proj, x)
+    return out, weights
+
+
 def not_finite(cfg: Config, proj: att.Projections, x: np.ndarray) -> DataError:
     """The error for a result that overflowed to NaN or infinity, naming the likely cause:
     an extreme option, a weights file or vectors of huge values. Never printed as null."""

@@ -75,6 +75,7 @@ class Vectors:
     meta: dict = field(default_factory=dict, repr=False)  # source and cache details (see details())
     _scan_budget: int | None = field(default=None, init=False, repr=False)  # see lookup()
     _cased: bool | None = field(default=None, init=False, repr=False)  # see cased
+    _letters: np.ndarray | None = field(default=None, init=False, repr=False)  # see has_letter
 
     def __repr__(self) -> str:
         """One line: the dataclass default would print every word of the vocabulary."""
@@ -126,6 +127,12 @@ class Vectors:
             upper = sum(1 for w in words if w != w.lower())
             self._cased = upper >= max(1, len(words) // 100)
         return self._cased
+
+    def has_letter(self) -> np.ndarray:
+        """(vocab_size,) bool: does each word hold a letter (not punctuation, not a number)."""
+        if self._letters is None:
+            self._letters = np.fromiter((any(ch.isalpha() for ch in w) for w in self.words), bool, self.vocab_size)
+        return self._letters
 
     def rows(self, ids) -> np.ndarray:
         """float32 copy of the given rows, (len(ids), dim)."""

@@ -17,7 +17,7 @@ from attncli import senses as lib
 from attncli.cli import app
 from attncli.errors import DataError, UsageError
 from attncli.inputs import ReadStats, expand, read_lines
-from attncli.pipeline import Config, Lexicon, vectors_for
+from attncli.pipeline import Config, Lexicon, embed, vectors_for
 
 runner = CliRunner()
 SHARED = Path("/work/shared/corpus")
@@ -470,14 +470,34 @@ def test_auto_does_not_split_small_counts_on_the_shared_corpus():
 
 
 @pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
-def test_a_line_too_long_for_its_attention_weights_is_embedded_without_them(tmp_path):
-    long_line = "bank " + " ".join(["money"] * 5100)  # 5101 tokens: 26 million attention cells
+def test_a_long_line_keeps_the_attention_of_its_occurrences(tmp_path):
+    """One layer: only the occurrences' rows of attention are computed (5,101 cells here, not
+    26 million), so even a long line says what its occurrence attended to. With two layers
+    every row is needed: a line too long to keep its weights is embedded without them."""
+    long_line = "bank " + " ".join(["money"] * 5100)  # 5101 tokens: 26 million attention cells in all
     lines = planted()[0]
     path = write(tmp_path, "c.txt", lines[:20] + [long_line] + lines[20:])
     r = lib.senses("bank", [str(path)], options=lib.SenseOptions(k=2))
     assert len(r.occurrences) == 41 and [o.line for o in r.occurrences] == list(range(1, 42))  # reading order
-    assert r.occurrences[20].attends == [] and r.occurrences[19].attends != []
+    assert r.occurrences[20].attends[0][0] == "money" and r.occurrences[19].attends != []
     assert r.skipped == []
+    two = lib.senses("bank", [str(path)], Config(layers=2), options=lib.SenseOptions(k=2))
+    assert len(two.occurrences) == 41 and two.occurrences[20].attends == [] and two.occurrences[19].attends != []
+
+
+def test_the_rows_of_the_occurrences_are_the_rows_of_the_whole_line(tmp_path, vec):
+    """collect's one-layer path (attention_rows) gives each occurrence the vector embed gives
+    its token, up to float rounding, in every mode and mask."""
+    lines = ["the bank raised its interest rates and the bank grew", "we sat on the bank of the river",
+             "the zzqxv bank of <unk> money"]  # unknown words: skipped
+    for cfg in (Config(), Config(causal=True, window=2), Config(mode="qkv", weights="wic"), Config(mode="qkv", weights="random", heads=2)):
+        found = corpus.collect(iter([("x", i + 1, t) for i, t in enumerate(lines)]), ["bank"], cfg.resolved(), vec)
+        for o, v in zip(found.occurrences, found.vectors):
+            whole = embed(lines[o.line - 1], cfg)
+            np.testing.assert_allclose(v, whole.contextual[whole.positions.index(o.position)], rtol=1e-5, atol=1e-6)
+            row = whole.attention[whole.positions.index(o.position)]
+            assert [w for w, _ in o.attends][:1] == [max((t for t in whole.tokens if t != "bank" and t.isalpha()),
+                                                         key=lambda t: sum(x for u, x in zip(whole.tokens, row) if u == t))]
 
 
 def test_a_line_that_cannot_be_embedded_is_skipped_with_a_warning(tmp_path):
