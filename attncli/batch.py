@@ -689,7 +689,7 @@ def embed_stream(
             ids = {} if opts.input_format == "jsonl" else None
             with opened(src, stats) as f:
                 items = read_items(f, opts.input_format, opts.text_field, opts.max_line_bytes, stats, ids)
-                for chunk in emb.embed_chunks(items):
+                for chunk in emb.embed_chunks(items, getattr(writer, "chunk_sentences", CHUNK_SENTENCES)):
                     if several:
                         chunk.source = src.label
                     if ids:

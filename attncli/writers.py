@@ -514,6 +514,10 @@ class ParquetWriter(_Writer):
     `static` (--with-static), `attention` list<list<float32>> (--with-attention, the n rows).
     The schema's metadata "attncli" holds {"config", "vectors"} as JSON. Schema: docs/formats.md."""
 
+    # Sentences a chunk (batch.embed_stream asks): Arrow's buffers and the encoding of a row group
+    # come on top of the chunk, after pyarrow's own ~45 MiB; a smaller chunk keeps the peak down.
+    chunk_sentences = 2048
+
     def __init__(self, path, *, dim: int, static_dim: int, vectors: dict, config: dict, with_static=False,
                  with_attention=False, with_sentences=False):
         self.pa, self.pq = require_pyarrow()
