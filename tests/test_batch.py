@@ -277,7 +277,7 @@ def test_npz_spilled_to_disk_equals_held_in_memory(tmp_path, monkeypatch):
     args = ["embed", "-i", str(p), "--with-static", "--with-attention"]
     assert runner.invoke(app, [*args, "-o", str(held)]).exit_code == 0
     original = batch.BatchEmbedder.embed_chunks
-    monkeypatch.setattr(batch.BatchEmbedder, "embed_chunks", lambda self, items: original(self, items, 7))
+    monkeypatch.setattr(batch.BatchEmbedder, "embed_chunks", lambda self, items, *_: original(self, items, 7))
     monkeypatch.setattr(writers._Spill.__init__, "__defaults__", ((), 100))  # 100 bytes in memory
     on_disk = []
     write_into = writers._Spill.write_into
