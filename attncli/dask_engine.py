@@ -223,8 +223,6 @@ def run_dask(cfg, sources: list, output: str | None, options: BatchOptions, sche
     except OSError as e:
         raise os_error(e, output) from None
 
-    import shutil
-
     from .export import release, temp_beside
 
     try:  # the shards and the manifest are made here, and moved into out/ only when all is done
@@ -239,9 +237,23 @@ def run_dask(cfg, sources: list, output: str | None, options: BatchOptions, sche
     except OSError as e:  # a full or read-only disk, here or in a worker
         raise os_error(e, output, "write shards into") from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove(staging)
         release(staging)
     return manifest
+
+
+def _remove(folder: Path, seconds: float = 5.0) -> None:
+    """Remove `folder`, again while a worker still finishing a cancelled task writes into it
+    (one pass can meet a file made during it); once gone, nothing can write there."""
+    import shutil
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        shutil.rmtree(folder, ignore_errors=True)
+        if not os.path.lexists(folder) or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
 
 
 def _publish(staging: Path, out: Path, names: list[str], manifest: dict) -> None:
