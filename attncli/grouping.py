@@ -68,7 +68,14 @@ class Grouping:
 
 
 def unit(x: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    """Rows scaled to length 1 (zero rows stay zero). Rows so long that their squared length
+    overflows (vectors of 1e30 in float32) are first divided by their largest value, so they
+    keep their direction instead of becoming 0."""
+    with np.errstate(over="ignore"):
+        norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    if not np.isfinite(norm).all():
+        x = x / np.maximum(np.abs(x).max(axis=-1, keepdims=True), np.finfo(x.dtype).tiny)
+        norm = np.linalg.norm(x, axis=-1, keepdims=True)
     return x / np.where(norm == 0, 1, norm)
 
 

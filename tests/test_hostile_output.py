@@ -216,3 +216,27 @@ def test_an_ascii_only_stdout_gets_escapes_not_a_traceback(args):
     assert r.returncode == 0, r.stderr
     assert b"Traceback" not in r.stderr and r.stdout.isascii()
     assert b"\\u" in r.stdout or b"\\x" in r.stdout
+
+
+@pytest.mark.slow  # two vector files written and converted: `make test` runs it, `make test-fast` leaves it out
+def test_senses_of_vectors_of_1e30_group_as_the_same_vectors_at_scale_1(tmp_path):
+    """Lengths of 1e30 overflow when squared in float32: the grouping's unit vectors keep the
+    rows' directions (they became 0, and every score 0, before)."""
+    from attncli import senses as lib
+    from attncli.pipeline import Config, vectors_for
+
+    from .test_senses import planted
+
+    vec = vectors_for(Config())
+    words, m = list(vec.words[:3000]), np.asarray(vec.matrix[:3000], dtype=np.float32)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(planted()[0]) + "\n", encoding="utf-8")
+    results = []
+    for scale in (1, 1e30):
+        path = tmp_path / f"v{scale:g}.txt"
+        _kv(words, m * np.float32(scale)).save_word2vec_format(str(path))
+        results.append(lib.senses("bank", [str(corpus)], Config(vectors=str(path)), lib.SenseOptions(k=2)))
+    one, huge = results
+    assert huge.grouping.labels.tolist() == one.grouping.labels.tolist()
+    np.testing.assert_allclose(huge.grouping.score, one.grouping.score, atol=1e-5)
+    assert np.abs(huge.grouping.score).min() > 0.1
