@@ -317,7 +317,7 @@ class BatchEmbedder:
         flat: list[str] = []
         for t in texts:
             if type(t) is tuple:
-                toks = [w.lower() for w in t] if lex.lower else list(t)
+                toks = lex.given(t)
             else:
                 toks = token_texts(t, lower=lex.lower, split=lex.split)
             if any("\n" in w for w in toks):
@@ -328,15 +328,20 @@ class BatchEmbedder:
         return flat
 
     @staticmethod
-    def _skipping(tokens: list[str], ids: np.ndarray) -> Sentence | None:
+    def _skipping(tokens: list[str], ids: np.ndarray, surfaces: list[str] | None = None) -> Sentence | None:
         """pipeline.prepare's result under --oov skip for a sentence whose unknown tokens need
-        no repair (None when one is hyphenated: prepare splits it)."""
+        no repair (None when one is hyphenated: prepare splits it). With `surfaces`, as detail
+        mode gives it: the kept tokens' surfaces and positions too."""
         missing = np.flatnonzero(ids < 0).tolist()
         if any("-" in tokens[q] for q in missing):
             return None
         kept = ids >= 0
-        return Sentence([t for t, ok in zip(tokens, kept.tolist()) if ok], ids[kept].tolist(),
-                        [{"token": tokens[q], "position": q} for q in missing], None)
+        sentence = Sentence([t for t, ok in zip(tokens, kept.tolist()) if ok], ids[kept].tolist(),
+                            [{"token": tokens[q], "position": q} for q in missing], None)
+        if surfaces is None:
+            return sentence
+        positions = np.flatnonzero(kept).tolist()
+        return sentence._replace(surfaces=[surfaces[i] for i in positions], positions=positions)
 
     def _prepare_one(self, text: str) -> np.ndarray | Sentence | str:
         """One text, as lookup() gives it."""
@@ -352,7 +357,7 @@ class BatchEmbedder:
         if not self.detail:
             lex = self._lexicon
             if type(text) is tuple:
-                texts = [w.lower() for w in text] if lex.lower else list(text)
+                texts = lex.given(text)
             else:
                 texts = token_texts(text, self._known, lower=lex.lower, split=lex.split)
             if lex.case == "fallback":
@@ -468,15 +473,11 @@ class BatchEmbedder:
         lex = self._lexicon
         if type(tokens) is not tuple or not tokens or lex.case == "fallback" or self.config.oov != "skip" or self.vectors.subwords:
             return None
-        toks = [t.lower() for t in tokens] if lex.lower else list(tokens)
-        ids = list(map(self._index.get, toks))
-        kept = [i for i, row in enumerate(ids) if row is not None]
-        if not kept or not self._isalnum[[ids[i] for i in kept]].any():  # prepare says why it cannot be embedded
+        toks = lex.given(tokens)
+        ids = np.fromiter(map(self._index.get, toks, repeat(-1)), np.int64, len(toks))  # -1: unknown
+        if not self._isalnum[ids[ids >= 0]].any():  # prepare says why it cannot be embedded
             return None
-        if len(kept) == len(ids):
-            return Sentence(toks, ids, [], None, list(tokens), kept)
-        oov = [{"token": toks[i], "position": i} for i, row in enumerate(ids) if row is None]
-        return Sentence([toks[i] for i in kept], [ids[i] for i in kept], oov, None, [tokens[i] for i in kept], kept)
+        return self._skipping(toks, ids, list(tokens))
 
     def _too_big(self, n: int) -> str:
         H = self.proj.heads

@@ -124,9 +124,11 @@ def collect(
 ) -> Collected:
     """Find the occurrences of `forms` in `lines` ((source, line number, text), as
     inputs.read_lines gives them) and embed the lines holding them. An occurrence whose line
-    cannot be embedded, or whose word is out of the vocabulary and skipped, is left out. A line
-    too long to keep its attention weights is embedded without them (its occurrences attend to
-    nothing listed). `stats`: what the reading counts (lines, bytes: progress of `total` bytes)."""
+    cannot be embedded, or whose word is out of the vocabulary and skipped, is left out. With
+    one layer only the occurrences' rows of attention are computed (BatchEmbedder.embed_rows);
+    with more, whole lines, and a line too long to keep its attention weights is embedded
+    without them (its occurrences attend to nothing listed). `stats`: what the reading counts
+    (lines, bytes: progress of `total` bytes)."""
     from .batch import BatchEmbedder, BatchOptions
 
     stats = stats if stats is not None else ReadStats()
@@ -137,10 +139,10 @@ def collect(
     skipped: list[str] = []
     held: dict[int, _Line] = {}
 
-    def items():
+    def lines_found():  # each line holding a form, held under its key until it is embedded
         for k, ln in enumerate(_find(lines, forms, Lexicon(vectors, config), found, skipped)):
             held[k] = ln
-            yield k, ln.tokens  # the tokens _find made: the embedder looks them up as they are
+            yield k, ln
 
     def take(chunk, k: int, ln: _Line) -> None:
         where = {p: r for r, p in enumerate(chunk.positions[k])}  # token index -> row
@@ -155,7 +157,8 @@ def collect(
 
     if config.layers == 1:  # only the occurrences' rows of attention: R x n cells a line, not n x n
         with report.progress("finding and embedding occurrences", total) as update:
-            for batch in _batched(((k, tokens, ln.targets) for k, tokens in items() for ln in (held[k],)), CHUNK_LINES):
+            # the tokens _find made are embedded: the embedder looks them up as they are
+            for batch in _batched(((k, ln.tokens, ln.targets) for k, ln in lines_found()), CHUNK_LINES):
                 update(stats.bytes)
                 for key, r in emb.embed_rows(batch):
                     ln = held.pop(key)
@@ -173,7 +176,7 @@ def collect(
                         at += 1
         return _collected(found, got, skipped, stats, emb.d_out)
     with report.progress("finding and embedding occurrences", total) as update:
-        for chunk in emb.embed_chunks(items(), chunk_sentences=CHUNK_LINES):
+        for chunk in emb.embed_chunks(((k, ln.tokens) for k, ln in lines_found()), chunk_sentences=CHUNK_LINES):
             update(stats.bytes)
             for e in chunk.errors:
                 ln = held.pop(e.line)

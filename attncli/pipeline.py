@@ -371,13 +371,17 @@ class Lexicon:
     def known(self, word: str) -> bool:
         return self.row(word) is not None
 
+    def given(self, tokens: tuple) -> list[str]:
+        """A sentence's tokens as given (not split again), in the case of the look-up."""
+        return [t.lower() for t in tokens] if self.lower else list(tokens)
+
     def tokens(self, text: str | tuple) -> list[Token]:
         """`text` split into tokens (a tuple: tokens given, used as they are), each token's
         text the form looked up."""
         if isinstance(text, tuple):
             toks, at = [], 0
-            for t in text:
-                toks.append(Token(t.lower() if self.lower else t, t, at))
+            for t, g in zip(text, self.given(text)):
+                toks.append(Token(g, t, at))
                 at += len(t) + 1
         else:
             toks = tokenize(text, self.known, lower=self.lower, split=self.split)
