@@ -334,3 +334,11 @@ def test_source_labels_and_reading_stdin_once():
     assert Source("-").label == "standard input" and Source("x.txt").label == "x.txt"
     r = run("batch", "-i", "-", "-i", "-", input="money\n")
     assert r.exit_code == 2 and "can be read once" in r.stderr
+
+
+def test_compare_lists_ten_unreadable_lines_then_counts(tmp_path):
+    path = tmp_path / "u.txt"
+    path.write_bytes(b"\xff bank\n" * 15 + b"money bank grows\nthe river bank\n")
+    r = ok("compare", "-w", "bank", "-i", path, "--json")
+    assert r.stderr.count("not valid UTF-8") == 10 and "... and 5 more unreadable lines (--verbose" in r.stderr
+    assert ok("compare", "-w", "bank", "-i", path, "--json", "--verbose").stderr.count("not valid UTF-8") == 15

@@ -11,13 +11,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from types import SimpleNamespace
 
 from ..batch import DEFAULT_BATCH_SIZE, DEFAULT_MAX_ATTENTION_CELLS, DEFAULT_MAX_LINE_BYTES, BatchOptions
-from ..errors import DataError, UsageError
+from ..errors import DataError, UsageError, os_error
 from ..inputs import ReadStats, Source, check_output, expand, reading
 from .app import commands
-from .console import WARN_LINES, note, reporting_into, warn, wrote
+from .console import LineWarnings, note, reporting_into, warn, wrote
 from .options import Engine, InputFormat, InputsOpt, OutputFormat, Pool, QuietOpt, VerboseOpt, bounded, config_options
 
 EXIT_SOME_FAILED = 3  # some lines failed: reported on stderr and as error records; the rest written
@@ -122,7 +121,7 @@ def run_local(cfg, sources: list[Source], output: str | None, output_format: str
 
     emb = BatchEmbedder(cfg, options=options)
     stats = ReadStats()
-    failures = FailedLines(verbose)
+    failures = LineWarnings(verbose, "failed lines")
     show = not quiet and sys.stderr.isatty()
     sizes = [s.size for s in sources]
     total = sum(sizes) if None not in sizes else None  # bytes: a pipe's size is not known
@@ -131,7 +130,7 @@ def run_local(cfg, sources: list[Source], output: str | None, output_format: str
     except BrokenPipeError:  # the reader of stdout went away: the CLI stops quietly
         raise
     except OSError as e:  # a full disk, a read-only directory, a file that went away
-        raise DataError(f"{e.filename or output}: {e.strerror or e}") from None
+        raise os_error(e, e.filename or output) from None
     failures.finish()
     if not quiet:
         note(f"read {stats.summary()}: {done - failed:,} embedded" + (f", {failed:,} failed" if failed else ""))
@@ -143,7 +142,7 @@ def run_local(cfg, sources: list[Source], output: str | None, output_format: str
 
 
 def _embed_into(emb, sources, fmt: str, output: str | None, total: int | None, show: bool, stats,
-                failures: "FailedLines") -> tuple[int, int]:
+                failures: LineWarnings) -> tuple[int, int]:
     from ..batch import embed_stream
     from ..writers import JsonlWriter, NpzWriter, ParquetWriter, ProjectorWriter
 
@@ -165,7 +164,7 @@ def _embed_into(emb, sources, fmt: str, output: str | None, total: int | None, s
     def on_chunk(chunk) -> None:
         nonlocal lines
         for e in chunk.errors:
-            failures.add(chunk.source, e)
+            failures.add(_failed(chunk.source, e.line, e.error))
         if bar is not None:
             lines += chunk.size
             bar.update(task, completed=stats.bytes, lines=lines)
@@ -177,20 +176,9 @@ def _embed_into(emb, sources, fmt: str, output: str | None, total: int | None, s
         return embed_stream(emb, sources, writer, on_chunk, stats)
 
 
-class FailedLines:
-    """The failed lines' warnings: the first WARN_LINES, then a count (all with --verbose)."""
-
-    def __init__(self, verbose: bool):
-        self.verbose, self.count = verbose, 0
-
-    def add(self, source: str | None, e) -> None:
-        self.count += 1
-        if self.verbose or self.count <= WARN_LINES:
-            warn(f"{source + ': ' if source else ''}line {e.line}: {e.error}")
-
-    def finish(self) -> None:
-        if self.count > WARN_LINES and not self.verbose:
-            warn(f"... and {self.count - WARN_LINES:,} more failed lines (--verbose lists them all)")
+def _failed(source: str | None, line: int, error: str) -> str:
+    """`b.txt: line 7: why` (the file named when the run reads several)."""
+    return f"{source + ': ' if source else ''}line {line}: {error}"
 
 
 def _progress():
@@ -220,10 +208,10 @@ def _run_dask(cfg, patterns: list[str], output: str | None, output_format: str |
     from ..dask_engine import run_dask
 
     manifest = run_dask(cfg, expand(patterns, stdin=False), output, options, scheduler)
-    failures = FailedLines(verbose)
+    failures = LineWarnings(verbose, "failed lines")
     for shard in manifest["shards"]:
         for e in shard["errors"]:
-            failures.add(shard["source"], SimpleNamespace(**e))
+            failures.add(_failed(shard["source"], e["line"], e["error"]))
     failures.finish()
     return _summary(manifest["failed"], manifest["failed"] + manifest["sentences"])
 

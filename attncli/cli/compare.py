@@ -10,7 +10,7 @@ from ..errors import DataError, UsageError
 from ..inputs import nonblank_lines
 from ..pipeline import MAX_ATTENTION_CELLS
 from .app import commands
-from .console import note, print_json, print_renderables, report_results, warn, write_file
+from .console import LineWarnings, note, print_json, print_renderables, report_results, write_file
 from .options import HtmlOpt, IndexOpt, QuietOpt, SvgOpt, VerboseOpt, bounded, config_options
 
 
@@ -54,6 +54,7 @@ def compare(
     n_args = len(texts)
     stats = ReadStats()
     where: list[str] = []  # "file:line" of each line read with -i
+    unreadable = LineWarnings(verbose, "unreadable lines")
 
     def take(lines, several: bool) -> int:
         """Keep the lines holding text (and where they are); warn about the others. Returns how many lines came."""
@@ -61,7 +62,7 @@ def compare(
         for label, number, text in lines:
             seen += 1
             if type(text) is not str:
-                warn(f"{label}: line {number}: {text.error}")
+                unreadable.add(f"{label}: line {number}: {text.error}")
                 continue
             texts.append(text.strip())
             where.append(f"{label}:{number}" if several else f"line {number}")
@@ -84,6 +85,7 @@ def compare(
         sources = expand(patterns)
         reading(sources)
         take(read_lines(sources, stats=stats), len(sources) > 1)
+    unreadable.finish()
     result = pipeline.compare(texts, word, config, vec, occurrence=occurrence, k=top, exclude_word=not include_word,
                               skip_missing=bool(patterns) or index is not None, max_attention_cells=max_attention_cells)
     for i, why in result.missing:

@@ -355,6 +355,23 @@ WARN_WORDS = 5  # unknown words named on stderr, then a count (--verbose: every 
 WARN_LINES = 10  # failed lines listed on stderr, then a count (--verbose: all)
 
 
+class LineWarnings:
+    """Warnings about lines (failed, not embedded, unreadable): the first WARN_LINES, then one
+    count of the rest as `what` (all of them with --verbose)."""
+
+    def __init__(self, verbose: bool, what: str):
+        self.verbose, self.what, self.count = verbose, what, 0
+
+    def add(self, msg: str) -> None:
+        self.count += 1
+        if self.verbose or self.count <= WARN_LINES:
+            warn(msg)
+
+    def finish(self) -> None:
+        if self.count > WARN_LINES and not self.verbose:
+            warn(f"... and {self.count - WARN_LINES:,} more {self.what} (--verbose lists them all)")
+
+
 def report_results(results: list, verbose: bool = False, prefix: str = "sentence") -> None:
     """Embedded sentences' OOV words and fully masked tokens, on stderr, never in the way of
     stdout: each unknown word once with its count, the first WARN_WORDS of them, or with

@@ -11,7 +11,7 @@ import typer
 from ..corpus import MAX_LINE_BYTES
 from ..errors import UsageError, os_error
 from .app import commands, eval_app
-from .console import WARN_LINES, check_writable, print_json, print_renderables, warn, write_file
+from .console import LineWarnings, check_writable, print_json, print_renderables, warn, write_file
 from .options import Engine, HtmlOpt, IndexOpt, InputsOpt, MaxLineBytesOpt, QuietOpt, VerboseOpt, _choices, bounded, config_options
 
 Grouping = _choices("Grouping", ("context", "kurtosis", "kmeans", "senses"))
@@ -82,11 +82,10 @@ def senses(
     result = lib.senses(word, inputs, config, options, forms=form_list, like=like, top=top,
                         engine=engine.value, scheduler=scheduler, max_line_bytes=max_line_bytes, grouping=grouping.value,
                         index=None if index is None else str(index))
-    shown = result.skipped if verbose else result.skipped[:WARN_LINES]
-    for line in shown:
-        warn(f"not embedded: {line}")
-    if len(result.skipped) > len(shown):
-        warn(f"... and {len(result.skipped) - len(shown):,} more lines not embedded (--verbose lists them)")
+    skipped = LineWarnings(verbose, "lines not embedded")
+    for line in result.skipped:
+        skipped.add(f"not embedded: {line}")
+    skipped.finish()
     if html_file is not None:
         from ..html import senses_page
 
