@@ -289,7 +289,7 @@ def _read_raw(f: BinaryIO, max_line_bytes: int, stats: ReadStats) -> Iterator[tu
             if len(raw) > max_line_bytes:
                 if not ended:
                     stats.bytes += _skip_line(f, line, max_line_bytes)
-                yield line, _too_long(line, max_line_bytes)
+                yield line, too_long(line, max_line_bytes)
                 continue
             if not raw.strip():
                 stats.blank += 1
@@ -352,7 +352,8 @@ class NoLineEnd(DataError):
     """A "line" without end (/dev/zero, a binary file): the run stops; opened() names the source."""
 
 
-def _too_long(line: int, max_line_bytes: int) -> BatchError:
+def too_long(line: int, max_line_bytes: int) -> BatchError:
+    """The error of a line over the limit, worded the same wherever it is read (files, an index)."""
     return BatchError(line, f"longer than {max_line_bytes:,} bytes (--max-line-bytes): skipped")
 
 
@@ -415,7 +416,7 @@ def _read_text(f: BinaryIO, max_line_bytes: int, stats: ReadStats, block: int = 
                 line += 1
                 stats.bytes += _skip_line(f, line, max_line_bytes, len(rest), block)
                 rest = b""
-                yield line, _too_long(line, max_line_bytes)
+                yield line, too_long(line, max_line_bytes)
     finally:
         stats.lines += line
 
@@ -430,7 +431,7 @@ def _decode(line: int, raw: bytes, max_line_bytes: int | None = None) -> str | B
     if raw.endswith(b"\r"):
         raw = raw[:-1]
     if max_line_bytes is not None and len(raw) > max_line_bytes:
-        return _too_long(line, max_line_bytes)
+        return too_long(line, max_line_bytes)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -71,7 +71,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from .errors import DataError, UsageError
-from .inputs import DEFAULT_MAX_LINE_BYTES, BatchError, ReadStats, Source, _too_long, expand, read_lines
+from .inputs import DEFAULT_MAX_LINE_BYTES, BatchError, ReadStats, Source, too_long, expand, read_lines
 from .tokens import nfc
 
 SCHEMA_VERSION = 1
@@ -338,9 +338,9 @@ def _index_file(conn: sqlite3.Connection, file_id: int, path: str, name: str, fi
                 advance(stats.bytes - done)
                 done = stats.bytes
         else:
-            too_long = text.error == _too_long(number, max_line_bytes).error
+            is_long = text.error == too_long(number, max_line_bytes).error
             skips.append([file_id, number, None, text.error])
-            if not too_long:
+            if not is_long:
                 not_utf8.append(len(skips) - 1)
     flush()
     advance(stats.bytes - done)
@@ -563,7 +563,7 @@ class Index:
         of `f` that were not stored, or are stored but longer than `limit`."""
         out = {}
         for number, size, error in conn.execute("SELECT line, bytes, error FROM skips WHERE file = ?", (f.id,)):
-            out[number] = _too_long(number, limit) if size is None or size > limit else BatchError(number, error)
+            out[number] = too_long(number, limit) if size is None or size > limit else BatchError(number, error)
         if limit < self.max_line_bytes and f.lo <= f.hi:
             if limit >= LONG_LINE:
                 rows = conn.execute("SELECT l.line FROM long_lines AS s JOIN lines AS l ON l.id = s.id "
@@ -572,7 +572,7 @@ class Index:
                 rows = conn.execute("SELECT line FROM lines WHERE id BETWEEN ? AND ? AND length(CAST(text AS BLOB)) > ?",
                                     (f.lo, f.hi, limit))
             for (number,) in rows:
-                out[number] = _too_long(number, limit)
+                out[number] = too_long(number, limit)
         return out
 
     def _texts(self, conn, f: IndexedFile, query: str | None) -> Iterator[tuple[int, str]]:
