@@ -789,12 +789,12 @@ def compare(
             why = (f"held {len(rows)} times, not {occurrence}",)
         if why is not None:
             if skip_missing:
-                missing.append((i, str(UsageError(*why))))  # worded in the caller's style
+                missing.append((i, str(DataError(*why))))  # its parts worded in the caller's style
                 continue
-            where = f" in sentence {i + 1}: {_clip(sentence_text(text))!r}"
+            shown = _clip(sentence_text(text))
             if rows:
-                raise DataError(f"sentence {i + 1} holds {target!r} {len(rows)} times, not {occurrence}: {_clip(sentence_text(text))!r}")
-            raise DataError(f"{target!r} is ", *why, where)
+                raise DataError(f"sentence {i + 1} holds {target!r} {len(rows)} times, not {occurrence}: {shown!r}")
+            raise DataError(f"{target!r} is ", *why, f" in sentence {i + 1}: {shown!r}")
         row = rows[occurrence - 1] if len(rows) > 1 else rows[0]
         occurrences.append(Occurrence(i, row, result, []))
         if len(occurrences) > MAX_COMPARE:
