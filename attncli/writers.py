@@ -379,10 +379,13 @@ class NpzWriter(_Writer):
         if chunk.source is not None:
             index = self._sources.setdefault(chunk.source, len(self._sources))
             self._source.append(np.full(m, index, dtype=np.int64))
-        ids = chunk.line_ids if chunk.line_ids is not None else [None] * m
-        self._any_id = self._any_id or chunk.line_ids is not None
-        text = orjson.dumps(ids)[1:-1]  # the items, without the brackets
-        self._ids.append(np.frombuffer((b"," if self.sentences else b"[") + text, dtype=np.uint8))
+        if chunk.line_ids is not None or self._any_id:  # input without ids (the common case): nothing to write
+            head = b"," if self.sentences else b""
+            if not self._any_id:  # the first ids: the sentences before had none
+                head = b"[" + b"null," * self.sentences
+                self._any_id = True
+            ids = chunk.line_ids if chunk.line_ids is not None else [None] * m
+            self._ids.append(np.frombuffer(head + orjson.dumps(ids)[1:-1], dtype=np.uint8))  # the items, no brackets
         self.sentences += m
         self.total_tokens += int(chunk.offsets[-1])
 

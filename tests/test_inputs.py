@@ -342,3 +342,11 @@ def test_compare_lists_ten_unreadable_lines_then_counts(tmp_path):
     r = ok("compare", "-w", "bank", "-i", path, "--json")
     assert r.stderr.count("not valid UTF-8") == 10 and "... and 5 more unreadable lines (--verbose" in r.stderr
     assert ok("compare", "-w", "bank", "-i", path, "--json", "--verbose").stderr.count("not valid UTF-8") == 15
+
+
+def test_npz_ids_of_a_later_input_come_after_nulls_for_the_earlier(tmp_path):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text('{"text": "money bank"}\n{"text": "the river"}\n')
+    b.write_text('{"id": "x", "text": "bank loan"}\n')
+    ok("batch", "-i", a, "-i", b, "--input-format", "jsonl", "-o", tmp_path / "ab.npz")
+    assert json.loads(np.load(tmp_path / "ab.npz")["ids"].tobytes()) == [None, None, "x"]
