@@ -144,12 +144,29 @@ def _compute_local(dask, tasks: list) -> list:
         results = dask.compute(*tasks, scheduler="processes", pool=pool)
     except BaseException:
         with _sigint_ignored():  # a second Ctrl-C must not cut the clean-up short
+            manager = getattr(pool, "_executor_manager_thread", None)
             for process in list(getattr(pool, "_processes", {}).values()):  # the executor keeps its workers here
                 process.kill()
             pool.shutdown(wait=False, cancel_futures=True)
+            _forget_manager(manager)
         raise
     pool.shutdown()
     return list(results)
+
+
+def _forget_manager(manager, timeout: float = 5.0) -> None:
+    """Wait (bounded) for a killed pool's manager thread, which sees its workers dead and closes
+    its wake-up pipe. Python 3.11's exit hook writes to that pipe without the lock the manager
+    closes it under: exiting while the manager was still closing it printed a traceback
+    (EBADF) after 'interrupted' (seen once in CI, on a double Ctrl-C). A manager still alive
+    after `timeout` is taken off the exit hook's list, so the exit neither races nor waits."""
+    if manager is None:
+        return
+    manager.join(timeout)
+    if manager.is_alive():
+        import concurrent.futures.process as cfp
+
+        getattr(cfp, "_threads_wakeups", {}).pop(manager, None)
 
 
 def _worker_start(parent: int) -> None:

@@ -145,6 +145,26 @@ def _new_group():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def _fails(x):
+    raise ValueError(f"task {x} failed")
+
+
+@pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
+def test_a_failed_local_run_leaves_no_pool_for_the_exit_hook_to_race():
+    """CI, once: 'interrupted' then a traceback from concurrent.futures' exit hook, which wrote
+    to the wake-up pipe of the killed pool while its manager thread was closing it. After a
+    failed run every pool manager has ended (its pipe closed) or is off the hook's list."""
+    import concurrent.futures.process as cfp
+
+    import dask
+
+    from attncli import dask_engine
+
+    with pytest.raises(ValueError, match="failed"):
+        dask_engine._compute_local(dask, [dask.delayed(_fails, pure=False)(i) for i in range(4)])
+    assert [w for t, w in list(cfp._threads_wakeups.items()) if t.is_alive() or not w._closed] == []
+
+
 @pytest.mark.slow  # over 0.15 s: `make test` runs it, `make test-fast` leaves it out
 @pytest.mark.parametrize("signals, group, code", [
     ([signal.SIGINT], True, 130),  # Ctrl-C in the terminal: the run and its workers
