@@ -5,6 +5,7 @@ ends with one line and exit 130, never a KeyboardInterrupt traceback from inside
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -36,6 +37,41 @@ sys.argv[0] = sys.argv[0].rpartition("/")[0] + "/attncli"
 from attncli.cli import main
 main()
 """
+
+# As the console script, with a signal handled inside a weakref callback (where Python can only
+# print an exception and go on) while the command's module is imported.
+SWALLOW = """
+import os, sys, weakref
+
+class Trap:
+    def find_spec(self, name, path=None, target=None):
+        if name == "attncli.cli.embed":
+            sys.meta_path.remove(self)
+            class Doomed:
+                pass
+            doomed = Doomed()
+            def callback(_):
+                os.kill(os.getpid(), int(os.environ["SIG"]))
+                for _ in range(10000):  # the handler runs here, inside the callback
+                    pass
+            self.ref = weakref.ref(doomed, callback)
+            del doomed
+        return None
+
+sys.meta_path.insert(0, Trap())
+sys.argv[0] = sys.argv[0].rpartition("/")[0] + "/attncli"
+from attncli.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_a_signal_inside_a_weakref_callback_still_ends_the_run_with_one_line(sig, code, word):
+    """CI once printed 'Exception ignored in: <function _get_module_lock.<locals>.cb>' and a
+    traceback through attncli's handler, and the run went on as if no SIGTERM had come."""
+    r = subprocess.run([sys.executable, "-c", SWALLOW, "embed", "money bank grows", "--json"], capture_output=True,
+                       text=True, timeout=60, env={**os.environ, "SIG": str(int(sig))})
+    assert (r.returncode, r.stderr, r.stdout) == (code, f"attncli: error: {word}\n", "")
 
 
 def test_the_quiet_handler_is_in_place_before_the_first_slow_import():

@@ -123,8 +123,9 @@ class _Group(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         signal.signal(signal.SIGTERM, _terminate)
-        if getattr(signal.getsignal(signal.SIGINT), "__name__", "") == "_quit_early":  # loaded: Ctrl-C is KeyboardInterrupt again
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if getattr(signal.getsignal(signal.SIGINT), "__name__", "") == "_quit_early":  # the console script, loaded
+            signal.signal(signal.SIGINT, _interrupt)  # Ctrl-C is KeyboardInterrupt again
+            sys.unraisablehook = _swallowed
         if sys.stdout is None:  # started with >&-
             fail("standard output is closed; redirect it (e.g. >/dev/null) instead", 1)
         _readable_streams()
@@ -195,7 +196,51 @@ def _readable_streams() -> None:
 
 
 def _terminate(signum, frame):
+    if _in_hook(frame):
+        return _deliver_later(signum)
     raise Terminated()
+
+
+def _interrupt(signum, frame):
+    """signal.default_int_handler, but never where the exception would be dropped (_swallowed)."""
+    if _in_hook(frame):
+        return _deliver_later(signum)
+    raise KeyboardInterrupt
+
+
+def _swallowed(unraisable) -> None:
+    """sys.unraisablehook of the console script. A signal handled while Python runs a weakref
+    callback or a __del__ (an import's module lock, a file being closed) raises where Python can
+    only print the exception with its traceback and go on: the signal would be lost. It is
+    delivered again instead, where the program is a moment later, so it ends the run as any
+    signal does: one line, the clean-up, 130 or 143."""
+    if isinstance(unraisable.exc_value, Terminated):
+        _deliver_later(signal.SIGTERM)
+    elif isinstance(unraisable.exc_value, KeyboardInterrupt):
+        _deliver_later(signal.SIGINT)
+    else:
+        sys.__unraisablehook__(unraisable)
+
+
+def _in_hook(frame) -> bool:
+    """Whether the signal is being handled inside _swallowed (or what it calls): raising there
+    would be dropped too."""
+    while frame is not None:
+        if frame.f_code is _swallowed.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _deliver_later(signum: int) -> None:
+    """The signal again in a millisecond, from a timer thread (never at once: the handler would
+    run again inside the hook that asks for it)."""
+    import _thread
+    import threading
+
+    timer = threading.Timer(0.001, _thread.interrupt_main, (signum,))
+    timer.daemon = True
+    timer.start()
 
 
 app = typer.Typer(
