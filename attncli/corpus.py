@@ -60,15 +60,30 @@ def resolve_forms(word: str, forms: Iterable[str] | None, lexicon: Lexicon) -> l
     return out
 
 
-def _snippet(text: str, tokens, i: int, width: int = SNIPPET_TOKENS) -> tuple[str, int, int]:
-    lo, hi = max(0, i - width), min(len(tokens), i + width + 1)
-    a = tokens[lo].start
-    b = tokens[hi - 1].start + len(tokens[hi - 1].surface)
+def _snippet(text: str, starts, ends, i: int, width: int = SNIPPET_TOKENS) -> tuple[str, int, int]:
+    """The line cut to `width` tokens each side of token i (starts, ends: where each token's
+    surface lies in `text`), and where token i lies in the cut."""
+    n = len(starts)
+    lo, hi = max(0, i - width), min(n, i + width + 1)
+    a, b = int(starts[lo]), int(ends[hi - 1])
     head = "… " if lo > 0 else ""
-    tail = " …" if hi < len(tokens) else ""
-    snippet = head + text[a:b] + tail
-    start = len(head) + tokens[i].start - a
-    return snippet, start, start + len(tokens[i].surface)
+    tail = " …" if hi < n else ""
+    start = len(head) + int(starts[i]) - a
+    return head + text[a:b] + tail, start, start + int(ends[i]) - int(starts[i])
+
+
+def _positions(texts: list[str], forms: list[str]) -> list[int]:
+    """Where any of `forms` is in `texts`, in order; list.index finds each (no Python step per token)."""
+    found = []
+    for form in forms:
+        i = -1
+        try:
+            while True:
+                i = texts.index(form, i + 1)
+                found.append(i)
+        except ValueError:
+            pass
+    return sorted(found) if len(forms) > 1 else found
 
 
 @dataclass
@@ -93,15 +108,15 @@ def _find(lines: Iterable[tuple[str, int, str | BatchError]], forms: list[str], 
         low = nfc(text).lower()  # a decomposed "café" is the form "café" (ASCII or NFC text: as it is)
         if not any(f in low for f in quick):  # most lines: no tokenizing
             continue
-        tokens = lexicon.tokens(text)
-        targets = [i for i, t in enumerate(tokens) if t.text in forms]
+        texts, starts, ends = lexicon.spans(text)
+        targets = _positions(texts, forms)
         if not targets:
             continue
         first = len(occurrences)
         for i in targets:
-            snippet, start, end = _snippet(text, tokens, i)
-            occurrences.append(Occurrence(source, number, i, tokens[i].text, snippet, start, end))
-        yield _Line(source, number, text, targets, first, tuple(t.text for t in tokens))
+            snippet, start, end = _snippet(text, starts, ends, i)
+            occurrences.append(Occurrence(source, number, i, texts[i], snippet, start, end))
+        yield _Line(source, number, text, targets, first, tuple(texts))
 
 
 @dataclass

@@ -22,7 +22,7 @@ import numpy as np
 from . import attention as att
 from . import report
 from .errors import DataError, Option, UsageError
-from .tokens import TOKENIZERS, Token, nfc, tokenize
+from .tokens import TOKENIZERS, Token, nfc, spans, tokenize
 from .vectors import FORMATS as VECTOR_FORMATS
 from .vectors import UNICODE_ERRORS, Vectors, load_vectors
 
@@ -374,6 +374,17 @@ class Lexicon:
     def given(self, tokens: tuple) -> list[str]:
         """A sentence's tokens as given (not split again), in the case of the look-up."""
         return [t.lower() for t in tokens] if self.lower else list(tokens)
+
+    def spans(self, text: str):
+        """(texts, starts, ends) of tokens(text): the forms looked up, and where each token's
+        surface starts and ends in `text` (int64 arrays); without a Token per token where
+        tokens.spans can (ASCII text, no case fallback)."""
+        if self.case != "fallback" and (got := spans(text, self.known, lower=self.lower, split=self.split)) is not None:
+            texts, starts, lengths = got
+            return texts, starts, starts + lengths
+        toks = self.tokens(text)
+        starts = np.fromiter((t.start for t in toks), np.int64, len(toks))
+        return [t.text for t in toks], starts, starts + np.fromiter((len(t.surface) for t in toks), np.int64, len(toks))
 
     def tokens(self, text: str | tuple) -> list[Token]:
         """`text` split into tokens (a tuple: tokens given, used as they are), each token's

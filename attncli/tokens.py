@@ -12,6 +12,7 @@ keeps each token's case, for cased vocabularies (pipeline.Lexicon decides, from 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from typing import Callable, NamedTuple
@@ -111,41 +112,44 @@ def _tokenize(text: str, known: Callable[[str], bool] | None, lower: bool, split
     found = _TOKEN.findall(plain)
     lengths = [0] + [len(g) + len(t) for g, t in zip(_TOKEN.split(plain), found)]
     starts = [a - len(t) for a, t in zip(itertools.accumulate(lengths), [""] + found)][1:]
-    surfaces = found if plain == text else [text[a:a + len(t)] for a, t in zip(starts, found)]
-    tokens = list(map(Token, map(str.lower, found) if lower else found, surfaces, starts))
+    texts = list(map(str.lower, found)) if lower else found
     if known is None or ("." not in plain and "-" not in plain):  # no repair can apply
-        return tokens
-    out: list[Token] = []
-    last = len(tokens) - 1
-    done = 0  # tokens[:done] are in out; the others up to a candidate are copied as they are
-    for i in [i for i, t in enumerate(found) if t == "." or "-" in t and len(t) > 1]:  # the tokens a repair may touch
-        out += tokens[done:i]
+        surfaces = found if plain == text else [text[a:a + len(t)] for a, t in zip(starts, found)]
+        return list(map(Token, texts, surfaces, starts))
+    texts, starts, lengths = _repaired(texts, starts, list(map(len, found)), known)
+    return [Token(t, text[a:a + n], a) for t, a, n in zip(texts, starts, lengths)]
+
+
+def _repaired(texts: list[str], starts: list[int], lengths: list[int],
+              known: Callable[[str], bool]) -> tuple[list[str], list[int], list[int]]:
+    """tokenize()'s two repairs on the rules' tokens, given as parallel lists (each token's
+    text, where its surface starts, how long it is): a "." right after a word known with it
+    joins the word, unless it ends the text; an unknown hyphenated word is split at its hyphens."""
+    out, at, size = [], [], []
+    last = len(texts) - 1
+    done = 0  # texts[:done] are in out; the others up to a candidate are copied as they are
+    for i in [i for i, t in enumerate(texts) if t == "." or "-" in t and len(t) > 1]:  # the tokens a repair may touch
+        out += texts[done:i]
+        at += starts[done:i]
+        size += lengths[done:i]
         done = i + 1
-        tok = tokens[i]
-        if (
-            tok.text == "."
-            and out
-            and i != last
-            and out[-1].start + len(out[-1].surface) == tok.start
-            and known(out[-1].text + ".")
-        ):
-            prev = out.pop()
-            out.append(Token(prev.text + ".", prev.surface + ".", prev.start))
-        elif "-" in tok.text and len(tok.text) > 1 and not known(tok.text):
-            out.extend(_split_hyphens(tok))
+        text = texts[i]
+        if text == "." and out and i != last and at[-1] + size[-1] == starts[i] and known(out[-1] + "."):
+            out[-1] += "."
+            size[-1] += 1
+        elif "-" in text and len(text) > 1 and not known(text):
+            pos = starts[i]
+            for piece in re.split(r"(-)", text):
+                if piece:
+                    out.append(piece)
+                    at.append(pos)
+                    size.append(len(piece))
+                    pos += len(piece)
         else:
-            out.append(tok)
-    out += tokens[done:]
-    return out
-
-
-def _split_hyphens(tok: Token) -> list[Token]:
-    parts, pos = [], 0
-    for piece in re.split(r"(-)", tok.text):
-        if piece:
-            parts.append(Token(piece, tok.surface[pos : pos + len(piece)], tok.start + pos))
-        pos += len(piece)
-    return parts
+            out.append(text)
+            at.append(starts[i])
+            size.append(lengths[i])
+    return out + texts[done:], at + starts[done:], size + lengths[done:]
 
 
 def word_spans(text: str, tokens: list[Token]) -> list[list[int]]:
@@ -179,17 +183,66 @@ def token_texts(text: str, known: Callable[[str], bool] | None = None, *, lower:
         texts = _TOKEN.findall(text.lower())
     else:
         texts = [t.lower() for t in _TOKEN.findall(text.translate(_QUOTES))]
-    if known is None:
+    if known is None or not _may_repair(text, texts, known):
         return texts
+    return [t.text for t in tokenize(text, known, lower=lower)]
+
+
+def _may_repair(text: str, texts: list[str], known: Callable[[str], bool]) -> bool:
+    """Whether a repair of tokenize() may change `texts` (the rules' tokens of `text`): an
+    unknown hyphenated word, or a "." inside the text after a word that is known with it. A
+    superset of the repairs made (the "." need not touch the word): False means none applies."""
     if "-" in text and any("-" in t and len(t) > 1 and not known(t) for t in texts):
-        return [t.text for t in tokenize(text, known, lower=lower)]
+        return True
     last = len(texts) - 1
     i = texts.index(".") if "." in texts else last
     while 0 <= i < last:
         if i > 0 and known(texts[i - 1] + "."):
-            return [t.text for t in tokenize(text, known, lower=lower)]
+            return True
         i = texts.index(".", i + 1) if "." in texts[i + 1 :] else last
-    return texts
+    return False
+
+
+@functools.cache
+def _space():
+    """(U+3001,) bool: the characters \\s and str.split() take for whitespace (none is above
+    U+3000, the ideographic space)."""
+    import numpy as np
+
+    return np.array([chr(i).isspace() for i in range(0x3001)] + [False])
+
+
+def spans(text: str, known: Callable[[str], bool] | None = None, *, lower: bool = True,
+          split: str = "glove"):
+    """(texts, starts, lengths) of tokenize()'s tokens, the last two int64 arrays (where each
+    token's surface starts in `text`, how long it is), without a Token per token; None for a
+    text that is not NFC (tokenize() then). No token holds whitespace and every other character
+    is in one (the last rule takes any), so the rules' token k starts at the text's non-space
+    character numbered by the length of the tokens before it; the repairs then work on the
+    lists, as in tokenize()."""
+    import numpy as np
+
+    if text.isascii():
+        codes = np.frombuffer(text.encode("ascii"), np.uint8)
+        if split == "whitespace":
+            found = text.split()
+            texts = text.lower().split() if lower else found
+        else:  # ASCII lowercasing keeps lengths, and the pattern ignores case
+            texts = found = _TOKEN.findall(text.lower() if lower else text)
+    else:
+        if nfc(text) is not text:
+            return None
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+        found = text.split() if split == "whitespace" else _TOKEN.findall(text.translate(_QUOTES))
+        texts = list(map(str.lower, found)) if lower else found
+    space = _space()[codes if codes.dtype == np.uint8 else np.minimum(codes, 0x3001)]  # (chars,)
+    lengths = np.fromiter(map(len, found), np.int64, len(found))  # (n,) the surfaces'
+    starts = np.flatnonzero(~space)[np.cumsum(lengths) - lengths]
+    if split == "whitespace" or known is None or ("." not in text and "-" not in text) \
+            or not _may_repair(text, texts, known):
+        return texts, starts, lengths
+    texts, starts, lengths = _repaired(texts, starts.tolist(), lengths.tolist(), known)
+    return texts, np.array(starts, np.int64), np.array(lengths, np.int64)
 
 
 # The same tokens, and a "\n" token where a line ends: many texts tokenized in one pass.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -130,8 +131,11 @@ class Vectors:
 
     def has_letter(self) -> np.ndarray:
         """(vocab_size,) bool: does each word hold a letter (not punctuation, not a number)."""
-        if self._letters is None:
-            self._letters = np.fromiter((any(ch.isalpha() for ch in w) for w in self.words), bool, self.vocab_size)
+        if self._letters is None:  # a search per word for any letter the vocabulary holds: no Python step per character
+            words = self.words
+            letters = sorted(ch for ch in set("".join(words)) if ch.isalpha())
+            found = re.compile("[" + "".join(map(re.escape, letters)) + "]").search if letters else lambda w: None
+            self._letters = np.fromiter(map(bool, map(found, words)), bool, self.vocab_size)
         return self._letters
 
     def rows(self, ids) -> np.ndarray:

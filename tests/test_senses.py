@@ -102,12 +102,14 @@ def test_inputs_globs_and_order(tmp_path):
 
 
 def test_snippet_is_cut_around_the_word():
-    from attncli.tokens import tokenize
+    from attncli.tokens import spans
 
     text = " ".join(f"w{i}" for i in range(100))
-    toks = tokenize(text)
-    snippet, start, end = corpus._snippet(text, toks, 50, width=3)
+    _, starts, lengths = spans(text)
+    snippet, start, end = corpus._snippet(text, starts, starts + lengths, 50, width=3)
     assert snippet == "… w47 w48 w49 w50 w51 w52 w53 …" and snippet[start:end] == "w50"
+    snippet, start, end = corpus._snippet(text, starts, starts + lengths, 1, width=3)
+    assert snippet == "w0 w1 w2 w3 w4 …" and snippet[start:end] == "w1"
 
 
 # ---------------------------------------------------------------- the grouping's parts

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attncli.tokens import _TOKEN, lines_token_texts, token_texts, tokenize, word_spans
+from attncli.tokens import _TOKEN, lines_token_texts, spans, token_texts, tokenize, word_spans
 from attncli.vectors import load_default
 
 
@@ -148,6 +148,47 @@ def test_many_lines_in_one_pass_split_as_each_line_alone(texts):
             line.append(t)
     per_line.append(line)
     assert per_line == [token_texts(t) for t in texts] if texts else tokens == []
+
+
+# ASCII with what the repairs look at: periods after words known with one, hyphens in known
+# and unknown words, WikiText's " @-@ ", and every kind of ASCII space (\x1c-\x1f included).
+ASCII = "abmrsuxyAMRS019'\".,:;!?()`-_@# \t\n\r\x0b\x0c\x1c\x1f"
+REPAIRS = {"mr.", "u.s.", "a.", "mr", "x-y", "a-b", "ab", "-"}
+
+
+def assert_spans_are_tokenize_s(text, known, lower, split):
+    got = spans(text, known, lower=lower, split=split)
+    toks = tokenize(text, known, lower=lower, split=split)
+    assert got is not None
+    texts, starts, lengths = got
+    assert (texts, starts.tolist(), lengths.tolist()) == (
+        [t.text for t in toks], [t.start for t in toks], [len(t.surface) for t in toks])
+
+
+@given(st.text(alphabet=ASCII, max_size=60), st.booleans(), st.sampled_from(["glove", "whitespace"]))
+@settings(max_examples=600, deadline=None)
+def test_spans_are_tokenize_s_texts_and_offsets(text, lower, split):
+    """senses finds a word's occurrences with spans (no Token per token): the same tokens,
+    repairs included, and each surface where tokenize puts it."""
+    assert_spans_are_tokenize_s(text, REPAIRS.__contains__, lower, split)
+
+
+@given(st.text(alphabet=ALPHABET + "\u3000\u200b\u00a0é\u0301", max_size=60), st.booleans(), st.sampled_from(["glove", "whitespace"]))
+@settings(max_examples=600, deadline=None)
+def test_spans_are_tokenize_s_on_any_nfc_text(text, lower, split):
+    import unicodedata
+
+    if unicodedata.is_normalized("NFC", text):
+        assert_spans_are_tokenize_s(text, REPAIRS.__contains__, lower, split)
+    else:
+        assert spans(text, REPAIRS.__contains__) is None  # tokenize() then: it maps composed offsets back
+
+
+@pytest.mark.parametrize("text", CORPUS_LIKE + [" = Mr. Smith = ", " the 1 @,@ 000 state @-@ of @-@ the @-@ art . ",
+                                                "a.b. mr.mr. . .", "Gaspé’s U.S. İzmir naïve café\u2028Mr. Ng-Él"])
+@pytest.mark.parametrize("lower", [True, False])
+def test_spans_are_tokenize_s_on_real_shapes_with_the_vocabulary(text, lower, known):
+    assert_spans_are_tokenize_s(text, known, lower, "glove")
 
 
 def test_many_lines_with_a_line_end_inside_a_text_are_refused():

@@ -627,3 +627,16 @@ def test_batch_gives_fasttext_oov_words_the_same_subword_vectors(files, tmp_path
         np.testing.assert_allclose(rec["static"], single["static"], atol=1e-7)
         np.testing.assert_allclose(rec["contextual"], single["contextual"], atol=1e-6)
     assert records[0]["oov"] == [{"token": "banking", "position": 1, "handled": "subword"}]
+
+
+@pytest.mark.parametrize("words", [
+    ["bank", "1,000", "--", "ß", "x²", "²", "]", "^", "\\", "a-b", "", "é", "\u0301", "_", "[a]", "日本"],
+    ["1", "2", ",", "."],  # no letter at all
+])
+def test_has_letter_is_any_character_alphabetic(words):
+    """senses labels only words that hold a letter: one search per word, the same answer as
+    looking at each character."""
+    from attncli.vectors import Vectors
+
+    vec = Vectors("t", words, np.zeros((len(words), 2), np.float32))
+    assert vec.has_letter().tolist() == [any(ch.isalpha() for ch in w) for w in words]
