@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import errno
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,9 +96,24 @@ def float32(value):
 
 def dumps(obj) -> bytes:
     """JSON bytes, no trailing newline; every float at its shortest float32 repr. A number
-    that is not finite (as float32) is refused (check_finite), never written as null."""
+    that is not finite (as float32) is refused (check_finite), never written as null.
+    Characters a terminal acts on are escaped (json_safe)."""
     check_finite(obj)
-    return orjson.dumps(float32(obj), option=_OPTS, default=_unwrap)
+    return json_safe(orjson.dumps(float32(obj), option=_OPTS, default=_unwrap))
+
+
+# In UTF-8 JSON, what a terminal acts on beyond what JSON escapes itself (U+0000-U+001F): DEL,
+# the C1 controls, the line and paragraph separators and the bidi overrides (tokens.visible's set).
+_RAW_CONTROL = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+
+
+def json_safe(data: bytes) -> bytes:
+    """UTF-8 JSON with those characters as \\u escapes: the same JSON once parsed (they can only
+    be inside strings), but `--json` on a terminal, or a log shown with cat, never reorders or
+    recolours what follows (U+202E, ESC's C1 twin U+009B)."""
+    if _RAW_CONTROL.search(data) is None:
+        return data
+    return _RAW_CONTROL.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), data)
 
 
 class NotFinite(DataError):

@@ -137,7 +137,7 @@ class JsonlWriter(_Writer):
     def _put(self, parts: list[bytes]) -> None:
         parts.append(b"")
         try:
-            self._f.write(b"\n".join(parts))
+            self._f.write(export.json_safe(b"\n".join(parts)))
             if self._tmp is None:
                 self._f.flush()
         except BrokenPipeError:  # the reader went away: the CLI stops quietly

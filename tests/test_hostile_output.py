@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from attncli.cli import app
 from attncli.export import NotFinite, check_finite, dumps, masked
+from attncli.tokens import tokenize
 from attncli.weightsfile import npz_bytes
 
 from .helpers import SMALL_VECTORS, SMALL_WORDS, random_weights
@@ -55,6 +56,42 @@ def test_vectors_info_and_neighbors_escape_a_file_name(tmp_path):
         assert r.exit_code == 0, r.output
         assert_escaped(r.stdout + r.stderr)
         assert "\\x1b[2Jv\\u202e" in r.stdout
+
+
+RAW = ("\x1b", "\x07", "\x9b", "\u202e", "\u2066", "\x7f", "\u2028", "\x85")
+
+
+def test_json_escapes_what_a_terminal_acts_on_and_reads_back_the_same(tmp_path):
+    """--json printed on a terminal (or a JSON Lines file shown with cat) never carries a raw
+    bidi override or C1 control: each is a \\u escape, the same string once parsed."""
+    text = "money\u202ebank \x9b31m grows\x7f \u2066x\u2028\x85 “café” 日本"
+    r = cli("embed", text, "--json", "--oov", "zero")
+    assert r.exit_code == 0, r.output
+    assert not any(c.encode() in r.stdout_bytes for c in RAW)
+    tokens = [t.text for t in tokenize(text)]
+    assert json.loads(r.stdout)["tokens"] == tokens and "\u202e" in tokens and "\x9b" in tokens
+    src = tmp_path / "in.txt"
+    src.write_text(text + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    r = cli("batch", "-i", src, "-o", out, "--oov", "zero", "-q")
+    assert r.exit_code == 0, r.output
+    data = out.read_bytes()
+    assert not any(c.encode() in data for c in RAW) and b"\\u202e" in data and "café".encode() in data
+    assert json.loads(data)["tokens"] == tokens
+
+
+def test_property_json_escapes_are_the_same_json():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.lists(st.one_of(st.text(max_size=6), st.sampled_from(RAW + ("\\", '"', "\\u202e"))), max_size=10).map("".join))
+    def run(text):
+        data = dumps({"t": text, "n": [text]})
+        assert json.loads(data) == {"t": text, "n": [text]}
+        assert not any(c.encode() in data for c in RAW)
+
+    run()
 
 
 def test_every_table_escapes_titles_headers_and_cells():
