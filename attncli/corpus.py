@@ -27,6 +27,7 @@ ATTENDS_KEPT = 8  # context tokens of highest weight remembered per occurrence
 # A corpus line longer than this is skipped (and reported): a paragraph of WikiText-2 is at most
 # 2.5 KB; a 100 KB line of 20,000 tokens takes about a second to attend, a 1 MB line minutes.
 MAX_LINE_BYTES = 100_000
+MAX_OCCURRENCES = 50_000  # a word's occurrences kept at most (memory: about 7 KB each, ~500 MiB in all)
 
 
 @dataclass
@@ -97,9 +98,10 @@ class _Line:
 
 
 def _find(lines: Iterable[tuple[str, int, str | BatchError]], forms: list[str], lexicon: Lexicon,
-          occurrences: list[Occurrence], skipped: list[str]) -> Iterator[_Line]:
+          occurrences: list[Occurrence], skipped: list[str], limit: int | None = None) -> Iterator[_Line]:
     """Lines holding a form; appends their occurrences to `occurrences` as they are found, and
-    lines that could not be read (not UTF-8, too long) to `skipped`."""
+    lines that could not be read (not UTF-8, too long) to `skipped`. Once `limit` occurrences
+    are found (the last line's cut to fit), no more lines are read."""
     quick = [f.lower() for f in forms]
     for source, number, text in lines:
         if type(text) is not str:
@@ -112,11 +114,17 @@ def _find(lines: Iterable[tuple[str, int, str | BatchError]], forms: list[str], 
         targets = _positions(texts, forms)
         if not targets:
             continue
+        if limit is not None:
+            targets = targets[:limit - len(occurrences)]
         first = len(occurrences)
         for i in targets:
             snippet, start, end = _snippet(text, starts, ends, i)
             occurrences.append(Occurrence(source, number, i, texts[i], snippet, start, end))
         yield _Line(source, number, text, targets, first, tuple(texts))
+        if limit is not None and len(occurrences) >= limit:
+            if hasattr(lines, "close"):  # a reader's generator: its file closed and its lines counted now
+                lines.close()
+            return
 
 
 @dataclass
@@ -125,6 +133,9 @@ class Collected:
     vectors: np.ndarray  # (n, d_out) their contextual vectors
     skipped: list[str]  # lines that could not be embedded, "file:line: why"
     lines_read: int
+    found: int = 0  # occurrences found, embedded or not (at most the limit)
+    order: np.ndarray | None = None  # (n,) each embedded occurrence's number among those found
+    limited: bool = False  # the limit was reached: the lines after were not read
 
 
 def collect(
@@ -136,6 +147,7 @@ def collect(
     with_attention: bool = True,
     stats: ReadStats | None = None,
     total: int | None = None,
+    limit: int | None = MAX_OCCURRENCES,
 ) -> Collected:
     """Find the occurrences of `forms` in `lines` ((source, line number, text), as
     inputs.read_lines gives them) and embed the lines holding them. An occurrence whose line
@@ -143,7 +155,8 @@ def collect(
     one layer only the occurrences' rows of attention are computed (BatchEmbedder.embed_rows);
     with more, whole lines, and a line too long to keep its attention weights is embedded
     without them (its occurrences attend to nothing listed). `stats`: what the reading counts
-    (lines, bytes: progress of `total` bytes)."""
+    (lines, bytes: progress of `total` bytes). `limit`: the first that many occurrences found
+    are kept, and no line after them is read (None: all)."""
     from .batch import BatchEmbedder, BatchOptions
 
     stats = stats if stats is not None else ReadStats()
@@ -155,7 +168,7 @@ def collect(
     held: dict[int, _Line] = {}
 
     def lines_found():  # each line holding a form, held under its key until it is embedded
-        for k, ln in enumerate(_find(lines, forms, Lexicon(vectors, config), found, skipped)):
+        for k, ln in enumerate(_find(lines, forms, Lexicon(vectors, config), found, skipped, limit)):
             held[k] = ln
             yield k, ln
 
@@ -189,7 +202,7 @@ def collect(
                             found[ln.first + j].attends = attended.top(r.attention[at])
                         got[ln.first + j] = r.contextual[at]
                         at += 1
-        return _collected(found, got, skipped, stats, emb.d_out)
+        return _collected(found, got, skipped, stats, emb.d_out, limit)
     with report.progress("finding and embedding occurrences", total) as update:
         for chunk in emb.embed_chunks(((k, ln.tokens) for k, ln in lines_found()), chunk_sentences=CHUNK_LINES):
             update(stats.bytes)
@@ -205,15 +218,17 @@ def collect(
                 skipped.append(f"{ln.source}:{ln.line}: {e.error}")
             for k, key in enumerate(chunk.lines.tolist()):
                 take(chunk, k, held.pop(key))
-    return _collected(found, got, skipped, stats, emb.d_out)
+    return _collected(found, got, skipped, stats, emb.d_out, limit)
 
 
-def _collected(found: list[Occurrence], got: dict[int, np.ndarray], skipped: list[str], stats: ReadStats, d_out: int) -> Collected:
+def _collected(found: list[Occurrence], got: dict[int, np.ndarray], skipped: list[str], stats: ReadStats, d_out: int,
+               limit: int | None) -> Collected:
     """The occurrences that got a vector, in reading order, and their vectors."""
     order = sorted(got)
     occurrences = [found[i] for i in order]
     matrix = np.stack([got[i] for i in order]).astype(np.float32) if got else np.zeros((0, d_out), np.float32)  # (n, d_out)
-    return Collected(occurrences, matrix, skipped, stats.lines)
+    return Collected(occurrences, matrix, skipped, stats.lines, len(found), np.array(order, np.int64),
+                     limit is not None and len(found) >= limit)
 
 
 class _Names:
@@ -238,18 +253,32 @@ def _batched(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def collect_file(path: str, forms: list[str], config: Config, max_line_bytes: int = MAX_LINE_BYTES) -> Collected:
+def collect_file(path: str, forms: list[str], config: Config, max_line_bytes: int = MAX_LINE_BYTES,
+                 limit: int | None = MAX_OCCURRENCES) -> Collected:
     """collect() over one file; runs on a Dask worker, which loads the vectors itself."""
     stats = ReadStats()
     return collect(read_lines([Source(path, regular=True)], max_line_bytes, stats), forms, config, vectors_for(config),
-                   stats=stats)
+                   stats=stats, limit=limit)
 
 
-def merge_collected(parts: list[Collected]) -> Collected:
-    """The Collected of several files, read one after the other, from each file's own."""
-    occurrences = [o for p in parts for o in p.occurrences]
-    vectors = np.concatenate([p.vectors for p in parts]) if parts else np.zeros((0, 0), np.float32)  # (n, d_out)
-    return Collected(occurrences, vectors, [s for p in parts for s in p.skipped], sum(p.lines_read for p in parts))
+def merge_collected(parts: list[Collected], limit: int | None = MAX_OCCURRENCES) -> Collected:
+    """The Collected of several files, read one after the other, from each file's own (each
+    found with the same `limit`): the first `limit` occurrences found over the files in order,
+    as one collect() over them keeps. The files after the limit add nothing; the lines reported
+    not embedded may still hold some of the limit's last file past it."""
+    occurrences, vectors, skipped, lines, found = [], [], [], 0, 0
+    for p in parts:
+        keep = np.ones(len(p.occurrences), bool) if limit is None or p.order is None else p.order < limit - found
+        occurrences += [o for o, k in zip(p.occurrences, keep.tolist()) if k]
+        vectors.append(p.vectors[keep])
+        skipped += p.skipped
+        lines += p.lines_read
+        found += p.found
+        if limit is not None and found >= limit:
+            break
+    matrix = np.concatenate(vectors) if vectors else np.zeros((0, 0), np.float32)  # (n, d_out)
+    return Collected(occurrences, matrix, skipped, lines, min(found, limit) if limit is not None else found, None,
+                     limit is not None and found >= limit)
 
 
 class _Attended:

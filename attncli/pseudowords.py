@@ -13,6 +13,7 @@ import numpy as np
 
 from . import report
 from .baselines import baseline_configs
+from . import corpus
 from .corpus import MAX_LINE_BYTES, collect
 from .errors import DataError, UsageError
 from .grouping import SenseOptions, context_groups, group, spherical_kmeans
@@ -303,8 +304,11 @@ def _score_pair(read, a, b, config, vec, method, seed, context) -> PairScore:
     pv, pseudo = pseudo_vectors(vec, a, b)
     truth: list[int] = []
     lines = replace_words(read([a, b, pseudo]), a, b, pseudo, Lexicon(pv, config), truth)
-    found = collect(lines, [pseudo], config, pv, with_attention=False)
+    found = collect(lines, [pseudo], config, pv, with_attention=False, limit=corpus.MAX_OCCURRENCES)
     occ, x = found.occurrences, found.vectors
+    if found.limited:  # the lines after the limit were not read; the last one's occurrences past it not kept
+        del truth[found.found:]
+        report.note(f"{a}:{b}: scored on the first {found.found:,} occurrences (a word's limit, as in senses)")
     if len(truth) != len(occ):  # a line that could not be embedded: keep the truth of those that were
         raise DataError(f"{a}:{b}: {len(truth) - len(occ)} occurrence(s) could not be embedded")
     y = np.asarray(truth)

@@ -21,7 +21,8 @@ from typing import Iterable
 
 import numpy as np
 
-from .corpus import MAX_LINE_BYTES, Collected, Occurrence, collect, collect_file, merge_collected, resolve_forms
+from . import report
+from .corpus import MAX_LINE_BYTES, MAX_OCCURRENCES, Collected, Occurrence, collect, collect_file, merge_collected, resolve_forms
 from .inputs import ReadStats, expand, read_lines, reading, rereadable
 from .errors import DataError, Option, UsageError
 from .export import config_record
@@ -59,6 +60,7 @@ class SensesResult:
     lines_read: int
     skipped: list[str] = field(default_factory=list)  # lines that could not be embedded, "file:line: why"
     like: "LikeResult | None" = None
+    limited: int | None = None  # max_occurrences, when it was reached: the lines after were not read
 
     @property
     def k(self) -> int:
@@ -186,6 +188,7 @@ def senses(
     max_line_bytes: int = MAX_LINE_BYTES,
     grouping: str = "kurtosis",
     index: str | None = None,
+    max_occurrences: int | None = MAX_OCCURRENCES,
 ) -> SensesResult:
     """Every occurrence of `word` (or its `forms`) in the files `inputs` (paths, globs, '-'),
     grouped into senses. With `like`, also rank the occurrences by cosine to the word in that
@@ -198,7 +201,12 @@ def senses(
     results are those of the same files read. grouping="context": the occurrences are grouped
     by attncli.contextview's prediction (fitted on the whole corpus, the word's forms left out),
     smoothed over nearby lines, by spherical k-means; "kurtosis": their contextual vectors by
-    the bisection along the most bimodal directions (attncli.grouping)."""
+    the bisection along the most bimodal directions (attncli.grouping). `max_occurrences`: the
+    first that many occurrences are kept and no line after them is read (memory: about 7 KB
+    each); None: all."""
+    if max_occurrences is not None and (type(max_occurrences) is not int or max_occurrences < 1):
+        raise UsageError(Option("max_occurrences"), f" must be an integer >= 1 or None, not {max_occurrences!r}")
+    limit = max_occurrences
     if grouping not in GROUPINGS:
         raise UsageError(Option("grouping"), f" must be one of {', '.join(GROUPINGS)}, not {grouping!r}")
     config = (config or Config()).resolved()
@@ -214,7 +222,7 @@ def senses(
         if isinstance(texts, str):
             raise UsageError(Option("texts"), " must be a list (or iterable) of strings, not one string")
         lines = [(TEXTS, n, t if isinstance(t, str) else "") for n, t in enumerate(texts, start=1)]  # a gap: no occurrence
-        found = collect(iter(lines), forms, config, vec, stats=ReadStats(files=1, lines=len(lines)))
+        found = collect(iter(lines), forms, config, vec, stats=ReadStats(files=1, lines=len(lines)), limit=limit)
         view = context_view(lambda: iter(lines), forms, found, vec, options.seed) if grouping == "context" and found.occurrences else None
         return _finish(word, forms, [TEXTS], found, config, vec, options, like, top, view)
     if index is not None:
@@ -226,7 +234,7 @@ def senses(
         with index_reading(index, inputs or None) as (ix, files):
             stats = ReadStats()
             found = collect(ix.lines(forms, files, max_line_bytes, stats), forms, config, vec, stats=stats,
-                            total=sum(f.size for f in files))
+                            total=sum(f.size for f in files), limit=limit)
             view = None
             if grouping == "context" and found.occurrences:
                 view = context_view(lambda: ix.lines(None, files, max_line_bytes), forms, found, vec, options.seed)
@@ -242,14 +250,15 @@ def senses(
                 raise UsageError("engine='dask' reads regular files (each on a worker), not standard input or pipes")
             from .dask_engine import compute
 
-            found = merge_collected(compute(collect_file, [(s.name, forms, config, max_line_bytes) for s in sources], scheduler))
+            found = merge_collected(compute(collect_file, [(s.name, forms, config, max_line_bytes, limit) for s in sources],
+                                            scheduler), limit)
         elif engine == "local":
             if scheduler is not None:
                 raise UsageError(Option("scheduler"), " needs ", Option("engine", value="dask"))
             stats = ReadStats()
             sizes = [s.size for s in srcs]
             found = collect(read_lines(srcs, max_line_bytes, stats), forms, config, vec, stats=stats,
-                            total=sum(sizes) if None not in sizes else None)
+                            total=sum(sizes) if None not in sizes else None, limit=limit)
         else:
             raise UsageError(Option("engine"), f" must be local or dask, not {engine!r}")
         view = None
@@ -297,6 +306,10 @@ def _finish(word, forms, sources, found: Collected, config, vec, options, like, 
         grouping = group(x, options, lines)
     described = describe(occ, x, grouping, forms, vec, config.center, options)
     result = SensesResult(word, forms, sources, occ, x, grouping, described, config, vec.info(), n_lines, skipped)
+    if found.limited:
+        result.limited = found.found
+        report.note(str(DataError(f"kept the first {found.found:,} occurrences of {'/'.join(forms)!r}, the lines after them "
+                                  "not read (", Option("max_occurrences"), " raises the limit)")))
     if like is not None:
         result.like = rank_like(result, like, top, vec)
     return result
@@ -353,6 +366,8 @@ def senses_record(result: SensesResult) -> dict:
               "senses": senses_out, "occurrences": occ}
     if result.like is not None:
         record["like"] = result.like.text
+    if result.limited is not None:
+        record["limited"] = result.limited
     if g.silhouettes:
         record["auto"] = {"silhouette": {str(k): v for k, v in g.silhouettes.items()},
                           "gap": {str(k): v for k, v in g.gaps.items()}}

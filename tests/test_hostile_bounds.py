@@ -32,7 +32,8 @@ INTEGER_OPTIONS = [
     ["batch", "-i", "-", "--batch-size"], ["batch", "-i", "-", "--max-attention-cells"], ["batch", "-i", "-", "--max-line-bytes"],
     ["embed", "money bank", "--heads"], ["embed", "money bank", "--seed"], ["embed", "money bank", "--limit"],
     ["embed", "money bank", "--center"], ["embed", "money bank", "--window"], ["embed", "money bank", "--layers"],
-    ["senses", "bank", "-i", "-", "--max-k"], ["train", "wic", "a", "b", "-o", "w.npz", "--rank"],
+    ["senses", "bank", "-i", "-", "--max-k"], ["senses", "bank", "-i", "-", "--max-occurrences"],
+    ["train", "wic", "a", "b", "-o", "w.npz", "--rank"],
     ["train", "wic", "a", "b", "-o", "w.npz", "--epochs"],
 ]
 
@@ -93,3 +94,18 @@ def test_the_api_has_the_same_cap():
 
     with pytest.raises(DataError, match="pass --max-attention-cells 8"):
         explain("money bank grows", "bank", max_attention_cells=8)
+
+
+@pytest.mark.parametrize("value", ["0", "x", "1.5"])
+def test_max_occurrences_below_one_or_not_an_integer_is_a_usage_error(value):
+    r = cli("senses", "bank", "-i", "-", "--max-occurrences", value, input="money bank\n")
+    assert_error(r, 2, "--max-occurrences")
+
+
+@pytest.mark.parametrize("value", [0, -3, 2.5, "10", True])
+def test_python_max_occurrences_names_the_argument(value):
+    import attncli
+    from attncli.errors import UsageError
+
+    with pytest.raises(UsageError, match="^max_occurrences must be an integer >= 1 or None"):
+        attncli.senses("bank", texts=["money bank", "river bank"], max_occurrences=value)

@@ -185,6 +185,7 @@ def _pairs(files, db):
     ["--case", "keep", "--forms", "bank,Bank,BANK"],
     ["--max-line-bytes", "60"],  # below the build's: the longer stored lines are reported, as -i does
     ["--window", "2", "--mode", "qkv", "--weights", "random"],
+    ["--max-occurrences", "11"],  # the first 11 found: the same lines read up to them
 ])
 def test_senses_json_equal_with_index_and_with_files(hostile, extra):
     files, db = hostile

@@ -509,3 +509,46 @@ def test_a_line_that_cannot_be_embedded_is_skipped_with_a_warning(tmp_path):
     assert json.loads(res.stdout)["n"] == 40
     assert res.stderr.count("\n") == 1 and res.stderr.startswith(f"attncli: warning: not embedded: {path}:41: ")
     assert "qqqzzzq" in res.stderr
+
+
+# ---------------------------------------------------------------- the limit on a word's occurrences
+
+
+def test_max_occurrences_keeps_the_first_found_and_reads_no_further(tmp_path):
+    texts = [f"the money bank {i} and the river bank" for i in range(30)]  # two occurrences a line
+    whole = lib.senses("bank", texts=texts, options=grouping.SenseOptions(k=2))
+    cut = lib.senses("bank", texts=texts, options=grouping.SenseOptions(k=2), max_occurrences=7)
+    assert (len(whole.occurrences), whole.limited) == (60, None)
+    assert len(cut.occurrences) == 7 and cut.limited == 7  # the 4th line cut to one
+    assert [(o.line, o.position) for o in cut.occurrences] == [(o.line, o.position) for o in whole.occurrences[:7]]
+    assert np.allclose(cut.vectors, whole.vectors[:7], rtol=1e-5, atol=1e-6)  # lines batched otherwise: float32 sums
+    assert lib.senses_record(cut)["limited"] == 7 and "limited" not in lib.senses_record(whole)
+    path = write(tmp_path, "c.txt", texts)
+    assert lib.senses("bank", [path], options=grouping.SenseOptions(k=2), max_occurrences=7).lines_read == 4
+    r = run("senses", "bank", "-i", path, "-k", "2", "--max-occurrences", "7", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["n"] == 7
+    assert r.stderr.count("kept the first 7 occurrences of 'bank', the lines after them not read (--max-occurrences raises the limit)") == 1
+
+
+def test_dask_parts_merged_keep_the_first_found_over_the_files(tmp_path, vec):
+    """--engine dask collects each file with the limit; the merge keeps what one pass keeps."""
+    a = write(tmp_path, "a.txt", [f"money bank {i} river bank" for i in range(3)])
+    b = write(tmp_path, "b.txt", [f"bank of {i}" for i in range(5)])
+    config = Config().resolved()
+    for limit in (2, 5, 7, 9, 11, None):
+        parts = [corpus.collect(read_lines(expand([str(p)]), 10_000, ReadStats()), ["bank"], config, vec, limit=limit)
+                 for p in (a, b)]
+        merged = corpus.merge_collected(parts, limit)
+        one = corpus.collect(read_lines(expand([str(a), str(b)]), 10_000, ReadStats()), ["bank"], config, vec, limit=limit)
+        assert [(o.source, o.line, o.position) for o in merged.occurrences] == [(o.source, o.line, o.position) for o in one.occurrences]
+        assert np.array_equal(merged.vectors, one.vectors) and merged.limited == one.limited == (limit is not None and limit <= 11)
+
+
+def test_pseudowords_past_the_limit_score_the_first_found(tmp_path, monkeypatch):
+    lines = [f"the director film and the river {i} bank" if i % 2 else f"a river flows {i} past the old film studio"
+             for i in range(40)]
+    path = write(tmp_path, "c.txt", lines)
+    monkeypatch.setattr(corpus, "MAX_OCCURRENCES", 25)
+    r = pw.pseudowords([str(path)], [("film", "river")], method="kurtosis")
+    assert r.pairs[0].n == 25

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..corpus import MAX_LINE_BYTES
+from ..corpus import MAX_LINE_BYTES, MAX_OCCURRENCES
 from ..errors import UsageError, os_error
 from .app import commands, eval_app
 from .console import LineWarnings, check_writable, print_json, print_renderables, warn, write_file
@@ -47,6 +47,8 @@ def senses(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")] = False,
     html_file: HtmlOpt = None,
     max_line_bytes: MaxLineBytesOpt = MAX_LINE_BYTES,
+    max_occurrences: Annotated[int, typer.Option("--max-occurrences", metavar="N", **bounded(1),
+                               help="Keep the first N occurrences and read no line after them (memory: about 7 KB each, 500 MiB at the default).")] = MAX_OCCURRENCES,
     projector: Annotated[Optional[Path], typer.Option("--projector", metavar="DIR", rich_help_panel="Files", show_default=False,
                          help="Also write DIR/vectors.tsv and metadata.tsv (form, sense, line, text) for the TensorBoard embedding projector.")] = None,
     engine: Annotated[Engine, typer.Option(help="dask: each file searched and embedded by a Dask task (pip install 'attncli\\[dask]').")] = Engine.local,
@@ -81,7 +83,7 @@ def senses(
         check_writable(html_file)
     result = lib.senses(word, inputs, config, options, forms=form_list, like=like, top=top,
                         engine=engine.value, scheduler=scheduler, max_line_bytes=max_line_bytes, grouping=grouping.value,
-                        index=None if index is None else str(index))
+                        index=None if index is None else str(index), max_occurrences=max_occurrences)
     skipped = LineWarnings(verbose, "lines not embedded")
     for line in result.skipped:
         skipped.add(f"not embedded: {line}")
