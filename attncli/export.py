@@ -111,7 +111,7 @@ def json_safe(data: bytes) -> bytes:
     """UTF-8 JSON with those characters as \\u escapes: the same JSON once parsed (they can only
     be inside strings), but `--json` on a terminal, or a log shown with cat, never reorders or
     recolours what follows (U+202E, ESC's C1 twin U+009B)."""
-    if _RAW_CONTROL.search(data) is None:
+    if b"\x7f" not in data and b"\xc2" not in data and b"\xe2\x80" not in data and b"\xe2\x81" not in data:  # fast: most JSON
         return data
     return _RAW_CONTROL.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), data)
 

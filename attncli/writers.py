@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import os
 import queue
 import shutil
@@ -60,6 +61,19 @@ def error_record(error, source: str | None = None) -> dict:
     return record
 
 
+def _holds_control(chunk) -> bool:
+    """Whether a chunk's strings (tokens, unknown words, ids, its file, its errors) hold a
+    character JSON leaves raw that a terminal acts on (tokens.visible's set): one search over
+    them all, so that only such a chunk's JSON is escaped (a byte-level pass over every chunk,
+    numbers and all, would cost a tenth of the writing)."""
+    from .tokens import _CONTROL
+
+    strings = itertools.chain(itertools.chain.from_iterable(chunk.tokens), (o["token"] for oov in chunk.oov for o in oov),
+                              map(str, () if chunk.line_ids is None else chunk.line_ids), [str(chunk.source)],
+                              (str(x) for e in chunk.errors for x in (e.error, e.text, e.id)))
+    return _CONTROL.search("\n".join(strings)) is not None
+
+
 class _Writer:
     """A writer as a context manager: close() (commit) when the block ends well, abort() (remove
     what was written) when it raises."""
@@ -97,6 +111,7 @@ class JsonlWriter(_Writer):
 
     def write(self, chunk) -> None:
         parts, size = [], 0
+        escape = _holds_control(chunk)  # rare: then its JSON passes export.json_safe
         dumps = orjson.dumps
         offsets = chunk.offsets.tolist()
         lines = chunk.lines
@@ -107,7 +122,7 @@ class JsonlWriter(_Writer):
                 parts.append(dumps(error_record(err, source)))
                 continue
             if size >= FLUSH_BYTES:  # a chunk's JSON is written as it grows, not held whole
-                self._put(parts)
+                self._put(parts, escape)
                 parts, size = [], 0
             a, b = offsets[k], offsets[k + 1]
             record = {"file": source} if source is not None else {}
@@ -132,12 +147,13 @@ class JsonlWriter(_Writer):
             parts.append(dumps(record, option=_OPTS))
             size += len(parts[-1])
         if parts:
-            self._put(parts)
+            self._put(parts, escape)
 
-    def _put(self, parts: list[bytes]) -> None:
+    def _put(self, parts: list[bytes], escape: bool) -> None:
         parts.append(b"")
         try:
-            self._f.write(export.json_safe(b"\n".join(parts)))
+            data = b"\n".join(parts)
+            self._f.write(export.json_safe(data) if escape else data)
             if self._tmp is None:
                 self._f.flush()
         except BrokenPipeError:  # the reader went away: the CLI stops quietly

@@ -78,6 +78,13 @@ def test_json_escapes_what_a_terminal_acts_on_and_reads_back_the_same(tmp_path):
     data = out.read_bytes()
     assert not any(c.encode() in data for c in RAW) and b"\\u202e" in data and "café".encode() in data
     assert json.loads(data)["tokens"] == tokens
+    # in an id only, and in a failed line's record only: the chunk's strings are searched
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "a\u202eb", "text": "money bank"}) + "\n" + json.dumps({"id": 2, "text": "\u2066 \x9b"}) + "\n")
+    r = cli("batch", "-i", src, "--input-format", "jsonl", "-o", out, "-q")
+    data = out.read_bytes()
+    assert not any(c.encode() in data for c in RAW) and b'"id":"a\\u202eb"' in data, data[:300]
+    assert [json.loads(x)["id"] for x in data.splitlines()] == ["a\u202eb", 2]
 
 
 def test_property_json_escapes_are_the_same_json():
