@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,dask]'  # dask: so tests/test_dask.py runs, not skips
+	$(BIN)/python -m compileall -q attncli  # bytecode, as a wheel install has: kept even with PYTHONDONTWRITEBYTECODE=1
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -160,6 +160,10 @@ def main() -> None:
     n_files = a.tokens // 10
     sizes = sorted({max(1, n_files // 10), max(1, n_files // 2), n_files})
     where = Path(tempfile.mkdtemp(prefix="attncli-bench-index-", dir=a.tmp))
+    import compileall
+
+    import attncli  # bytecode, as an installed wheel has (bench/startup.py does the same): without it,
+    compileall.compile_dir(os.path.dirname(attncli.__file__), quiet=1)  # every query compiles attncli's modules (~50 ms)
     load_before = os.getloadavg()
     print(f"# attncli index benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}, load average {load_before[0]:.2f} "
           f"{load_before[1]:.2f} {load_before[2]:.2f}, {os.cpu_count()} cores")

@@ -297,20 +297,16 @@ class StderrReport:
 
     @contextlib.contextmanager
     def progress(self, label: str, total: int | None):
+        if QUIET or not stderr_console().is_terminal:  # no bar to draw: rich.progress not even imported
+            yield lambda done, status=None: status and note(f"{label}: {status}")
+            return
         from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn("{task.fields[status]}"))
         with progress_bar(*columns) as bar:
             task = bar.add_task(label, total=total, status="")
-            terminal = not bar.disable
-
-            def update(done: int, status: str | None = None) -> None:
-                bar.update(task, completed=done, **({"status": status} if status else {}))
-                if status and not terminal:
-                    note(f"{label}: {status}")
-
-            yield update
+            yield lambda done, status=None: bar.update(task, completed=done, **({"status": status} if status else {}))
 
 
 class BarReport(StderrReport):
