@@ -288,6 +288,11 @@ def lines_token_texts(texts: list[str], *, lower: bool = True, split: str = "glo
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
+def has_control(text: str) -> bool:
+    """Whether `text` holds a character visible() escapes."""
+    return _CONTROL.search(text) is not None
+
+
 def visible(text: str) -> str:
     """`text` with every control character written as an escape (ESC -> "\\x1b"), for tables
     and messages: what the user sees is the text, never an instruction to the terminal."""

@@ -66,12 +66,12 @@ def _holds_control(chunk) -> bool:
     character JSON leaves raw that a terminal acts on (tokens.visible's set): one search over
     them all, so that only such a chunk's JSON is escaped (a byte-level pass over every chunk,
     numbers and all, would cost a tenth of the writing)."""
-    from .tokens import _CONTROL
+    from .tokens import has_control
 
     strings = itertools.chain(itertools.chain.from_iterable(chunk.tokens), (o["token"] for oov in chunk.oov for o in oov),
                               map(str, () if chunk.line_ids is None else chunk.line_ids), [str(chunk.source)],
                               (str(x) for e in chunk.errors for x in (e.error, e.text, e.id)))
-    return _CONTROL.search("\n".join(strings)) is not None
+    return has_control("\n".join(strings))
 
 
 class _Writer:
