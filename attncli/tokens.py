@@ -205,8 +205,8 @@ def _may_repair(text: str, texts: list[str], known: Callable[[str], bool]) -> bo
 
 @functools.cache
 def _space():
-    """(U+3001,) bool: the characters \\s and str.split() take for whitespace (none is above
-    U+3000, the ideographic space)."""
+    """(0x3002,) bool: for each character up to U+3000, whether \\s and str.split() take it for
+    whitespace; then one False, for every character above (none is whitespace)."""
     import numpy as np
 
     return np.array([chr(i).isspace() for i in range(0x3001)] + [False])
