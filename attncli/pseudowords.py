@@ -11,9 +11,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from . import report
+from . import corpus, report
 from .baselines import baseline_configs
-from . import corpus
 from .corpus import MAX_LINE_BYTES, collect
 from .errors import DataError, UsageError
 from .grouping import SenseOptions, context_groups, group, spherical_kmeans
